@@ -1,0 +1,315 @@
+// Package config loads voiceagent's configuration from the environment. It
+// is a value, never a global: Load takes the lookup function, so tests and
+// the command line pass their own.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Dial policies for the agent's tools.
+const (
+	DialContactsOnly = "contacts-only"
+	DialAny          = "any"
+)
+
+// Caller-name policies.
+const (
+	CallerNameOff          = "off"
+	CallerNameBlockUnknown = "block-unknown"
+	CallerNameBusinessOnly = "business-only"
+)
+
+// BearerToken is one accepted API token with the name logged on success.
+type BearerToken struct {
+	Name  string // "primary" or "next"
+	Value string
+}
+
+// Config is the whole configuration. Field comments name the variable.
+type Config struct {
+	Env          string        // APP_ENV
+	Port         int           // PORT
+	PublicURL    *url.URL      // PUBLIC_URL (scheme and host, no path)
+	DatabaseURL  string        // DATABASE_URL (empty: SQLite under DataDir)
+	DataDir      string        // DATA_DIR
+	LogLevel     string        // LOG_LEVEL
+	LogFormat    string        // LOG_FORMAT
+	MaxBodyBytes int64         // MAX_BODY_BYTES
+	DrainTimeout time.Duration // SHUTDOWN_DRAIN_TIMEOUT
+
+	TwilioAccountSID     string // TWILIO_ACCOUNT_SID
+	TwilioAuthToken      string // TWILIO_AUTH_TOKEN
+	TwilioAPIKey         string // TWILIO_API_KEY
+	TwilioAPISecret      string // TWILIO_API_SECRET
+	TwilioPhoneNumber    string // TWILIO_PHONE_NUMBER (E.164)
+	TwilioOutboundNumber string // TWILIO_OUTBOUND_NUMBER (E.164)
+	TwilioValidate       bool   // TWILIO_VALIDATE
+
+	OpenAIAPIKey string // OPENAI_API_KEY
+
+	BearerTokens    []BearerToken // INTERNAL_API_BEARER
+	BearerGenerated bool          // true when development made one up
+	AllowedOrigins  []string      // ALLOWED_ORIGINS
+	TrustedProxies  []netip.Prefix
+	PrivacyHashKey  string // PRIVACY_HASH_KEY
+	AuthFailLimit   int    // AUTH_FAILURE_LIMIT
+	APIRatePerMin   int    // API_REQUESTS_PER_MINUTE
+
+	CallerBlacklist    []string // CALLER_BLACKLIST
+	CallerWhitelist    []string // CALLER_WHITELIST
+	BlockedCountries   []string // BLOCKED_COUNTRIES
+	CallerNamePolicy   string   // CALLER_NAME_POLICY
+	CallsPerMinute     int      // CALLS_PER_MINUTE
+	MaxConcurrentCalls int      // MAX_CONCURRENT_CALLS
+
+	RealtimeURL       string        // REALTIME_URL
+	RealtimeModel     string        // REALTIME_MODEL
+	RealtimeVoice     string        // REALTIME_VOICE
+	AgentInstructions string        // AGENT_INSTRUCTIONS or AGENT_INSTRUCTIONS_FILE
+	AgentGreeting     string        // AGENT_GREETING
+	AgentDialPolicy   string        // AGENT_DIAL_POLICY
+	MaxCallDuration   time.Duration // MAX_CALL_DURATION
+	CallIdleTimeout   time.Duration // CALL_IDLE_TIMEOUT
+	PrewarmHold       time.Duration // PREWARM_HOLD
+	ToolTimeout       time.Duration // TOOL_TIMEOUT
+
+	MaxLogViewers           int    // MAX_LOG_VIEWERS
+	LogsShowNumbers         bool   // LOGS_SHOW_NUMBERS
+	AuditRetentionDays      int    // AUDIT_RETENTION_DAYS
+	TranscriptRetentionDays int    // TRANSCRIPT_RETENTION_DAYS
+	MetricsAddr             string // METRICS_ADDR
+}
+
+// Production reports whether APP_ENV is production.
+func (c *Config) Production() bool { return c.Env == Production }
+
+// Secrets lists every configured secret value, for leak checks in tests.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range []string{c.TwilioAuthToken, c.TwilioAPISecret, c.OpenAIAPIKey, c.PrivacyHashKey} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	for _, t := range c.BearerTokens {
+		out = append(out, t.Value)
+	}
+	return out
+}
+
+// Load reads the configuration through getenv and validates it. Every error
+// names the variable at fault.
+func Load(getenv func(string) string) (*Config, error) {
+	l := loader{getenv: getenv}
+	c := &Config{}
+	c.Env = l.oneOf("APP_ENV", Development, Development, Production)
+	prod := c.Env == Production
+	c.Port = l.intRange("PORT", 8080, 0, 65535)
+	c.PublicURL = l.publicURL("PUBLIC_URL")
+	c.DatabaseURL = l.str("DATABASE_URL", "")
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		l.fail("DATABASE_URL", "must start with postgres:// (leave it empty for the embedded SQLite database)")
+	}
+	c.DataDir = l.str("DATA_DIR", "./data")
+	c.LogLevel = l.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error")
+	defFormat := "text"
+	if prod {
+		defFormat = "json"
+	}
+	c.LogFormat = l.oneOf("LOG_FORMAT", defFormat, "text", "json")
+	c.MaxBodyBytes = int64(l.intRange("MAX_BODY_BYTES", 5<<20, 1024, 64<<20))
+	c.DrainTimeout = l.duration("SHUTDOWN_DRAIN_TIMEOUT", 30*time.Second)
+
+	c.TwilioAccountSID = l.str("TWILIO_ACCOUNT_SID", "")
+	if c.TwilioAccountSID != "" && (!strings.HasPrefix(c.TwilioAccountSID, "AC") || len(c.TwilioAccountSID) != 34) {
+		l.fail("TWILIO_ACCOUNT_SID", "must be AC followed by 32 hex characters")
+	}
+	c.TwilioAuthToken = l.secret("TWILIO_AUTH_TOKEN")
+	c.TwilioAPIKey = l.str("TWILIO_API_KEY", "")
+	c.TwilioAPISecret = l.secret("TWILIO_API_SECRET")
+	if (c.TwilioAPIKey == "") != (c.TwilioAPISecret == "") {
+		l.fail("TWILIO_API_KEY", "TWILIO_API_KEY and TWILIO_API_SECRET must be set together")
+	}
+	c.TwilioPhoneNumber = l.phone("TWILIO_PHONE_NUMBER")
+	c.TwilioOutboundNumber = l.phone("TWILIO_OUTBOUND_NUMBER")
+	c.TwilioValidate = l.boolean("TWILIO_VALIDATE", true)
+
+	c.OpenAIAPIKey = l.secret("OPENAI_API_KEY")
+
+	c.BearerTokens = l.bearer("INTERNAL_API_BEARER", prod)
+	if len(c.BearerTokens) == 0 && !prod && l.errs == nil {
+		c.BearerTokens = []BearerToken{{Name: "primary", Value: randomToken()}}
+		c.BearerGenerated = true
+	}
+	c.AllowedOrigins = l.list("ALLOWED_ORIGINS")
+	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES")
+	c.PrivacyHashKey = l.secret("PRIVACY_HASH_KEY")
+	if c.PrivacyHashKey == "" && !prod {
+		c.PrivacyHashKey = randomToken()
+	}
+	c.AuthFailLimit = l.intRange("AUTH_FAILURE_LIMIT", 10, 1, 100000)
+	c.APIRatePerMin = l.intRange("API_REQUESTS_PER_MINUTE", 600, 1, 1000000)
+
+	c.CallerBlacklist = l.phones("CALLER_BLACKLIST")
+	c.CallerWhitelist = l.phones("CALLER_WHITELIST")
+	c.BlockedCountries = l.countries("BLOCKED_COUNTRIES")
+	c.CallerNamePolicy = l.oneOf("CALLER_NAME_POLICY", CallerNameOff, CallerNameOff, CallerNameBlockUnknown, CallerNameBusinessOnly)
+	c.CallsPerMinute = l.intRange("CALLS_PER_MINUTE", 10, 1, 1000000)
+	c.MaxConcurrentCalls = l.intRange("MAX_CONCURRENT_CALLS", 50, 1, 100000)
+
+	c.RealtimeModel = l.str("REALTIME_MODEL", "gpt-realtime")
+	c.RealtimeURL = l.wsURL("REALTIME_URL", "wss://api.openai.com/v1/realtime?model="+url.QueryEscape(c.RealtimeModel))
+	c.RealtimeVoice = l.str("REALTIME_VOICE", "alloy")
+	c.AgentInstructions = l.textOrFile("AGENT_INSTRUCTIONS", defaultInstructions)
+	c.AgentGreeting = l.str("AGENT_GREETING", "Greet the caller briefly, say you are an AI assistant, and ask how you can help.")
+	c.AgentDialPolicy = l.oneOf("AGENT_DIAL_POLICY", DialContactsOnly, DialContactsOnly, DialAny)
+	c.MaxCallDuration = l.duration("MAX_CALL_DURATION", 30*time.Minute)
+	c.CallIdleTimeout = l.duration("CALL_IDLE_TIMEOUT", 2*time.Minute)
+	c.PrewarmHold = l.duration("PREWARM_HOLD", 15*time.Second)
+	c.ToolTimeout = l.duration("TOOL_TIMEOUT", 10*time.Second)
+
+	c.MaxLogViewers = l.intRange("MAX_LOG_VIEWERS", 20, 1, 10000)
+	c.LogsShowNumbers = l.boolean("LOGS_SHOW_NUMBERS", false)
+	c.AuditRetentionDays = l.intRange("AUDIT_RETENTION_DAYS", 30, 1, 3650)
+	c.TranscriptRetentionDays = l.intRange("TRANSCRIPT_RETENTION_DAYS", 30, 1, 3650)
+	c.MetricsAddr = l.str("METRICS_ADDR", "")
+
+	if prod {
+		c.validateProduction(&l)
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// validateProduction holds the rules that keep an unsafe configuration from
+// starting in production.
+func (c *Config) validateProduction(l *loader) {
+	for _, req := range []struct{ name, value string }{
+		{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID},
+		{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken},
+		{"OPENAI_API_KEY", c.OpenAIAPIKey},
+		{"PRIVACY_HASH_KEY", c.PrivacyHashKey},
+	} {
+		if req.value == "" {
+			l.fail(req.name, "is required in production")
+		}
+	}
+	if c.PublicURL == nil {
+		l.fail("PUBLIC_URL", "is required in production")
+	} else if c.PublicURL.Scheme != "https" {
+		l.fail("PUBLIC_URL", "must be https in production")
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			l.fail("ALLOWED_ORIGINS", "must not be * in production")
+		}
+	}
+	if !c.TwilioValidate {
+		l.fail("TWILIO_VALIDATE", "cannot be false in production")
+	}
+	if len(c.PrivacyHashKey) > 0 && len(c.PrivacyHashKey) < 32 {
+		l.fail("PRIVACY_HASH_KEY", "must be at least 32 characters in production")
+	}
+}
+
+// Features reports which optional features are off because their
+// variables are unset, for the start-up message.
+func (c *Config) Features() (off []string) {
+	if c.TwilioAuthToken == "" {
+		off = append(off, "Twilio webhooks (set TWILIO_AUTH_TOKEN; unsigned webhooks are refused)")
+	}
+	if c.TwilioAccountSID == "" || (c.TwilioAuthToken == "" && c.TwilioAPIKey == "") {
+		off = append(off, "conferences, forwarding and caller-name lookup (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN or TWILIO_API_KEY/TWILIO_API_SECRET)")
+	}
+	if c.OpenAIAPIKey == "" {
+		off = append(off, "the AI voice agent (set OPENAI_API_KEY)")
+	}
+	if c.PublicURL == nil {
+		off = append(off, "media streams (set PUBLIC_URL to the https address Twilio reaches)")
+	}
+	return off
+}
+
+// String prints the configuration with every secret masked.
+func (c *Config) String() string {
+	var b strings.Builder
+	pub := ""
+	if c.PublicURL != nil {
+		pub = c.PublicURL.String()
+	}
+	db := "sqlite:" + c.DataDir
+	if c.DatabaseURL != "" {
+		db = maskURL(c.DatabaseURL)
+	}
+	fmt.Fprintf(&b, "APP_ENV=%s PORT=%d PUBLIC_URL=%s DATABASE=%s LOG_LEVEL=%s LOG_FORMAT=%s ", c.Env, c.Port, pub, db, c.LogLevel, c.LogFormat)
+	fmt.Fprintf(&b, "TWILIO_ACCOUNT_SID=%s TWILIO_AUTH_TOKEN=%s TWILIO_API_SECRET=%s OPENAI_API_KEY=%s INTERNAL_API_BEARER=%s PRIVACY_HASH_KEY=%s",
+		maskSID(c.TwilioAccountSID), mask(c.TwilioAuthToken), mask(c.TwilioAPISecret), mask(c.OpenAIAPIKey), maskTokens(c.BearerTokens), mask(c.PrivacyHashKey))
+	return b.String()
+}
+
+// GoString keeps %#v from printing secrets.
+func (c *Config) GoString() string { return c.String() }
+
+func mask(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return "****"
+}
+
+func maskSID(s string) string {
+	if len(s) < 8 {
+		return mask(s)
+	}
+	return s[:4] + "****"
+}
+
+func maskTokens(ts []BearerToken) string {
+	if len(ts) == 0 {
+		return "(unset)"
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name + ":****"
+	}
+	return strings.Join(names, ",")
+}
+
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "****")
+	}
+	return u.Redacted()
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("config: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+const defaultInstructions = `You are a polite telephone assistant. Keep answers short: the caller hears you, they do not read you.
+When the caller asks to be connected to someone, use lookup_contact, then add_to_conference.
+When the caller asks to be transferred, use forward_call. When the conversation is over, use end_call.
+Never read out phone numbers in full.`

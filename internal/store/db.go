@@ -1,0 +1,214 @@
+// Package store is the database adapter: one DB type over database/sql for
+// both engines (embedded SQLite through modernc.org/sqlite, PostgreSQL
+// through pgx), the embedded migrations, and one file per domain with the
+// queries that domain needs.
+//
+// Queries are written once with $1, $2, ... placeholders, numbered in order
+// of first appearance: PostgreSQL reads them natively and SQLite treats them
+// as parameters bound by position. Where the engines differ (locking,
+// LISTEN/NOTIFY) the code switches on DB.Engine.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/migrations"
+)
+
+// Engine names a database engine.
+type Engine string
+
+// Supported engines.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is an open database of either engine.
+type DB struct {
+	SQL    *sql.DB
+	Engine Engine
+	// URL is the PostgreSQL connection string (empty for SQLite); the
+	// event bus opens its own LISTEN connection with it.
+	URL string
+}
+
+// Open connects to PostgreSQL when databaseURL is set, otherwise opens (and
+// creates) the SQLite file voiceagent.db under dataDir.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	if databaseURL != "" {
+		return openPostgres(ctx, databaseURL)
+	}
+	return openSQLite(ctx, filepath.Join(dataDir, "voiceagent.db"))
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8)
+	sdb.SetConnMaxIdleTime(0)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{SQL: sdb, Engine: SQLite}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	sdb, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sdb.SetMaxOpenConns(20)
+	sdb.SetMaxIdleConns(10)
+	sdb.SetConnMaxLifetime(30 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sdb.PingContext(pctx); err != nil {
+		sdb.Close()
+		// The pgx error text can hold the host and user, never the password.
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &DB{SQL: sdb, Engine: Postgres, URL: url}, nil
+}
+
+// Migrate applies every pending migration of this engine, each in its own
+// transaction, and returns the version reached.
+func (db *DB) Migrate(ctx context.Context) (int64, error) {
+	dir, err := fs.Sub(migrations.FS, string(db.Engine))
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	dialect := goose.DialectSQLite3
+	if db.Engine == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, db.SQL, dir, goose.WithAllowOutofOrder(true))
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique or primary-key
+// constraint failure in either engine.
+func IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// translate maps storage errors to apperr codes at the store boundary:
+// no rows -> not_found, unique violation -> conflict. Other errors are
+// wrapped as internal with the cause kept for the log.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return apperr.Wrap(err, apperr.NotFound, what+" not found")
+	case IsUniqueViolation(err):
+		return apperr.Wrap(err, apperr.Conflict, what+" already exists")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}
+
+// Millis converts a time to the stored Unix-millisecond form.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// FromMillis converts a stored Unix-millisecond value back to UTC time.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// nullMillis converts an optional stored time.
+func nullMillis(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := FromMillis(v.Int64)
+	return &t
+}
+
+// Tables lists the application tables, for tests that inspect every row.
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'goose_%' ORDER BY name`
+	if db.Engine == Postgres {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT LIKE 'goose_%' ORDER BY table_name`
+	}
+	rows, err := db.SQL.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(n, "goose") {
+			out = append(out, n)
+		}
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,70 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
+)
+
+func TestMigrateIsIdempotentAndCreatesSchema(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		v1, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if v1 < 1 {
+			t.Fatalf("version = %d, want >= 1", v1)
+		}
+		tables, err := db.Tables(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"calls": true, "contacts": true, "conference_events": true, "transcripts": true, "audit_events": true, "caller_lists": true}
+		for _, tb := range tables {
+			delete(want, tb)
+		}
+		if len(want) != 0 {
+			t.Fatalf("missing tables %v (have %v)", want, tables)
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+}
+
+// TestPlaceholdersBindByPosition pins the assumption every query makes:
+// $1.. placeholders bind by position in both engines, reused or not.
+func TestPlaceholdersBindByPosition(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var a, b, c string
+		err := db.SQL.QueryRowContext(ctx, `SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($1 AS TEXT) || CAST($3 AS TEXT)`, "x", "y", "z").Scan(&a, &b, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != "x" || b != "y" || c != "xz" {
+			t.Fatalf("got %q %q %q, want x y xz", a, b, c)
+		}
+	})
+}
+
+func TestUniqueViolationIsDetected(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ins := `INSERT INTO caller_lists (list, number, source, created_at) VALUES ('blocked', '+15005550006', 'api', 1)`
+		if _, err := db.SQL.ExecContext(ctx, ins); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.SQL.ExecContext(ctx, ins)
+		if !store.IsUniqueViolation(err) {
+			t.Fatalf("IsUniqueViolation(%v) = false, want true", err)
+		}
+		if apperr.Is(err, apperr.Conflict) {
+			t.Fatal("raw driver error must not carry an apperr code")
+		}
+	})
+}

@@ -1,0 +1,100 @@
+// Package storetest opens real databases for tests: a fresh SQLite file in
+// the test's temp dir, and a fresh schema on the PostgreSQL server named by
+// VOICEAGENT_TEST_POSTGRES_URL (CI always sets it; `.ci/postgres.sh start`
+// starts one locally).
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/voiceagent/voiceagent/internal/store"
+)
+
+// PostgresEnv is the variable that names the test PostgreSQL server.
+const PostgresEnv = "VOICEAGENT_TEST_POSTGRES_URL"
+
+// Engines runs fn once per engine as subtests named "sqlite" and
+// "postgres", each with a freshly migrated database.
+func Engines(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// SQLite returns a migrated database in a new file under t.TempDir().
+func SQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate sqlite: %v", err)
+	}
+	return db
+}
+
+// Postgres returns a migrated database in a new schema of the test server,
+// dropped when the test ends. It skips the test when no server is named.
+func Postgres(t testing.TB) *store.DB {
+	t.Helper()
+	db, _ := PostgresURL(t)
+	return db
+}
+
+// PostgresURL is Postgres that also returns the URL of the fresh schema, so
+// a test can start a second server process on the same database.
+func PostgresURL(t testing.TB) (*store.DB, string) {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s (run `eval \"$(.ci/postgres.sh start)\"`)", PostgresEnv)
+	}
+	ctx := context.Background()
+	schema := "t_" + randomHex(8)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") //nolint:errcheck // best effort
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := store.Open(ctx, u.String(), "")
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate postgres: %v", err)
+	}
+	return db, u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // never fails
+	return hex.EncodeToString(b)
+}
