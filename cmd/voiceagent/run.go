@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/joho/godotenv"
+
+	"github.com/voiceagent/voiceagent/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage: voiceagent [command]
+
+commands:
+  serve     run the server (default)
+  migrate   apply database migrations and exit
+  check     validate the configuration and print a security checklist
+  version   print the version
+`
+
+// run is the whole program behind main: it parses the command, loads the
+// configuration through getenv (plus a .env file when present) and runs
+// the command until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "voiceagent", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "serve", "migrate", "check":
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+	getenv, err := withDotEnv(getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", oneLine(err))
+	}
+	switch cmd {
+	case "check":
+		return runCheck(cfg, stdout)
+	case "migrate":
+		return runMigrate(ctx, cfg, stdout)
+	default:
+		return serve(ctx, cfg, stdout, stderr, nil)
+	}
+}
+
+// withDotEnv layers a .env file (ENV_FILE, default ./.env) under the real
+// environment: a variable set in the environment wins.
+func withDotEnv(getenv func(string) string) (func(string) string, error) {
+	path := getenv("ENV_FILE")
+	explicit := path != ""
+	if !explicit {
+		path = ".env"
+	}
+	vals, err := godotenv.Read(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !explicit {
+			return getenv, nil
+		}
+		return nil, fmt.Errorf("ENV_FILE %s cannot be read: %w", path, err)
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return vals[k]
+	}, nil
+}
+
+// oneLine joins multi-error configuration failures with "; " so each run
+// prints one line.
+func oneLine(err error) error {
+	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+func runCheck(cfg *config.Config, stdout io.Writer) error {
+	checks := cfg.Checklist()
+	for _, c := range checks {
+		fmt.Fprintln(stdout, c)
+	}
+	if config.Failed(checks) {
+		return errors.New("security checklist has failures")
+	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database at schema version %d\n", v)
+	return nil
+}

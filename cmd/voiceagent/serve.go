@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/httpapi"
+	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/store"
+)
+
+func openDB(ctx context.Context, cfg *config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return db, nil
+}
+
+// serve wires the server linearly and runs it until ctx ends, then drains.
+// ready, when not nil, receives the listening address (tests use :0).
+func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready chan<- string) error {
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "engine", string(db.Engine), "schema_version", v)
+
+	rec := audit.NewRecorder(db.Audit(), log)
+	defer rec.Close()
+	for _, c := range cfg.Checklist() {
+		rec.Record(audit.Event{Type: audit.TypeConfigCheck, Severity: severityOf(c.Status), Detail: map[string]any{"check": c.Name, "status": string(c.Status)}})
+		if c.Status != config.Pass {
+			log.Warn("config check", "check", c.Name, "status", string(c.Status), "detail", c.Detail)
+		}
+	}
+	announce(cfg, stdout, log)
+
+	srv := httpapi.New(httpapi.Deps{Config: cfg, Log: log, DB: db, Audit: rec})
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("PORT %d: %w", cfg.Port, err)
+	}
+	hs := srv.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining", "timeout", cfg.DrainTimeout.String())
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	srv.Drain(dctx)
+	sctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	hs.Close()
+	log.Info("stopped")
+	return nil
+}
+
+func severityOf(s config.Status) string {
+	if s == config.Pass {
+		return audit.Info
+	}
+	return audit.Warning
+}
+
+// announce prints what a new user needs once at start: the generated
+// development token and which features are off.
+func announce(cfg *config.Config, stdout io.Writer, log *slog.Logger) {
+	if cfg.BearerGenerated {
+		fmt.Fprintf(stdout, "\nDevelopment API token (generated for this run; set INTERNAL_API_BEARER to keep one):\n  %s\n\n", cfg.BearerTokens[0].Value)
+	}
+	if !cfg.TwilioValidate {
+		log.Warn("!!! TWILIO_VALIDATE=false: Twilio webhook signatures are NOT checked; anyone can drive the webhooks. Development only. !!!")
+	}
+	for _, f := range cfg.Features() {
+		log.Warn("feature off until configured", "feature", f)
+	}
+}

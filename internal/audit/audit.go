@@ -1,0 +1,153 @@
+// Package audit records who did what: authentication failures, policy
+// decisions, list and contact changes, conference actions, erasures. Events
+// are queued and written by a background writer so the request path never
+// waits on the database.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/redact"
+)
+
+// Event types. Later packages add theirs here so the vocabulary stays in
+// one place.
+const (
+	TypeConnectionAttempt = "connection_attempt"
+	TypeAuthFailure       = "authentication_failure"
+	TypeAuthSuccess       = "auth-success"
+	TypeMessageReceived   = "message_received"
+	TypeMessageSent       = "message_sent"
+	TypeError             = "error_occurred"
+	TypeResourceCleanup   = "resource_cleanup"
+	TypeSecurityAlert     = "security_alert"
+	TypeCallDecision      = "call_decision"
+	TypeCallerListChange  = "caller_list_change"
+	TypeContactChange     = "contact_change"
+	TypeConferenceAction  = "conference_action"
+	TypeErasure           = "data_erasure"
+	TypeConfigCheck       = "config_check"
+)
+
+// Severities.
+const (
+	Info    = "info"
+	Warning = "warn"
+)
+
+// Event is one audit row. RemoteIP is masked by the recorder; Detail must
+// never hold a token or secret.
+type Event struct {
+	ID       int64          `json:"id"`
+	Type     string         `json:"type"`
+	Severity string         `json:"severity"`
+	Actor    string         `json:"actor,omitempty"`
+	RemoteIP string         `json:"remoteIp,omitempty"`
+	CallSID  string         `json:"callSid,omitempty"`
+	Detail   map[string]any `json:"detail,omitempty"`
+	Time     time.Time      `json:"time"`
+}
+
+// Store persists audit events.
+type Store interface {
+	InsertAuditEvents(ctx context.Context, evs []Event) error
+}
+
+// Recorder queues events and writes them in batches. Record never blocks:
+// when the queue is full the event is logged and counted as dropped.
+type Recorder struct {
+	store   Store
+	log     *slog.Logger
+	queue   chan Event
+	dropped atomic.Int64
+	pending atomic.Int64
+	done    chan struct{}
+	once    sync.Once
+	now     func() time.Time
+}
+
+// NewRecorder starts the background writer; call Close to flush and stop.
+func NewRecorder(store Store, log *slog.Logger) *Recorder {
+	r := &Recorder{store: store, log: log, queue: make(chan Event, 4096), done: make(chan struct{}), now: time.Now}
+	go r.run()
+	return r
+}
+
+// Record queues ev. The remote IP is masked here, once, for every caller.
+func (r *Recorder) Record(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = r.now()
+	}
+	if ev.Severity == "" {
+		ev.Severity = Info
+	}
+	ev.RemoteIP = redact.IP(ev.RemoteIP)
+	r.pending.Add(1)
+	select {
+	case r.queue <- ev:
+	default:
+		r.pending.Add(-1)
+		r.dropped.Add(1)
+		r.log.Warn("audit queue full; event dropped", "event", ev.Type)
+	}
+}
+
+// Dropped reports how many events were dropped because the queue was full.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Flush waits until every event recorded before the call is written (or
+// ctx ends). Tests and shutdown use it.
+func (r *Recorder) Flush(ctx context.Context) {
+	for r.pending.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// Close writes what is queued and stops the writer.
+func (r *Recorder) Close() {
+	r.once.Do(func() { close(r.queue) })
+	<-r.done
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	batch := make([]Event, 0, 256)
+	for ev := range r.queue {
+		batch = append(batch[:0], ev)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case ev, ok := <-r.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.store.InsertAuditEvents(ctx, batch); err != nil {
+			r.log.Error("audit write failed", "events", len(batch), "err", err)
+		}
+		cancel()
+		r.pending.Add(-int64(len(batch)))
+	}
+}
+
+// Filter selects audit events for listing.
+type Filter struct {
+	Type     string
+	Since    time.Time
+	Until    time.Time
+	BeforeID int64
+	Limit    int
+}

@@ -1,0 +1,39 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// routes is the whole HTTP surface. Every route and its middleware chain
+// is listed here.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, realIP(s.cfg.TrustedProxies), s.accessLog, s.recoverer, securityHeaders, middleware.CleanPath)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such route"}})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "method not allowed"}})
+	})
+
+	// Probes: public, never refused while draining (that is what /ready
+	// reports).
+	r.Get("/health", s.handleHealth)
+	r.Get("/ready", s.handleReady)
+
+	// Operator API: bearer token on every route.
+	r.Route("/api", func(r chi.Router) {
+		r.Use(s.track, s.refuseWhileDraining, maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)
+		r.Get("/whoami", s.handleWhoami)
+	})
+	return r
+}
+
+// handleWhoami is GET /api/whoami: which configured token authenticated
+// the request ("primary" or "next"), so operators can check a rotation.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"token": TokenName(r.Context())})
+}

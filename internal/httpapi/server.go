@@ -1,0 +1,107 @@
+// Package httpapi is the HTTP transport: the whole route list in routes.go,
+// the middleware chains, the one error responder, and one file per
+// controller. Handlers decode, validate, call a service and write; the
+// logic lives in the domain packages.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/config"
+)
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the services the controllers call. Each later feature adds its
+// service here; a nil service turns its routes into 503 "not configured".
+type Deps struct {
+	Config *config.Config
+	Log    *slog.Logger
+	DB     Pinger
+	Audit  *audit.Recorder
+}
+
+// Server owns the router and the drain state.
+type Server struct {
+	Deps
+	cfg *config.Config
+	log *slog.Logger
+
+	draining atomic.Bool
+	inflight sync.WaitGroup
+	// drainers are waited for during shutdown besides in-flight requests
+	// (for example live media streams); each returns when its work is done
+	// or ctx ends.
+	drainers []func(ctx context.Context)
+	handler  http.Handler
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// OnDrain registers work that shutdown waits for.
+func (s *Server) OnDrain(fn func(ctx context.Context)) { s.drainers = append(s.drainers, fn) }
+
+// Draining reports whether shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Drain turns /ready to 503 and refuses new work at once, then waits for
+// in-flight requests and registered drainers until they finish or ctx ends.
+func (s *Server) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, d := range s.drainers {
+			wg.Add(1)
+			go func() { defer wg.Done(); d(ctx) }()
+		}
+		wg.Wait()
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// track counts in-flight requests so Drain can wait for them.
+func (s *Server) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// HTTPServer wraps the handler in an http.Server with the timeouts every
+// public listener needs. WriteTimeout is left to the handlers that stream
+// (WebSockets set their own deadlines).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
