@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
-	"time"
 
+	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/config"
-	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/store"
 )
@@ -41,45 +39,30 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 	log.Info("database ready", "engine", string(db.Engine), "schema_version", v)
 
-	rec := audit.NewRecorder(db.Audit(), log)
-	defer rec.Close()
+	a, err := app.New(ctx, cfg, log, db, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	for _, c := range cfg.Checklist() {
-		rec.Record(audit.Event{Type: audit.TypeConfigCheck, Severity: severityOf(c.Status), Detail: map[string]any{"check": c.Name, "status": string(c.Status)}})
+		a.Audit.Record(audit.Event{Type: audit.TypeConfigCheck, Severity: severityOf(c.Status), Detail: map[string]any{"check": c.Name, "status": string(c.Status)}})
 		if c.Status != config.Pass {
 			log.Warn("config check", "check", c.Name, "status", string(c.Status), "detail", c.Detail)
 		}
 	}
 	announce(cfg, stdout, log)
 
-	srv := httpapi.New(httpapi.Deps{Config: cfg, Log: log, DB: db, Audit: rec})
-
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("PORT %d: %w", cfg.Port, err)
 	}
-	hs := srv.HTTPServer()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "env", cfg.Env)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	if err := a.Serve(ctx, ln); err != nil {
+		return err
 	}
-	log.Info("shutting down: draining", "timeout", cfg.DrainTimeout.String())
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
-	defer cancel()
-	srv.Drain(dctx)
-	sctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("shutdown", "err", err)
-	}
-	hs.Close()
 	log.Info("stopped")
 	return nil
 }

@@ -56,6 +56,7 @@ func (s *Server) matchToken(token string) (name, msg string) {
 // authFailed answers 401 with WWW-Authenticate and audits the failure
 // (masked IP, path, never the token).
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, surface, msg string) {
+	s.Metrics.AuthFailures.WithLabelValues(surface).Inc()
 	s.Audit.Record(audit.Event{
 		Type:     audit.TypeAuthFailure,
 		Severity: audit.Warning,

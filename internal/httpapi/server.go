@@ -14,6 +14,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/metrics"
 )
 
 // Pinger reports whether the database answers.
@@ -28,6 +29,8 @@ type Deps struct {
 	Log    *slog.Logger
 	DB     Pinger
 	Audit  *audit.Recorder
+	// Metrics is never nil (metrics.New(nil) in tests).
+	Metrics *metrics.Metrics
 }
 
 // Server owns the router and the drain state.

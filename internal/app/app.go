@@ -1,0 +1,86 @@
+// Package app wires the services, stores and HTTP server together. The
+// command line, the call simulator and end-to-end tests all build the
+// server through New, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/httpapi"
+	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/store"
+)
+
+// Options are the seams tests and the simulator use. The zero value is
+// production behaviour.
+type Options struct {
+	// TwilioHTTPClient, when set, carries every Twilio REST call (tests
+	// point it at the fake Twilio server).
+	TwilioHTTPClient *http.Client
+}
+
+// App is a wired server.
+type App struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	DB      *store.DB
+	Audit   *audit.Recorder
+	Metrics *metrics.Metrics
+	Server  *httpapi.Server
+
+	closers []func()
+}
+
+// New builds every service on an open, migrated database.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB, opts Options) (*App, error) {
+	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New(nil)}
+	a.Audit = audit.NewRecorder(db.Audit(), log)
+	a.closers = append(a.closers, a.Audit.Close)
+
+	a.Server = httpapi.New(httpapi.Deps{
+		Config:  cfg,
+		Log:     log,
+		DB:      db,
+		Audit:   a.Audit,
+		Metrics: a.Metrics,
+	})
+	return a, nil
+}
+
+// Close stops background work (after Drain).
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// Serve serves on ln until ctx ends, then drains for up to the configured
+// drain timeout and shuts the listener down.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	hs := a.Server.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down: draining", "timeout", a.Config.DrainTimeout.String())
+	dctx, cancel := context.WithTimeout(context.Background(), a.Config.DrainTimeout)
+	defer cancel()
+	a.Server.Drain(dctx)
+	sctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := hs.Shutdown(sctx); err != nil {
+		a.Log.Warn("shutdown", "err", err)
+	}
+	hs.Close()
+	return nil
+}
