@@ -1,0 +1,38 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPhone(t *testing.T) {
+	tests := map[string]string{"+14155550355": "+1********55", "": "", "123": "***", "4155550355": "4*******55"}
+	for in, want := range tests {
+		if got := Phone(in); got != want {
+			t.Errorf("Phone(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIP(t *testing.T) {
+	tests := map[string]string{"203.0.113.7": "203.0.x.x", "203.0.113.7:5555": "203.0.x.x", "2001:db8:1:2::1": "2001:db8::/32", "::ffff:10.1.2.3": "10.1.x.x", "nonsense": "invalid", "": ""}
+	for in, want := range tests {
+		if got := IP(in); got != want {
+			t.Errorf("IP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTextMasksNumbersInside(t *testing.T) {
+	in := "/api/data/+14155550355 and /api/callers/blocked/%2B447700900123 id=42"
+	got := Text(in)
+	if strings.Contains(got, "4155550355") || strings.Contains(got, "7700900123") {
+		t.Fatalf("Text(%q) = %q leaks a number", in, got)
+	}
+	if !strings.Contains(got, "id=42") || !strings.HasPrefix(got, "/api/data/+1") {
+		t.Fatalf("Text changed too much: %q", got)
+	}
+	if s := "plain path"; Text(s) != s {
+		t.Fatalf("Text(%q) changed", s)
+	}
+}
