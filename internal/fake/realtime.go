@@ -68,8 +68,8 @@ type RealtimeOptions struct {
 	// ExpireAfter sends a session_expired error and closes the socket after
 	// this long (fault injection).
 	ExpireAfter time.Duration
-	// DiscardAudio keeps appended audio and append payloads out of the
-	// recording (counters still run), for load tests.
+	// DiscardAudio keeps appends out of the recording (Appended, Events);
+	// AppendCount and InputMs still run. For load tests.
 	DiscardAudio bool
 	// OnAudioAppended is called by the session reader with the decoded audio
 	// of every input_audio_buffer.append and its receive time. The slice is

@@ -47,7 +47,8 @@ func (s *RealtimeSession) handle(raw []byte, at time.Time) {
 		if cap(s.audioBuf) < n {
 			s.audioBuf = make([]byte, n)
 		}
-		n, err := base64.StdEncoding.Decode(s.audioBuf[:n], []byte(m.Audio))
+		s.b64Buf = append(s.b64Buf[:0], m.Audio...)
+		n, err := base64.StdEncoding.Decode(s.audioBuf[:n], s.b64Buf)
 		if err != nil {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -103,11 +104,10 @@ func (s *RealtimeSession) handle(raw []byte, at time.Time) {
 }
 
 func (s *RealtimeSession) recordLocked(m *clientMsg, raw []byte, at time.Time) {
-	ev := ClientEvent{Type: m.Type, EventID: m.EventID, At: at}
-	if m.Type != "input_audio_buffer.append" || !s.rt.opts.DiscardAudio {
-		ev.Raw = append(json.RawMessage(nil), raw...)
+	if m.Type == "input_audio_buffer.append" && s.rt.opts.DiscardAudio {
+		return // counted by AppendCount; a load test must not grow per frame
 	}
-	s.events = append(s.events, ev)
+	s.events = append(s.events, ClientEvent{Type: m.Type, EventID: m.EventID, At: at, Raw: append(json.RawMessage(nil), raw...)})
 }
 
 func (s *RealtimeSession) onSessionUpdateLocked(m *clientMsg) {

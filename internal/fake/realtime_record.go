@@ -14,7 +14,7 @@ type ClientEvent struct {
 	EventID string
 	// At is when the frame was received.
 	At time.Time
-	// Raw is the frame as received; nil for appends when DiscardAudio is set.
+	// Raw is the frame as received.
 	Raw json.RawMessage
 }
 
@@ -111,7 +111,9 @@ type sessionState struct {
 	closed    bool
 }
 
-// Events returns every client event received so far, in order.
+// Events returns every client event received so far, in order. With
+// DiscardAudio, input_audio_buffer.append events are only counted
+// (AppendCount), not listed.
 func (s *RealtimeSession) Events() []ClientEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -37,6 +37,7 @@ type RealtimeSession struct {
 	// Reader-goroutine-only state.
 	msg      clientMsg
 	audioBuf []byte
+	b64Buf   []byte
 
 	mu sync.Mutex
 	sessionState
