@@ -54,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "serve", "migrate", "check":
+		if len(args) > 0 {
+			fmt.Fprint(stderr, usage)
+			return usageError{fmt.Sprintf("%s takes no arguments (configuration comes from the environment)", cmd)}
+		}
 	default:
 		fmt.Fprint(stderr, usage)
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}

@@ -180,15 +180,6 @@ func Millis(t time.Time) int64 { return t.UnixMilli() }
 // FromMillis converts a stored Unix-millisecond value back to UTC time.
 func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// nullMillis converts an optional stored time.
-func nullMillis(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := FromMillis(v.Int64)
-	return &t
-}
-
 // Tables lists the application tables, for tests that inspect every row.
 func (db *DB) Tables(ctx context.Context) ([]string, error) {
 	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'goose_%' ORDER BY name`
