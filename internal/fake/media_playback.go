@@ -49,7 +49,6 @@ type mediaState struct {
 	marksReceived []string
 	echoes        []MarkEcho
 	clears        []time.Time
-	dtmfSent      int
 	violations    []string
 	closeCode     int
 	closed        bool

@@ -73,14 +73,17 @@ func ParseStreamTwiML(body []byte) (streamURL string, parameters map[string]stri
 	if err := xml.Unmarshal(body, &doc); err != nil {
 		return "", nil, fmt.Errorf("fake: parse TwiML: %w", err)
 	}
+	// The first <Connect><Stream> is the one Twilio would open.
 	for _, c := range doc.Connect {
-		for _, s := range c.Stream {
-			parameters = make(map[string]string, len(s.Params))
-			for _, p := range s.Params {
-				parameters[p.Name] = p.Value
-			}
-			return s.URL, parameters, nil
+		if len(c.Stream) == 0 {
+			continue
 		}
+		s := c.Stream[0]
+		parameters = make(map[string]string, len(s.Params))
+		for _, p := range s.Params {
+			parameters[p.Name] = p.Value
+		}
+		return s.URL, parameters, nil
 	}
 	return "", nil, ErrNoStream
 }
