@@ -1,0 +1,320 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/events"
+)
+
+// Per-call limits.
+const (
+	twilioReadLimit   = 64 << 10 // hard cap: gorilla closes the socket (1009)
+	twilioMsgLimit    = 16 << 10 // soft cap: counted as a protocol error
+	maxFrameBytes     = 4096     // decoded media payload cap (a frame is 160)
+	twilioReadTimeout = 30 * time.Second
+	modelQueueLen     = 64  // ~1.2 s of caller audio: the pre-model buffer
+	twilioQueueLen    = 256 // batches (one per model delta)
+	maxProtocolErrors = 5
+	msgRatePerSec     = 100
+	msgBurst          = 200
+	goodbyeGrace      = 15 * time.Second
+	cleanupTimeout    = 5 * time.Second
+)
+
+// endReason says why a call ended; it picks the close code, whether the
+// caller is told, and whether the call is hung up through Twilio.
+type endReason string
+
+// End reasons, as logged and published.
+const (
+	endStop           endReason = "stream_stopped"
+	endTwilioClosed   endReason = "caller_disconnected"
+	endModelFailed    endReason = "model_unavailable"
+	endModelClosed    endReason = "model_disconnected"
+	endSessionExpired endReason = "session_expired"
+	endPolicy         endReason = "policy_violation"
+	endMaxDuration    endReason = "max_duration"
+	endIdle           endReason = "idle_timeout"
+	endAgent          endReason = "agent_ended"
+	endShutdown       endReason = "shutdown"
+)
+
+func (e endReason) closeCode() int {
+	switch e {
+	case endPolicy:
+		return websocket.ClosePolicyViolation
+	case endShutdown:
+		return websocket.CloseGoingAway
+	case endModelFailed, endModelClosed, endSessionExpired:
+		return websocket.CloseTryAgainLater
+	}
+	return websocket.CloseNormalClosure
+}
+
+// announcement is what the caller hears when the agent cannot say it
+// itself; "" for none.
+func (e endReason) announcement() string {
+	switch e {
+	case endModelFailed:
+		return "Sorry, the assistant is not available right now. Please call again later. Goodbye."
+	case endModelClosed, endSessionExpired, endShutdown:
+		return "Sorry, the assistant has to end this call now. Please call again. Goodbye."
+	}
+	return ""
+}
+
+// hangsUp reports whether the call is ended through Twilio REST (after the
+// agent's goodbye) rather than by Twilio itself.
+func (e endReason) hangsUp() bool {
+	return e == endAgent || e == endMaxDuration || e == endIdle
+}
+
+// Call is one media stream and its model session.
+type Call struct {
+	r        *Relay
+	callSID  string
+	remoteIP string
+	log      *slog.Logger
+	begin    time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	reason atomic.Pointer[endReason]
+
+	tw    *peer
+	model *peer
+
+	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
+
+	// Twilio reader only.
+	msg       twilioMsg
+	scratch   []byte
+	limiter   rateLimiter
+	protoErrs int
+	dropsIn   int
+
+	// Model reader only.
+	ev        modelEvent
+	audio     []byte
+	carry     []byte
+	carryItem string
+	agentItem string
+	agentText strings.Builder
+	toolsSeen map[string]bool
+
+	mu         sync.Mutex
+	pb         playback
+	started    bool
+	streamSID  string
+	streamSIDb []byte
+	modelSess  *modelSession
+	resp       responseState
+}
+
+// responseState follows the one-active-response rule and the goodbye.
+type responseState struct {
+	active          bool
+	awaitingCreated bool
+	want            bool
+	wantInstr       string
+	wantGoodbye     bool
+	lastInstr       string
+	lastGoodbye     bool
+
+	goodbyeReason   endReason
+	goodbyeDeadline time.Time
+	goodbyeSent     bool
+	goodbyeResp     string
+	hangupArmed     bool
+}
+
+func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
+	c := &Call{
+		r:         r,
+		callSID:   callSID,
+		remoteIP:  remoteIP,
+		log:       r.log.With("call_sid", callSID),
+		begin:     time.Now(),
+		scratch:   make([]byte, maxFrameBytes),
+		carry:     make([]byte, 0, FrameBytes),
+		toolsSeen: make(map[string]bool),
+		limiter:   rateLimiter{rate: msgRatePerSec, burst: msgBurst},
+	}
+	c.ctx, c.cancel = context.WithCancel(r.ctx)
+	c.tw = newPeer("twilio", twilioQueueLen, r.pool, r.toTw)
+	c.tw.conn = conn
+	c.model = newPeer("model", modelQueueLen, r.pool, r.toAI)
+	c.lastActivity.Store(c.begin.UnixNano())
+	return c
+}
+
+// FrameBytes is one 20 ms mu-law frame, the unit sent to Twilio.
+const FrameBytes = 160
+
+// end records why the call ends (the first reason wins) and stops it.
+func (c *Call) end(why endReason) {
+	if c.reason.CompareAndSwap(nil, &why) {
+		c.cancel()
+	}
+}
+
+func (c *Call) endReason() endReason {
+	if p := c.reason.Load(); p != nil {
+		return *p
+	}
+	return endShutdown
+}
+
+func (c *Call) run() {
+	c.r.m.ActiveCalls.Inc()
+	conn := c.tw.conn
+	conn.SetReadLimit(twilioReadLimit)
+	_ = conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
+	})
+	c.wg.Add(4)
+	go func() {
+		defer c.wg.Done()
+		if err := c.tw.writeLoop(c.ctx); err != nil {
+			c.log.Debug("twilio write failed", "err", err)
+			c.end(endTwilioClosed)
+		}
+	}()
+	go func() { defer c.wg.Done(); c.readTwilio() }()
+	go func() { defer c.wg.Done(); c.connectModel() }()
+	go func() { defer c.wg.Done(); c.watchdog() }()
+	<-c.ctx.Done()
+	c.teardown()
+}
+
+// connectModel takes the pre-warmed session or opens one, then runs the
+// model's writer and reader.
+func (c *Call) connectModel() {
+	sess := c.r.takeWarm(c.ctx, c.callSID)
+	if sess == nil {
+		if c.ctx.Err() != nil {
+			return
+		}
+		var err error
+		sess, err = c.r.dialModel(c.ctx)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Error("cannot open the model session", "err", err)
+				c.end(endModelFailed)
+			}
+			return
+		}
+	}
+	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		sess.close()
+		return
+	}
+	c.modelSess = sess
+	c.model.conn = sess.conn
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := c.model.writeLoop(c.ctx); err != nil {
+			c.log.Warn("model write failed", "err", err)
+			c.end(endModelClosed)
+		}
+	}()
+	c.readModel(sess.conn)
+}
+
+// watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
+// without speech, agent audio or key presses, after a goodbye.
+func (c *Call) watchdog() {
+	cfg := c.r.cfg
+	tick := min(time.Second, cfg.MaxCallDuration/4, cfg.CallIdleTimeout/4)
+	t := time.NewTicker(max(tick, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case now := <-t.C:
+			switch {
+			case now.Sub(c.begin) >= cfg.MaxCallDuration:
+				c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
+			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= cfg.CallIdleTimeout:
+				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
+			}
+			c.mu.Lock()
+			reason, deadline := c.resp.goodbyeReason, c.resp.goodbyeDeadline
+			c.mu.Unlock()
+			if reason != "" && now.After(deadline) {
+				c.end(reason)
+			}
+		}
+	}
+}
+
+// teardown runs once, on the call's own goroutine, after the context ended.
+func (c *Call) teardown() {
+	why := c.endReason()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if tel := c.r.Telephony; tel != nil {
+		var err error
+		if msg := why.announcement(); msg != "" {
+			err = tel.SayAndHangup(ctx, c.callSID, msg)
+		} else if why.hangsUp() {
+			err = tel.EndCall(ctx, c.callSID)
+		}
+		if err != nil {
+			c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)
+		}
+	}
+	c.tw.closeWith(why.closeCode(), string(why))
+	c.mu.Lock()
+	sess := c.modelSess
+	c.mu.Unlock()
+	sess.close()
+	c.wg.Wait()
+
+	// Release and zero every buffer that held audio.
+	c.tw.drain()
+	c.model.drain()
+	clear(c.scratch)
+	clear(c.audio)
+	clear(c.carry[:cap(c.carry)])
+	c.scratch, c.audio, c.carry = nil, nil, nil
+	c.flushAgentText()
+
+	if c.r.Calls != nil {
+		if err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why)); err != nil {
+			c.log.Warn("recording the call end failed", "err", err)
+		}
+	}
+	dur := time.Since(c.begin)
+	m := c.r.m
+	m.ActiveCalls.Dec()
+	m.CallDuration.Observe(dur.Seconds())
+	m.WebSocketCloses.WithLabelValues("twilio", string(why)).Inc()
+	if sess != nil {
+		m.WebSocketCloses.WithLabelValues("model", string(why)).Inc()
+	}
+	c.r.publish(events.StreamStopped, c.callSID, map[string]any{"reason": string(why)})
+	c.r.publish(events.CallEnded, c.callSID, map[string]any{"durationSec": int(dur.Seconds()), "status": string(why)})
+	c.r.audit(audit.Event{Type: audit.TypeResourceCleanup, CallSID: c.callSID, Actor: "relay",
+		Detail: map[string]any{"reason": string(why), "durationSec": int(dur.Seconds())}})
+	lvl := slog.LevelInfo
+	if why == endModelFailed || why == endModelClosed || why == endSessionExpired || why == endPolicy {
+		lvl = slog.LevelWarn
+	}
+	c.log.Log(context.Background(), lvl, "call ended", "reason", string(why), "duration_ms", dur.Milliseconds())
+}

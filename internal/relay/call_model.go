@@ -1,0 +1,238 @@
+package relay
+
+import (
+	"encoding/base64"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/redact"
+)
+
+// readModel is the model socket's reader goroutine.
+func (c *Call) readModel(conn *websocket.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
+	})
+	buf := make([]byte, 0, 16<<10)
+	var extended time.Time
+	for {
+		msg, _, err := readMessage(conn, buf, modelReadLimit)
+		if msg != nil {
+			buf = msg[:0]
+		}
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Warn("model socket closed", "err", err)
+			}
+			c.end(endModelClosed)
+			return
+		}
+		now := time.Now()
+		if now.Sub(extended) > time.Second {
+			_ = conn.SetReadDeadline(now.Add(modelIdleTimeout))
+			extended = now
+		}
+		if err := decodeModel(msg, &c.ev); err != nil {
+			c.log.Debug("ignoring a malformed model event", "err", err)
+			continue
+		}
+		c.onModel(&c.ev, now)
+	}
+}
+
+func (c *Call) onModel(e *modelEvent, now time.Time) {
+	switch e.Kind {
+	case mkAudioDelta:
+		c.onAudioDelta(e, now)
+	case mkAudioDone:
+		c.flushCarry(now)
+	case mkSpeechStarted:
+		c.lastActivity.Store(now.UnixNano())
+		c.bargeIn()
+	case mkAgentTranscriptDelta:
+		if item := string(e.ItemID); item != c.agentItem {
+			c.flushAgentText()
+			c.agentItem = item
+		}
+		c.agentText.WriteString(e.deltaText())
+	case mkAgentTranscriptDone:
+		text := e.Transcript.text()
+		if text == "" {
+			text = c.agentText.String()
+		}
+		c.agentText.Reset()
+		c.agentItem = ""
+		c.transcript(RoleAgent, text)
+	case mkCallerTranscript:
+		c.transcript(RoleCaller, e.Transcript.text())
+	case mkResponseCreated:
+		d, err := e.detail()
+		if err == nil {
+			c.onResponseCreated(d.Response.ID)
+		}
+	case mkResponseDone:
+		d, err := e.detail()
+		if err != nil {
+			return
+		}
+		c.flushCarry(now)
+		c.flushAgentText()
+		for _, it := range d.Response.Output {
+			if it.Type == "function_call" && it.Status == "completed" {
+				c.startTool(it)
+			}
+		}
+		c.onResponseDone(d.Response.ID)
+	case mkOutputItemDone:
+		if d, err := e.detail(); err == nil && d.Item.Type == "function_call" {
+			c.startTool(d.Item)
+		}
+	case mkError:
+		d, _ := e.detail()
+		c.onModelError(d.Error)
+	case mkTruncated:
+		c.log.Debug("model confirmed truncation", "item_id", string(e.ItemID))
+	}
+}
+
+func (c *Call) onModelError(me modelError) {
+	switch me.Code {
+	case "session_expired":
+		c.log.Warn("model session expired", "message", redact.Text(me.Message))
+		c.end(endSessionExpired)
+	case "conversation_already_has_active_response":
+		c.mu.Lock()
+		c.resp.awaitingCreated = false
+		c.resp.want = true
+		c.resp.wantInstr, c.resp.wantGoodbye = c.resp.lastInstr, c.resp.lastGoodbye
+		c.mu.Unlock()
+	default:
+		c.log.Warn("model error", "code", me.Code, "type", me.Type, "message", redact.Text(me.Message))
+	}
+}
+
+// onAudioDelta re-frames one model audio delta into 20 ms Twilio media
+// messages followed by one mark, all in one queue entry. A partial frame is
+// carried to the next delta of the same item.
+func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
+	c.mu.Lock()
+	dropped := c.pb.isDropped(e.ItemID)
+	started, sid := c.started, c.streamSID
+	c.mu.Unlock()
+	if dropped || !started || e.deltaEscaped {
+		return // a late delta of an interrupted item, or nowhere to play it
+	}
+	need := base64.StdEncoding.DecodedLen(len(e.Delta))
+	if cap(c.audio) < need {
+		c.audio = make([]byte, need)
+	}
+	n, err := base64.StdEncoding.Decode(c.audio[:need], e.Delta)
+	if err != nil {
+		c.log.Debug("ignoring an audio delta that is not base64")
+		return
+	}
+	audio := c.audio[:n]
+	if len(c.carry) > 0 && c.carryItem != string(e.ItemID) {
+		c.flushCarry(now)
+	}
+	c.lastActivity.Store(now.UnixNano())
+	b := c.r.pool.get()
+	frames := 0
+	if len(c.carry) > 0 {
+		k := min(FrameBytes-len(c.carry), len(audio))
+		c.carry = append(c.carry, audio[:k]...)
+		audio = audio[k:]
+		if len(c.carry) == FrameBytes {
+			b.b = appendTwilioMedia(b.b, sid, c.carry)
+			b.add()
+			frames++
+			c.carry = c.carry[:0]
+		}
+	}
+	for len(audio) >= FrameBytes {
+		b.b = appendTwilioMedia(b.b, sid, audio[:FrameBytes])
+		b.add()
+		frames++
+		audio = audio[FrameBytes:]
+	}
+	if len(audio) > 0 {
+		c.carry = append(c.carry, audio...)
+		c.carryItem = string(e.ItemID)
+	}
+	if frames == 0 {
+		c.r.pool.put(b)
+		return
+	}
+	c.mu.Lock()
+	seq := c.pb.sent(e.ItemID, frames*FrameBytes, 0)
+	c.mu.Unlock()
+	b.b = appendTwilioMark(b.b, sid, seq)
+	b.add()
+	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: frames})
+}
+
+// flushCarry sends a partial last frame, padded with silence.
+func (c *Call) flushCarry(now time.Time) {
+	if len(c.carry) == 0 {
+		return
+	}
+	c.mu.Lock()
+	sid := c.streamSID
+	real := len(c.carry)
+	seq := c.pb.sent([]byte(c.carryItem), real, FrameBytes-real)
+	c.mu.Unlock()
+	for len(c.carry) < FrameBytes {
+		c.carry = append(c.carry, 0xFF) // mu-law silence
+	}
+	b := c.r.pool.get()
+	b.b = appendTwilioMedia(b.b, sid, c.carry)
+	b.add()
+	b.b = appendTwilioMark(b.b, sid, seq)
+	b.add()
+	c.carry = c.carry[:0]
+	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: 1})
+}
+
+// bargeIn handles speech_started: when agent audio is still playing, flush
+// Twilio's buffer and tell the model how much of its answer was heard.
+func (c *Call) bargeIn() {
+	c.mu.Lock()
+	truncs, clr := c.pb.interrupt()
+	sid := c.streamSID
+	c.mu.Unlock()
+	if !clr {
+		return
+	}
+	c.carry = c.carry[:0]
+	c.tw.drain() // unsent agent audio is moot; only this goroutine queues to Twilio
+	b := c.r.pool.get()
+	b.b = appendTwilioClear(b.b, sid)
+	b.add()
+	c.tw.send(c.ctx, outItem{buf: b})
+	for _, t := range truncs {
+		c.model.sendBytes(c.ctx, appendTruncate(nil, t.itemID, t.audioEndMs))
+	}
+	c.r.m.BargeIns.Inc()
+	c.log.Debug("caller interrupted the agent", "truncated", len(truncs))
+}
+
+func (c *Call) flushAgentText() {
+	if c.agentText.Len() > 0 {
+		c.transcript(RoleAgent, c.agentText.String())
+	}
+	c.agentText.Reset()
+	c.agentItem = ""
+}
+
+// transcript stores a line and publishes it to live viewers.
+func (c *Call) transcript(role, text string) {
+	if text == "" {
+		return
+	}
+	now := time.Now().UTC()
+	c.r.transcripts.add(TranscriptLine{CallSID: c.callSID, Role: role, Text: text, Time: now})
+	c.r.publish(events.TranscriptLine, c.callSID, map[string]any{"role": role, "text": redact.Text(text)})
+}

@@ -1,0 +1,234 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// modelKind is the kind of a Realtime server event the relay acts on. GA
+// and beta names map to the same kind.
+type modelKind uint8
+
+// Realtime server event kinds.
+const (
+	mkIgnored modelKind = iota
+	mkSession
+	mkAudioDelta
+	mkAudioDone
+	mkAgentTranscriptDelta
+	mkAgentTranscriptDone
+	mkSpeechStarted
+	mkSpeechStopped
+	mkCallerTranscript
+	mkResponseCreated
+	mkResponseDone
+	mkOutputItemDone
+	mkTruncated
+	mkError
+)
+
+func modelKindOf(t []byte) modelKind {
+	switch string(t) {
+	case "response.output_audio.delta", "response.audio.delta":
+		return mkAudioDelta
+	case "response.output_audio.done", "response.audio.done":
+		return mkAudioDone
+	case "response.output_audio_transcript.delta", "response.audio_transcript.delta":
+		return mkAgentTranscriptDelta
+	case "response.output_audio_transcript.done", "response.audio_transcript.done":
+		return mkAgentTranscriptDone
+	case "input_audio_buffer.speech_started":
+		return mkSpeechStarted
+	case "input_audio_buffer.speech_stopped":
+		return mkSpeechStopped
+	case "conversation.item.input_audio_transcription.completed":
+		return mkCallerTranscript
+	case "response.created":
+		return mkResponseCreated
+	case "response.done":
+		return mkResponseDone
+	case "response.output_item.done":
+		return mkOutputItemDone
+	case "conversation.item.truncated":
+		return mkTruncated
+	case "error":
+		return mkError
+	case "session.created", "session.updated":
+		return mkSession
+	}
+	return mkIgnored
+}
+
+// modelEvent is one decoded server event. Byte slices point into the
+// frame and are valid until the next read.
+type modelEvent struct {
+	Kind   modelKind
+	ItemID []byte
+	// Delta is the base64 audio of an audio delta or the text of a
+	// transcript delta (still JSON-escaped when deltaEscaped).
+	Delta        []byte
+	deltaEscaped bool
+	// Transcript is the full text of a transcript .done/.completed event.
+	Transcript jsonValue
+	// raw is the whole event, for the rare kinds decoded with encoding/json.
+	raw []byte
+}
+
+var errNoType = errors.New("event has no type")
+
+// decodeModel parses the top level of a server event into e (reused
+// between frames). Audio deltas are fully decoded here without allocation;
+// other kinds keep raw for a detailed decode by their handler.
+func decodeModel(data []byte, e *modelEvent) error {
+	*e = modelEvent{raw: data}
+	seen := false
+	err := scanObject(data, func(key []byte, v jsonValue) bool {
+		switch string(key) {
+		case "type":
+			if v.str && !v.escaped {
+				seen = true
+				e.Kind = modelKindOf(v.raw)
+			}
+		case "item_id":
+			if v.str && !v.escaped {
+				e.ItemID = v.raw
+			}
+		case "delta":
+			if v.str {
+				e.Delta, e.deltaEscaped = v.raw, v.escaped
+			}
+		case "transcript":
+			e.Transcript = v
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if !seen {
+		return errNoType
+	}
+	return nil
+}
+
+// deltaText returns a transcript delta as a string.
+func (e *modelEvent) deltaText() string {
+	return jsonValue{raw: e.Delta, str: true, escaped: e.deltaEscaped}.text()
+}
+
+// modelError is the error object of an error event.
+type modelError struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	EventID string `json:"event_id"`
+}
+
+// modelItem is the part of a conversation item the relay reads.
+type modelItem struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	Name      string `json:"name"`
+	CallID    string `json:"call_id"`
+	Arguments string `json:"arguments"`
+}
+
+// modelDetail holds the fields of the rare events, decoded on demand.
+type modelDetail struct {
+	Error    modelError `json:"error"`
+	Item     modelItem  `json:"item"`
+	Response struct {
+		ID     string      `json:"id"`
+		Status string      `json:"status"`
+		Output []modelItem `json:"output"`
+	} `json:"response"`
+	AudioEndMs int64 `json:"audio_end_ms"`
+}
+
+func (e *modelEvent) detail() (modelDetail, error) {
+	var d modelDetail
+	err := json.Unmarshal(e.raw, &d)
+	return d, err
+}
+
+// Client events. input_audio_buffer.append is assembled by hand around the
+// caller's base64 payload, which is forwarded byte for byte.
+
+// appendAudioAppend appends an input_audio_buffer.append event.
+func appendAudioAppend(dst, payload []byte) []byte {
+	dst = append(dst, `{"type":"input_audio_buffer.append","audio":"`...)
+	dst = append(dst, payload...)
+	return append(dst, `"}`...)
+}
+
+// appendTruncate appends a conversation.item.truncate event.
+func appendTruncate(dst []byte, itemID string, audioEndMs int64) []byte {
+	dst = append(dst, `{"type":"conversation.item.truncate","item_id":`...)
+	dst = strconv.AppendQuote(dst, itemID)
+	dst = append(dst, `,"content_index":0,"audio_end_ms":`...)
+	dst = strconv.AppendInt(dst, audioEndMs, 10)
+	return append(dst, '}')
+}
+
+type clientEvent struct {
+	Type     string          `json:"type"`
+	Item     any             `json:"item,omitempty"`
+	Response *responseParams `json:"response,omitempty"`
+	Session  any             `json:"session,omitempty"`
+}
+
+type responseParams struct {
+	Instructions string `json:"instructions,omitempty"`
+}
+
+type userTextItem struct {
+	Type    string        `json:"type"`
+	Role    string        `json:"role"`
+	Content []textContent `json:"content"`
+}
+
+type textContent struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type functionOutputItem struct {
+	Type   string `json:"type"`
+	CallID string `json:"call_id"`
+	Output string `json:"output"`
+}
+
+func marshalEvent(ev clientEvent) []byte {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		// Only plain structs and strings are marshalled here.
+		panic("relay: marshal client event: " + err.Error())
+	}
+	return b
+}
+
+// responseCreate asks the model to answer, optionally with instructions
+// for this response only.
+func responseCreate(instructions string) []byte {
+	ev := clientEvent{Type: "response.create"}
+	if instructions != "" {
+		ev.Response = &responseParams{Instructions: instructions}
+	}
+	return marshalEvent(ev)
+}
+
+// userText adds a user text message to the conversation.
+func userText(text string) []byte {
+	return marshalEvent(clientEvent{Type: "conversation.item.create", Item: userTextItem{
+		Type: "message", Role: "user", Content: []textContent{{Type: "input_text", Text: text}},
+	}})
+}
+
+// functionOutput returns a tool result to the model.
+func functionOutput(callID, output string) []byte {
+	return marshalEvent(clientEvent{Type: "conversation.item.create", Item: functionOutputItem{
+		Type: "function_call_output", CallID: callID, Output: output,
+	}})
+}

@@ -1,0 +1,205 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// msgBuf holds one or more outgoing WebSocket text messages back to back;
+// ends marks where each message stops. Buffers are pooled per relay.
+type msgBuf struct {
+	b    []byte
+	ends []int
+}
+
+// add closes the message written since the previous end.
+func (m *msgBuf) add() { m.ends = append(m.ends, len(m.b)) }
+
+func (m *msgBuf) reset() {
+	clear(m.b) // audio never lingers in a pooled buffer
+	m.b = m.b[:0]
+	m.ends = m.ends[:0]
+}
+
+type bufPool struct{ p sync.Pool }
+
+func newBufPool() *bufPool {
+	bp := &bufPool{}
+	bp.p.New = func() any { return &msgBuf{b: make([]byte, 0, 2048), ends: make([]int, 0, 8)} }
+	return bp
+}
+
+func (bp *bufPool) get() *msgBuf { return bp.p.Get().(*msgBuf) }
+
+func (bp *bufPool) put(m *msgBuf) {
+	if cap(m.b) > 64<<10 {
+		return // let an unusually large buffer go
+	}
+	m.reset()
+	bp.p.Put(m)
+}
+
+// outItem is one queue entry for a socket writer.
+type outItem struct {
+	buf    *msgBuf
+	read   time.Time // when the frame that produced it was read (audio only)
+	frames int       // audio frames inside, for metrics
+}
+
+// peerMetrics are the per-direction collectors, resolved once.
+type peerMetrics struct {
+	frames  prometheus.Counter
+	latency prometheus.Observer
+}
+
+// peer is one WebSocket with its bounded send queue. Exactly one writer
+// goroutine writes to the socket; anyone may enqueue.
+type peer struct {
+	name    string // "twilio" or "model", the metrics label
+	conn    *websocket.Conn
+	queue   chan outItem
+	pool    *bufPool
+	m       peerMetrics
+	timeout time.Duration // write deadline per message
+	ping    time.Duration
+
+	dropped int64 // items dropped because the queue was full (writer side only)
+}
+
+func newPeer(name string, queueLen int, pool *bufPool, m peerMetrics) *peer {
+	return &peer{name: name, queue: make(chan outItem, queueLen), pool: pool, m: m, timeout: 5 * time.Second, ping: 20 * time.Second}
+}
+
+// trySend queues it without waiting; a full queue drops it (the buffer
+// returns to the pool) and reports false.
+func (p *peer) trySend(it outItem) bool {
+	select {
+	case p.queue <- it:
+		return true
+	default:
+		p.pool.put(it.buf)
+		return false
+	}
+}
+
+// send queues it, waiting for room until ctx ends.
+func (p *peer) send(ctx context.Context, it outItem) bool {
+	select {
+	case p.queue <- it:
+		return true
+	default:
+	}
+	select {
+	case p.queue <- it:
+		return true
+	case <-ctx.Done():
+		p.pool.put(it.buf)
+		return false
+	}
+}
+
+// sendBytes queues one control message (copied into a pooled buffer).
+func (p *peer) sendBytes(ctx context.Context, msg []byte) bool {
+	b := p.pool.get()
+	b.b = append(b.b, msg...)
+	b.add()
+	return p.send(ctx, outItem{buf: b})
+}
+
+// writeLoop writes queued messages until ctx ends or a write fails, and
+// pings the peer so a dead TCP connection is noticed.
+func (p *peer) writeLoop(ctx context.Context) error {
+	ping := time.NewTicker(p.ping)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ping.C:
+			if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(p.timeout)); err != nil {
+				return err
+			}
+		case it := <-p.queue:
+			err := p.write(it)
+			p.pool.put(it.buf)
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *peer) write(it outItem) error {
+	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
+		return err
+	}
+	start := 0
+	for _, end := range it.buf.ends {
+		if err := p.conn.WriteMessage(websocket.TextMessage, it.buf.b[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	if it.frames > 0 {
+		p.m.frames.Add(float64(it.frames))
+		p.m.latency.Observe(time.Since(it.read).Seconds())
+	}
+	return nil
+}
+
+// drain releases whatever is still queued (after the writer stopped).
+func (p *peer) drain() {
+	for {
+		select {
+		case it := <-p.queue:
+			p.pool.put(it.buf)
+		default:
+			return
+		}
+	}
+}
+
+// closeWith sends a close frame with code and reason, then closes the
+// socket. Safe to call concurrently with the reader and the writer.
+func (p *peer) closeWith(code int, reason string) {
+	if p.conn == nil {
+		return
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	_ = p.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = p.conn.Close()
+}
+
+var errMessageTooLarge = errors.New("message over the size cap")
+
+// readMessage reads the next text message into buf (grown up to limit) and
+// returns it. Binary messages are reported with ok=false.
+func readMessage(conn *websocket.Conn, buf []byte, limit int) (msg []byte, text bool, err error) {
+	mt, r, err := conn.NextReader()
+	if err != nil {
+		return nil, false, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= limit {
+				return buf, false, errMessageTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, mt == websocket.TextMessage, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+}

@@ -1,0 +1,208 @@
+// Package relay connects a Twilio Media Streams socket to an
+// OpenAI-compatible Realtime session: caller audio to the model, model
+// audio back to the caller with barge-in, the tools the model may call,
+// transcripts, limits and cleanup. It does not listen: the HTTP layer
+// authenticates and upgrades the request and hands the socket to Serve.
+//
+// Each stream is one Call with its own goroutines (a reader and a writer
+// per socket, a watchdog, tool runs) and bounded queues, so nothing one
+// call does can stall another. There is no package-level state.
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/metrics"
+)
+
+// Auditor records audit events without blocking (audit.Recorder).
+type Auditor interface {
+	Record(ev audit.Event)
+}
+
+// CallRecords is the part of the inbound-calls service the relay updates.
+type CallRecords interface {
+	MarkStreamStarted(ctx context.Context, callSID string) error
+	MarkCallEnded(ctx context.Context, callSID, reason string) error
+}
+
+// Deps are the relay's collaborators. Config, Log and Metrics are
+// required; every other field may be nil, which turns its feature off.
+type Deps struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Audit   Auditor
+	Events  events.Publisher
+	Calls   CallRecords
+	// Transcripts stores transcript lines (written in the background).
+	Transcripts TranscriptStore
+	Directory   Directory
+	Telephony   Telephony
+	DenyList    DenyList
+	// Dialer opens Realtime sockets; nil means a default dialer.
+	Dialer *websocket.Dialer
+}
+
+// Relay runs media-stream calls. It is safe for concurrent use.
+type Relay struct {
+	Deps
+	cfg    *config.Config
+	log    *slog.Logger
+	m      *metrics.Metrics
+	dialer *websocket.Dialer
+	pool   *bufPool
+	toTw   peerMetrics
+	toAI   peerMetrics
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // calls and pre-warms
+
+	mu      sync.Mutex
+	calls   map[*Call]struct{}
+	closed  bool
+	changed chan struct{} // closed and replaced whenever calls changes
+	warm    map[string]*warmSession
+
+	transcripts *transcriptWriter
+}
+
+// New builds a relay. Call Close when done.
+func New(d Deps) *Relay {
+	if d.Events == nil {
+		d.Events = events.Discard{}
+	}
+	r := &Relay{
+		Deps:    d,
+		cfg:     d.Config,
+		log:     d.Log.With("component", "relay"),
+		m:       d.Metrics,
+		dialer:  d.Dialer,
+		pool:    newBufPool(),
+		calls:   make(map[*Call]struct{}),
+		changed: make(chan struct{}),
+		warm:    make(map[string]*warmSession),
+	}
+	if r.dialer == nil {
+		r.dialer = &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			HandshakeTimeout: modelHandshake,
+			ReadBufferSize:   8192,
+			WriteBufferSize:  4096,
+		}
+	}
+	r.toTw = peerMetrics{
+		frames:  d.Metrics.FramesRelayed.WithLabelValues("model_to_caller"),
+		latency: d.Metrics.RelayLatency.WithLabelValues("model_to_caller"),
+	}
+	r.toAI = peerMetrics{
+		frames:  d.Metrics.FramesRelayed.WithLabelValues("caller_to_model"),
+		latency: d.Metrics.RelayLatency.WithLabelValues("caller_to_model"),
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.transcripts = newTranscriptWriter(d.Transcripts, r.log)
+	return r
+}
+
+// Enabled reports whether the agent can run (an API key is configured).
+func (r *Relay) Enabled() bool { return r.cfg.OpenAIAPIKey != "" }
+
+// Live returns the number of calls with a live media stream.
+func (r *Relay) Live() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+// Serve runs the call on an upgraded Twilio socket until it ends; the
+// socket is closed when Serve returns. callSID is the call the one-time
+// stream token was issued for; remoteIP is only used for audit events.
+func (r *Relay) Serve(conn *websocket.Conn, callSID, remoteIP string) {
+	c := r.newCall(conn, callSID, remoteIP)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		c.tw.closeWith(websocket.CloseGoingAway, "shutting down")
+		return
+	}
+	r.calls[c] = struct{}{}
+	r.wg.Add(1)
+	r.notifyLocked()
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.calls, c)
+		r.notifyLocked()
+		r.mu.Unlock()
+		r.wg.Done()
+	}()
+	c.run()
+}
+
+func (r *Relay) notifyLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// Drain waits until no call is live or ctx ends. New streams are still
+// served while draining: their calls were already answered.
+func (r *Relay) Drain(ctx context.Context) {
+	for {
+		r.mu.Lock()
+		n, ch := len(r.calls), r.changed
+		r.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		r.log.Info("draining live calls", "calls", n)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Close ends every live call (the caller is told briefly when telephony is
+// configured), closes pre-warmed sessions, flushes transcripts and waits
+// for every goroutine the relay started.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	calls := make([]*Call, 0, len(r.calls))
+	for c := range r.calls {
+		calls = append(calls, c)
+	}
+	r.mu.Unlock()
+	for _, c := range calls {
+		c.end(endShutdown)
+	}
+	r.cancel() // pre-warmed sessions close themselves
+	r.wg.Wait()
+	r.transcripts.close()
+}
+
+// publish sends a live event; the publisher never blocks.
+func (r *Relay) publish(typ, callSID string, data map[string]any) {
+	r.Events.Publish(events.Event{Type: typ, CallSID: callSID, Time: time.Now().UTC(), Data: data})
+}
+
+func (r *Relay) audit(ev audit.Event) {
+	if r.Audit != nil {
+		r.Audit.Record(ev)
+	}
+}

@@ -1,0 +1,281 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/phone"
+	"github.com/voiceagent/voiceagent/internal/redact"
+)
+
+// Tool names declared to the model.
+const (
+	toolLookupContact   = "lookup_contact"
+	toolAddToConference = "add_to_conference"
+	toolForwardCall     = "forward_call"
+	toolEndCall         = "end_call"
+)
+
+// Contact is a saved contact as the agent sees it.
+type Contact struct {
+	Name        string
+	PhoneNumber string // E.164
+}
+
+// Directory finds saved contacts (the contacts service).
+type Directory interface {
+	// FindContact returns the contact whose name or alias matches, or an
+	// apperr.NotFound error.
+	FindContact(ctx context.Context, nameOrAlias string) (Contact, error)
+	// ContactByNumber returns the contact with this E.164 number, or an
+	// apperr.NotFound error.
+	ContactByNumber(ctx context.Context, number string) (Contact, error)
+}
+
+// Telephony acts on the caller's call through Twilio (the conference
+// service): the same calls as the operator API's conference routes.
+type Telephony interface {
+	// AddToConference moves the call into conf_<callSID> and dials number in.
+	AddToConference(ctx context.Context, callSID, number string) error
+	// Forward forwards the call to number.
+	Forward(ctx context.Context, callSID, number string) error
+	// EndCall hangs the call up.
+	EndCall(ctx context.Context, callSID string) error
+	// SayAndHangup tells the caller message, then hangs up.
+	SayAndHangup(ctx context.Context, callSID, message string) error
+}
+
+// DenyList says whether a number must never be dialled.
+type DenyList interface {
+	Blocked(ctx context.Context, number string) (bool, error)
+}
+
+// maxToolArgs bounds the arguments the model may send.
+const maxToolArgs = 4 << 10
+
+type toolArgs struct {
+	Name        string `json:"name"`
+	ContactName string `json:"contact_name"`
+	Number      string `json:"number"`
+	Reason      string `json:"reason"`
+}
+
+// toolResult is what a tool run produced.
+type toolResult struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Number  string `json:"number,omitempty"`
+
+	label   string // metrics result: ok, error, timeout, unknown
+	goodbye bool   // end the call after the agent's goodbye
+}
+
+func failed(msg string) toolResult { return toolResult{Error: msg, label: "error"} }
+
+// errUserFacing carries a message safe to give the model.
+type errUserFacing struct{ msg string }
+
+func (e errUserFacing) Error() string { return e.msg }
+
+// startTool runs a function call once per call_id, on its own goroutine,
+// so audio keeps flowing while it works.
+func (c *Call) startTool(it modelItem) {
+	if it.CallID == "" || c.toolsSeen[it.CallID] {
+		return
+	}
+	c.toolsSeen[it.CallID] = true
+	c.r.publish(events.ToolCall, c.callSID, map[string]any{"name": it.Name, "arguments": redact.Text(it.Arguments)})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.runTool(it)
+	}()
+}
+
+func (c *Call) runTool(it modelItem) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.r.cfg.ToolTimeout)
+	res := c.execTool(ctx, it.Name, it.Arguments)
+	if ctx.Err() == context.DeadlineExceeded && c.ctx.Err() == nil {
+		res = toolResult{Error: "the action took too long and was abandoned", label: "timeout"}
+	}
+	cancel()
+	name := it.Name
+	if res.label == "unknown" {
+		name = "unknown"
+	}
+	c.r.m.ToolCalls.WithLabelValues(name, res.label).Inc()
+	c.r.publish(events.ToolResult, c.callSID, map[string]any{"name": it.Name, "ok": res.OK, "result": redact.Text(res.Message + res.Error)})
+	if c.ctx.Err() != nil {
+		return
+	}
+	out, _ := json.Marshal(res)
+	c.model.sendBytes(c.ctx, functionOutput(it.CallID, string(out)))
+	if res.goodbye {
+		c.goodbye(endAgent, "Say a short, friendly goodbye to the caller now.")
+		return
+	}
+	c.requestResponse("", false)
+}
+
+// execTool runs one tool. Unknown names and bad arguments get an error
+// output, never silence.
+func (c *Call) execTool(ctx context.Context, name, rawArgs string) toolResult {
+	var a toolArgs
+	if len(rawArgs) > maxToolArgs {
+		return failed("the arguments are too long")
+	}
+	if strings.TrimSpace(rawArgs) != "" {
+		if err := json.Unmarshal([]byte(rawArgs), &a); err != nil {
+			return failed("the arguments are not valid JSON")
+		}
+	}
+	switch name {
+	case toolLookupContact:
+		return c.lookupContact(ctx, a.Name)
+	case toolAddToConference:
+		return c.transfer(ctx, "conference", a)
+	case toolForwardCall:
+		return c.transfer(ctx, "forward", a)
+	case toolEndCall:
+		c.log.Info("the agent ends the call", "reason", redact.Text(a.Reason))
+		return toolResult{OK: true, Message: "Say goodbye; the call ends after it.", label: "ok", goodbye: true}
+	}
+	res := failed("unknown tool " + strings.ToValidUTF8(truncate(name, 64), ""))
+	res.label = "unknown"
+	return res
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// lookupContact answers with the contact's name and a masked number: the
+// agent never needs the full number (transfers take the contact's name),
+// so it cannot read one out.
+func (c *Call) lookupContact(ctx context.Context, name string) toolResult {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return failed("give the contact's name (1 to 100 characters)")
+	}
+	if c.r.Directory == nil {
+		return failed("the contact list is not available")
+	}
+	ct, err := c.r.Directory.FindContact(ctx, name)
+	if apperr.Is(err, apperr.NotFound) {
+		return toolResult{OK: false, Error: "no contact with that name", label: "ok"}
+	}
+	if err != nil {
+		c.log.Warn("contact lookup failed", "err", err)
+		return failed("the contact list is not available right now")
+	}
+	return toolResult{OK: true, Name: ct.Name, Number: redact.Phone(ct.PhoneNumber), Message: "Contact found.", label: "ok"}
+}
+
+// transfer connects the caller with a contact or number, through a
+// conference or by forwarding.
+func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult {
+	number, display, err := c.resolveTarget(ctx, a)
+	if err != nil {
+		var uf errUserFacing
+		if errors.As(err, &uf) {
+			return failed(uf.msg)
+		}
+		c.log.Warn("resolving the transfer target failed", "err", err)
+		return failed("the transfer is not possible right now")
+	}
+	tel := c.r.Telephony
+	if tel == nil {
+		return failed("transfers are not configured")
+	}
+	if kind == "conference" {
+		err = tel.AddToConference(ctx, c.callSID, number)
+	} else {
+		err = tel.Forward(ctx, c.callSID, number)
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	c.r.audit(audit.Event{Type: audit.TypeConferenceAction, Actor: "agent", CallSID: c.callSID,
+		Detail: map[string]any{"action": kind, "target": redact.Phone(number), "outcome": outcome}})
+	if err != nil {
+		if ctx.Err() != nil {
+			return failed("the transfer took too long")
+		}
+		c.log.Warn("transfer failed", "kind", kind, "err", err)
+		if apperr.Is(err, apperr.Forbidden) {
+			return failed("that number cannot be dialled")
+		}
+		return failed("the transfer failed")
+	}
+	c.r.publish(events.Transfer, c.callSID, map[string]any{"kind": kind, "target": display})
+	msg := "Connecting the caller with " + display + "."
+	if kind == "forward" {
+		msg = "Forwarding the call to " + display + "."
+	}
+	return toolResult{OK: true, Message: msg, label: "ok"}
+}
+
+// resolveTarget turns tool arguments into an E.164 number the dial policy
+// and the deny list allow, and a name safe to say and log.
+func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display string, err error) {
+	dir := c.r.Directory
+	switch {
+	case strings.TrimSpace(a.ContactName) != "":
+		if dir == nil {
+			return "", "", errUserFacing{"the contact list is not available"}
+		}
+		ct, err := dir.FindContact(ctx, strings.TrimSpace(truncate(a.ContactName, 100)))
+		if apperr.Is(err, apperr.NotFound) {
+			return "", "", errUserFacing{"no contact with that name"}
+		}
+		if err != nil {
+			return "", "", err
+		}
+		number, display = ct.PhoneNumber, ct.Name
+	case strings.TrimSpace(a.Number) != "":
+		n, err := phone.Normalize(strings.TrimSpace(truncate(a.Number, 32)))
+		if err != nil {
+			return "", "", errUserFacing{"that is not a valid phone number"}
+		}
+		number, display = n, redact.Phone(n)
+		if c.r.cfg.AgentDialPolicy != config.DialAny {
+			if dir == nil {
+				return "", "", errUserFacing{"only saved contacts can be dialled"}
+			}
+			ct, err := dir.ContactByNumber(ctx, n)
+			if apperr.Is(err, apperr.NotFound) {
+				return "", "", errUserFacing{"only saved contacts can be dialled"}
+			}
+			if err != nil {
+				return "", "", err
+			}
+			display = ct.Name
+		}
+	default:
+		return "", "", errUserFacing{"give a contact_name or a number"}
+	}
+	if c.r.DenyList != nil {
+		blocked, err := c.r.DenyList.Blocked(ctx, number)
+		if err != nil {
+			return "", "", err // fail closed
+		}
+		if blocked {
+			c.r.audit(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: "agent", CallSID: c.callSID,
+				Detail: map[string]any{"action": "dial_refused", "target": redact.Phone(number), "reason": "deny_list"}})
+			return "", "", errUserFacing{"that number cannot be dialled"}
+		}
+	}
+	return number, display, nil
+}

@@ -1,0 +1,88 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Transcript roles.
+const (
+	RoleCaller = "caller"
+	RoleAgent  = "agent"
+)
+
+// TranscriptLine is one utterance of a call: the caller's input
+// transcription or the agent's output transcript.
+type TranscriptLine struct {
+	CallSID string
+	Role    string // RoleCaller or RoleAgent
+	Text    string
+	Time    time.Time
+}
+
+// TranscriptStore persists transcript lines.
+type TranscriptStore interface {
+	InsertTranscripts(ctx context.Context, lines []TranscriptLine) error
+}
+
+// transcriptWriter stores lines in the background, in batches, so a slow
+// database never stalls a call's model reader. A full queue drops the line
+// (and logs it): the live event has already gone out.
+type transcriptWriter struct {
+	store TranscriptStore
+	log   *slog.Logger
+	queue chan TranscriptLine
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newTranscriptWriter(store TranscriptStore, log *slog.Logger) *transcriptWriter {
+	w := &transcriptWriter{store: store, log: log, queue: make(chan TranscriptLine, 1024), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *transcriptWriter) add(l TranscriptLine) {
+	if w.store == nil {
+		return
+	}
+	select {
+	case w.queue <- l:
+	default:
+		w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID)
+	}
+}
+
+func (w *transcriptWriter) run() {
+	defer close(w.done)
+	batch := make([]TranscriptLine, 0, 64)
+	for l := range w.queue {
+		batch = append(batch[:0], l)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case l, ok := <-w.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, l)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := w.store.InsertTranscripts(ctx, batch); err != nil {
+			w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
+		}
+		cancel()
+		clear(batch) // personal text does not linger
+	}
+}
+
+// close stores what is queued and stops the writer.
+func (w *transcriptWriter) close() {
+	w.once.Do(func() { close(w.queue) })
+	<-w.done
+}
