@@ -1,0 +1,180 @@
+package relay
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/fake"
+)
+
+// toolOutputs decodes the function_call_output items the model received.
+func toolOutputs(t *testing.T, s *fake.RealtimeSession) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, fo := range s.FunctionOutputs() {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(fo.Output), &m); err != nil {
+			t.Fatalf("tool output is not JSON: %q", fo.Output)
+		}
+		m["call_id"] = fo.CallID
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestToolLookupThenAddToConference(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.dir.add("Alice Example", "+14155550100")
+	// The greeting is the first response; the caller's request leads the
+	// model to call lookup_contact, then add_to_conference.
+	h.rt.NextResponseCallsTool("lookup_contact", `{"name":"alice example"}`)
+	h.rt.NextResponseCallsTool("add_to_conference", `{"contact_name":"Alice Example"}`)
+	c := h.dial(fake.MediaOptions{})
+	s := h.session(1)
+
+	waitFor(t, "both tool results", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 2 })
+	outs := toolOutputs(t, s)
+	if outs[0]["call_id"] != "call_1" || outs[0]["ok"] != true || outs[0]["name"] != "Alice Example" {
+		t.Fatalf("lookup output = %v", outs[0])
+	}
+	if num, _ := outs[0]["number"].(string); strings.Contains(num, "555010") || !strings.HasSuffix(num, "00") {
+		t.Fatalf("lookup must mask the number, got %q", num)
+	}
+	if outs[1]["call_id"] != "call_2" || outs[1]["ok"] != true {
+		t.Fatalf("add_to_conference output = %v", outs[1])
+	}
+	added, _, _, _ := h.tel.snapshot()
+	if len(added) != 1 || added[0] != c.CallSid()+" +14155550100" {
+		t.Fatalf("telephony calls = %v", added)
+	}
+	// Each output is followed by response.create: the model speaks again.
+	waitFor(t, "answer after the tools", s.WaitFor, func() bool {
+		r := s.Responses()
+		return len(r) == 3 && r[2].Status == "completed"
+	})
+	if !strings.Contains(s.Responses()[2].Transcript, "Connecting the caller with Alice Example") {
+		t.Fatalf("final answer transcript = %q", s.Responses()[2].Transcript)
+	}
+	if n := len(h.events.ofType(events.Transfer)); n != 1 {
+		t.Fatalf("transfer events = %d", n)
+	}
+	if n := len(h.audit.ofType(audit.TypeConferenceAction)); n != 1 {
+		t.Fatalf("conference audit events = %d", n)
+	}
+}
+
+func TestToolErrorsAreAnswered(t *testing.T) {
+	cases := []struct {
+		name, tool, args, wantErr string
+		setup                     func(h *harness)
+		env                       map[string]string
+	}{
+		{name: "unknown tool", tool: "fly_to_the_moon", args: `{}`, wantErr: "unknown tool"},
+		{name: "bad JSON", tool: "lookup_contact", args: `{"name":`, wantErr: "not valid JSON"},
+		{name: "no such contact", tool: "lookup_contact", args: `{"name":"Nobody"}`, wantErr: "no contact"},
+		{name: "missing target", tool: "forward_call", args: `{}`, wantErr: "contact_name or a number"},
+		{name: "bad number", tool: "forward_call", args: `{"number":"12ab"}`, wantErr: "not a valid phone number"},
+		{name: "number not a contact (contacts-only)", tool: "add_to_conference", args: `{"number":"+14155550199"}`, wantErr: "only saved contacts"},
+		{
+			name: "contact on the deny list", tool: "add_to_conference", args: `{"contact_name":"Mallory"}`, wantErr: "cannot be dialled",
+			setup: func(h *harness) {
+				h.dir.add("Mallory", "+14155550166")
+				h.deny.numbers = []string{"+14155550166"}
+			},
+		},
+		{
+			name: "number on the deny list (dial policy any)", tool: "forward_call", args: `{"number":"+14155550177"}`, wantErr: "cannot be dialled",
+			env:   map[string]string{"AGENT_DIAL_POLICY": "any"},
+			setup: func(h *harness) { h.deny.numbers = []string{"+14155550177"} },
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{env: tc.env})
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			h.rt.NextResponseCallsTool(tc.tool, tc.args)
+			h.dial(fake.MediaOptions{})
+			s := h.session(1)
+			waitFor(t, "tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 1 })
+			out := toolOutputs(t, s)[0]
+			if out["ok"] != false || !strings.Contains(out["error"].(string), tc.wantErr) {
+				t.Fatalf("output = %v, want an error containing %q", out, tc.wantErr)
+			}
+			// Never silence: the model is asked to answer.
+			waitFor(t, "answer after the error", s.WaitFor, func() bool { return len(s.Responses()) == 2 })
+			added, forwards, _, _ := h.tel.snapshot()
+			if len(added)+len(forwards) != 0 {
+				t.Fatalf("something was dialled: %v %v", added, forwards)
+			}
+		})
+	}
+}
+
+func TestToolNumberAllowedByPolicy(t *testing.T) {
+	h := newHarness(t, harnessOpts{env: map[string]string{"AGENT_DIAL_POLICY": "any"}})
+	h.rt.NextResponseCallsTool("forward_call", `{"number":"+1 415 555 0142"}`)
+	c := h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	waitFor(t, "tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 1 })
+	if out := toolOutputs(t, s)[0]; out["ok"] != true {
+		t.Fatalf("output = %v", out)
+	}
+	_, forwards, _, _ := h.tel.snapshot()
+	if len(forwards) != 1 || forwards[0] != c.CallSid()+" +14155550142" {
+		t.Fatalf("forwards = %v", forwards)
+	}
+}
+
+func TestToolResultWaitsForActiveResponse(t *testing.T) {
+	h := newHarness(t, harnessOpts{rt: fake.RealtimeOptions{Responses: []fake.ScriptedResponse{{}, {Chunks: 30}}}})
+	h.dir.add("Alice Example", "+14155550100")
+	h.tel.block = make(chan struct{})
+	h.rt.NextResponseCallsTool("add_to_conference", `{"contact_name":"Alice Example"}`)
+	h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	// While the tool runs, the server starts a response of its own (as
+	// server VAD does when the caller keeps talking).
+	waitFor(t, "tool call done", s.WaitFor, func() bool { r := s.Responses(); return len(r) == 1 && r[0].Status == "completed" })
+	if !s.StartResponse() {
+		t.Fatal("could not start a server response")
+	}
+	close(h.tel.block)
+	waitFor(t, "tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 1 })
+	// The relay's response.create comes after the active response, so a
+	// third response runs; a conflict error, if any, was retried.
+	waitFor(t, "response after the tool", s.WaitFor, func() bool {
+		r := s.Responses()
+		return len(r) == 3 && r[2].Status == "completed"
+	})
+	if !strings.Contains(s.Responses()[2].Transcript, "Tool result") {
+		t.Fatalf("third response = %+v", s.Responses()[2])
+	}
+}
+
+func TestEndCallSaysGoodbyeThenHangsUp(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.rt.NextResponseCallsTool("end_call", `{"reason":"caller is done"}`)
+	c := h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	waitFor(t, "goodbye answer", s.WaitFor, func() bool {
+		r := s.Responses()
+		return len(r) == 2 && r[1].Status == "completed"
+	})
+	// The goodbye plays, then the call is hung up through Twilio.
+	waitFor(t, "goodbye received", c.WaitFor, func() bool { return len(c.MarksReceived()) == 5 })
+	send(t, c.SendSilence(30))
+	waitFor(t, "stream closed", c.WaitFor, c.Closed)
+	_, _, ended, _ := h.tel.snapshot()
+	if len(ended) != 1 || ended[0] != c.CallSid() {
+		t.Fatalf("hang-ups = %v", ended)
+	}
+	waitTrue(t, "call end recorded", func() bool { _, ok := h.calls.endReason(c.CallSid()); return ok })
+	if why, _ := h.calls.endReason(c.CallSid()); why != string(endAgent) {
+		t.Fatalf("end reason = %q", why)
+	}
+}
