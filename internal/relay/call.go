@@ -94,6 +94,7 @@ type Call struct {
 	model *peer
 
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
+	modelReady   atomic.Bool  // the model socket is attached and being written
 
 	// Twilio reader only.
 	msg       twilioMsg
@@ -224,6 +225,7 @@ func (c *Call) connectModel() {
 	c.modelSess = sess
 	c.model.conn = sess.conn
 	c.mu.Unlock()
+	c.modelReady.Store(true)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

@@ -163,8 +163,8 @@ func TestTranscriptsStoredAndPublished(t *testing.T) {
 		Responses:       []fake.ScriptedResponse{{Transcript: "Hello, I am an AI assistant."}},
 	}})
 	c := h.dial(fake.MediaOptions{})
-	s := h.session(1)
-	waitFor(t, "greeting done", s.WaitFor, func() bool { return len(s.Responses()) == 1 && s.ActiveResponse() == "" })
+	h.session(1)
+	waitFor(t, "greeting received", c.WaitFor, func() bool { return len(c.MarksReceived()) == 5 })
 	if err := c.SendSilence(30); err != nil { // let the greeting play out
 		t.Fatal(err)
 	}

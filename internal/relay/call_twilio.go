@@ -205,7 +205,14 @@ func (c *Call) onMedia(m *twilioMsg, now time.Time) {
 	b := c.r.pool.get()
 	b.b = appendAudioAppend(b.b, m.Payload)
 	b.add()
-	if !c.model.trySend(outItem{buf: b, read: now, frames: 1}) {
+	it := outItem{buf: b, read: now, frames: 1}
+	if c.modelReady.Load() {
+		// Back-pressure from a slow model socket holds this call's reader
+		// only; the writer's deadline bounds the wait.
+		c.model.send(c.ctx, it)
+		return
+	}
+	if !c.model.trySend(it) {
 		c.dropsIn++
 		if c.dropsIn == 1 || c.dropsIn%500 == 0 {
 			c.log.Warn("model queue full: caller audio dropped", "frames", c.dropsIn)
