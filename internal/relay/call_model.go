@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -227,10 +228,16 @@ func (c *Call) flushAgentText() {
 	c.agentItem = ""
 }
 
+// maxTranscriptLine caps one stored line (the model can be verbose).
+const maxTranscriptLine = 8 << 10
+
 // transcript stores a line and publishes it to live viewers.
 func (c *Call) transcript(role, text string) {
 	if text == "" {
 		return
+	}
+	if len(text) > maxTranscriptLine {
+		text = strings.ToValidUTF8(text[:maxTranscriptLine], "")
 	}
 	now := time.Now().UTC()
 	c.r.transcripts.add(TranscriptLine{CallSID: c.callSID, Role: role, Text: text, Time: now})

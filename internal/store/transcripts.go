@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/relay"
+)
+
+// TranscriptStore keeps what the caller and the agent said, per call.
+type TranscriptStore struct{ db *DB }
+
+// Transcripts returns the transcript store.
+func (db *DB) Transcripts() *TranscriptStore { return &TranscriptStore{db: db} }
+
+var _ relay.TranscriptStore = (*TranscriptStore)(nil)
+
+// InsertTranscripts writes a batch of lines in one transaction.
+func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.TranscriptLine) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, $2, $3, $4)`)
+		if err != nil {
+			return fmt.Errorf("prepare transcript insert: %w", err)
+		}
+		defer stmt.Close()
+		for _, l := range lines {
+			if _, err := stmt.ExecContext(ctx, l.CallSID, l.Role, l.Text, Millis(l.Time)); err != nil {
+				return translate(err, "transcript line")
+			}
+		}
+		return nil
+	})
+}
+
+// ListTranscripts returns the lines of one call in the order they were
+// said.
+func (s *TranscriptStore) ListTranscripts(ctx context.Context, callSID string) ([]relay.TranscriptLine, error) {
+	rows, err := s.db.SQL.QueryContext(ctx, `SELECT call_sid, role, text, created_at FROM transcripts WHERE call_sid = $1 ORDER BY id`, callSID)
+	if err != nil {
+		return nil, translate(err, "transcripts")
+	}
+	defer rows.Close()
+	var out []relay.TranscriptLine
+	for rows.Next() {
+		var l relay.TranscriptLine
+		var at int64
+		if err := rows.Scan(&l.CallSID, &l.Role, &l.Text, &at); err != nil {
+			return nil, translate(err, "transcripts")
+		}
+		l.Time = FromMillis(at)
+		out = append(out, l)
+	}
+	return out, translate(rows.Err(), "transcripts")
+}
+
+// DeleteTranscriptsForCall erases one call's lines and returns how many
+// there were.
+func (s *TranscriptStore) DeleteTranscriptsForCall(ctx context.Context, callSID string) (int64, error) {
+	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM transcripts WHERE call_sid = $1`, callSID)
+	if err != nil {
+		return 0, translate(err, "transcripts")
+	}
+	return res.RowsAffected()
+}
+
+// DeleteTranscriptsBefore erases lines older than t (the retention
+// window) and returns how many went.
+func (s *TranscriptStore) DeleteTranscriptsBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM transcripts WHERE created_at < $1`, Millis(t))
+	if err != nil {
+		return 0, translate(err, "transcripts")
+	}
+	return res.RowsAffected()
+}
