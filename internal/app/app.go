@@ -15,6 +15,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
 )
 
@@ -34,6 +35,7 @@ type App struct {
 	Audit   *audit.Recorder
 	Metrics *metrics.Metrics
 	Server  *httpapi.Server
+	Relay   *relay.Relay
 
 	closers []func()
 }
@@ -44,13 +46,27 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.Audit = audit.NewRecorder(db.Audit(), log)
 	a.closers = append(a.closers, a.Audit.Close)
 
+	// The AI agent: relays Twilio media streams to the Realtime API.
+	a.Relay = relay.New(relay.Deps{
+		Config:      cfg,
+		Log:         log,
+		Metrics:     a.Metrics,
+		Audit:       a.Audit,
+		Transcripts: db.Transcripts(),
+	})
+	a.closers = append(a.closers, a.Relay.Close)
+
 	a.Server = httpapi.New(httpapi.Deps{
 		Config:  cfg,
 		Log:     log,
 		DB:      db,
 		Audit:   a.Audit,
 		Metrics: a.Metrics,
+		Relay:   a.Relay,
 	})
+	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
+	// then ends the rest.
+	a.Server.OnDrain(a.Relay.Drain)
 	return a, nil
 }
 

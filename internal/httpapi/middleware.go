@@ -166,7 +166,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		s.log.Info("http",
 			"request_id", RequestID(r.Context()),
 			"method", r.Method,
-			"path", redact.Text(r.URL.Path),
+			"path", redact.Text(mediaLogPath(r.URL.Path)),
 			"status", ww.Status(),
 			"bytes", ww.BytesWritten(),
 			"duration_ms", time.Since(start).Milliseconds(),

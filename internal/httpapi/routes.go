@@ -24,6 +24,12 @@ func (s *Server) routes() http.Handler {
 	r.Get("/health", s.handleHealth)
 	r.Get("/ready", s.handleReady)
 
+	// Twilio Media Streams WebSocket (both seeds' paths): one-time token
+	// plus upgrade signature, checked in the handler; served while
+	// draining, since the call was already answered.
+	r.Get("/media-stream/{token}", s.handleMediaStream)
+	r.Get("/call/{token}", s.handleMediaStream)
+
 	// Operator API: bearer token on every route.
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.track, s.refuseWhileDraining, maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)

@@ -15,6 +15,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/relay"
 )
 
 // Pinger reports whether the database answers.
@@ -31,6 +32,10 @@ type Deps struct {
 	Audit  *audit.Recorder
 	// Metrics is never nil (metrics.New(nil) in tests).
 	Metrics *metrics.Metrics
+	// Relay runs Twilio media streams; StreamTokens redeems their one-time
+	// tokens. Either nil: the media-stream routes answer 503.
+	Relay        *relay.Relay
+	StreamTokens StreamTokens
 }
 
 // Server owns the router and the drain state.

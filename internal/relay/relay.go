@@ -56,13 +56,14 @@ type Deps struct {
 // Relay runs media-stream calls. It is safe for concurrent use.
 type Relay struct {
 	Deps
-	cfg    *config.Config
-	log    *slog.Logger
-	m      *metrics.Metrics
-	dialer *websocket.Dialer
-	pool   *bufPool
-	toTw   peerMetrics
-	toAI   peerMetrics
+	cfg      *config.Config
+	log      *slog.Logger
+	m        *metrics.Metrics
+	dialer   *websocket.Dialer
+	upgrader *websocket.Upgrader
+	pool     *bufPool
+	toTw     peerMetrics
+	toAI     peerMetrics
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -83,15 +84,16 @@ func New(d Deps) *Relay {
 		d.Events = events.Discard{}
 	}
 	r := &Relay{
-		Deps:    d,
-		cfg:     d.Config,
-		log:     d.Log.With("component", "relay"),
-		m:       d.Metrics,
-		dialer:  d.Dialer,
-		pool:    newBufPool(),
-		calls:   make(map[*Call]struct{}),
-		changed: make(chan struct{}),
-		warm:    make(map[string]*warmSession),
+		Deps:     d,
+		cfg:      d.Config,
+		log:      d.Log.With("component", "relay"),
+		m:        d.Metrics,
+		dialer:   d.Dialer,
+		upgrader: newUpgrader(),
+		pool:     newBufPool(),
+		calls:    make(map[*Call]struct{}),
+		changed:  make(chan struct{}),
+		warm:     make(map[string]*warmSession),
 	}
 	if r.dialer == nil {
 		r.dialer = &websocket.Dialer{

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/audit"
+)
+
+// StreamTokens redeems the one-time media-stream tokens that /voice/accept
+// puts into the <Stream> URL (the inbound-calls service).
+type StreamTokens interface {
+	// RedeemStreamToken marks the token used and returns the CallSid it was
+	// issued for. An unknown, used or expired token is an apperr error.
+	RedeemStreamToken(ctx context.Context, token string) (callSID string, err error)
+}
+
+// handleMediaStream is GET /media-stream/{token} (and /call/{token}, the
+// other seed's path): Twilio's Media Streams WebSocket. The upgrade is
+// refused unless it carries no Origin, a valid X-Twilio-Signature (when
+// validation is on) and a valid, unused, unexpired one-time token; every
+// refusal is audited. The call then runs in the relay until it ends.
+func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
+	if s.Relay == nil || s.StreamTokens == nil || !s.Relay.Enabled() {
+		s.writeError(w, r, apperr.New(apperr.Unavailable, "the voice agent is not configured"))
+		return
+	}
+	if r.Header.Get("Origin") != "" {
+		s.mediaRefused(w, r, http.StatusForbidden, "origin_present")
+		return
+	}
+	if s.cfg.TwilioValidate {
+		sig := r.Header.Get("X-Twilio-Signature")
+		if sig == "" {
+			s.mediaRefused(w, r, http.StatusUnauthorized, "missing_signature")
+			return
+		}
+		if !s.validUpgradeSignature(r, sig) {
+			s.mediaRefused(w, r, http.StatusForbidden, "bad_signature")
+			return
+		}
+	}
+	token := chi.URLParam(r, "token")
+	if !plainToken(token) {
+		s.mediaRefused(w, r, http.StatusUnauthorized, "missing_token")
+		return
+	}
+	callSID, err := s.StreamTokens.RedeemStreamToken(r.Context(), token)
+	if err != nil {
+		switch apperr.CodeOf(err) {
+		case apperr.NotFound, apperr.Conflict, apperr.Forbidden, apperr.Invalid, apperr.Unauthenticated:
+			s.mediaRefused(w, r, http.StatusForbidden, "bad_token")
+		default:
+			s.writeError(w, r, err)
+		}
+		return
+	}
+	conn, err := s.Relay.Upgrade(w, r)
+	if err != nil {
+		s.logger(r).Info("media stream upgrade failed", "call_sid", callSID, "err", err)
+		return
+	}
+	s.Relay.Serve(conn, callSID, ClientIP(r.Context()))
+}
+
+// validUpgradeSignature checks X-Twilio-Signature over the URL Twilio
+// dialled, rebuilt from PUBLIC_URL and the request URI (never from Host
+// or forwarded headers). Twilio signs the wss:// URL; the https:// form is
+// accepted too (reference twilio.md §1). twilio-go tries both port forms.
+func (s *Server) validUpgradeSignature(r *http.Request, sig string) bool {
+	if s.cfg.TwilioAuthToken == "" || s.cfg.PublicURL == nil {
+		return false
+	}
+	v := client.NewRequestValidator(s.cfg.TwilioAuthToken)
+	host := s.cfg.PublicURL.Host
+	for _, scheme := range []string{"wss://", "https://"} {
+		if v.Validate(scheme+host+r.RequestURI, map[string]string{}, sig) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainToken accepts the shape of a one-time token (URL-safe, bounded)
+// before any database work is done for it.
+func plainToken(t string) bool {
+	if len(t) < 16 || len(t) > 128 {
+		return false
+	}
+	return strings.IndexFunc(t, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}) < 0
+}
+
+// mediaRefused answers a refused upgrade and audits it; the reason is
+// recorded but never sent, and the token never reaches a log or audit row.
+func (s *Server) mediaRefused(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	s.Metrics.AuthFailures.WithLabelValues("media").Inc()
+	s.Audit.Record(audit.Event{
+		Type:     audit.TypeAuthFailure,
+		Severity: audit.Warning,
+		Actor:    "twilio-media",
+		RemoteIP: ClientIP(r.Context()),
+		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path), "reason": reason},
+	})
+	code, msg := "forbidden", "media stream refused"
+	if status == http.StatusUnauthorized {
+		code = "unauthenticated"
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+// mediaLogPath hides the one-time token of a media-stream path, for logs
+// and audit rows.
+func mediaLogPath(p string) string {
+	for _, prefix := range []string{"/media-stream/", "/call/"} {
+		if strings.HasPrefix(p, prefix) {
+			return prefix + "{token}"
+		}
+	}
+	return p
+}
