@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/voiceagent/voiceagent/internal/events"
+)
+
+// Live events cross instances through PostgreSQL NOTIFY. A NOTIFY payload
+// must stay under 8000 bytes; larger events are stored in event_payloads
+// and announced by reference ("#<id>").
+const (
+	maxInlineNotify   = 7000
+	refPrefix         = "#"
+	payloadRetention  = 5 * time.Minute
+	channelNamePrefix = "voiceagent_events_"
+)
+
+// EventChannel is the PostgreSQL transport of the live-event bus: NOTIFY
+// on the shared pool to send, LISTEN on a dedicated connection to
+// receive. The channel name includes the schema, so deployments (and
+// tests) sharing one database in different schemas never see each
+// other's events.
+type EventChannel struct {
+	db      *DB
+	channel string
+	now     func() time.Time
+}
+
+var _ events.Transport = (*EventChannel)(nil)
+
+// EventChannel returns the transport for this database. SQLite serves a
+// single instance, so it has none: the error says so.
+func (db *DB) EventChannel(ctx context.Context) (*EventChannel, error) {
+	if db.Engine != Postgres {
+		return nil, errors.New("live events cross instances only with PostgreSQL")
+	}
+	var schema string
+	if err := db.SQL.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("event channel: read schema: %w", err)
+	}
+	return &EventChannel{db: db, channel: channelName(schema), now: time.Now}, nil
+}
+
+// channelName derives a valid channel identifier (at most 63 bytes) from
+// the schema name.
+func channelName(schema string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(schema) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
+			b.WriteRune(r)
+		}
+	}
+	name := b.String()
+	if name != schema || len(channelNamePrefix)+len(name) > 63 {
+		sum := sha256.Sum256([]byte(schema))
+		name = hex.EncodeToString(sum[:12])
+	}
+	return channelNamePrefix + name
+}
+
+// Channel is the NOTIFY channel name in use.
+func (c *EventChannel) Channel() string { return c.channel }
+
+// Send notifies every listener. Payloads too large for NOTIFY are stored
+// first and sent by reference; stored payloads older than a few minutes
+// are deleted on the way.
+func (c *EventChannel) Send(ctx context.Context, payload []byte) error {
+	msg := string(payload)
+	if len(payload) > maxInlineNotify {
+		var id int64
+		now := c.now()
+		err := c.db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM event_payloads WHERE created_at < $1`, Millis(now.Add(-payloadRetention))); err != nil {
+				return fmt.Errorf("delete old event payloads: %w", err)
+			}
+			if err := tx.QueryRowContext(ctx, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, $2) RETURNING id`, msg, Millis(now)).Scan(&id); err != nil {
+				return fmt.Errorf("store event payload: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		msg = refPrefix + strconv.FormatInt(id, 10)
+	}
+	if _, err := c.db.SQL.ExecContext(ctx, `SELECT pg_notify($1, $2)`, c.channel, msg); err != nil {
+		return fmt.Errorf("notify event: %w", err)
+	}
+	return nil
+}
+
+// Listen opens a dedicated connection, LISTENs, calls ready, and delivers
+// every payload (fetching referenced ones) until ctx ends or the
+// connection fails.
+func (c *EventChannel) Listen(ctx context.Context, ready func(), deliver func(payload []byte)) error {
+	conn, err := pgx.Connect(ctx, c.db.URL)
+	if err != nil {
+		return fmt.Errorf("event listener: connect: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn.Close(cctx) //nolint:errcheck // closing a listener; nothing to do on failure
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{c.channel}.Sanitize()); err != nil {
+		return fmt.Errorf("event listener: listen: %w", err)
+	}
+	ready()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("event listener: wait: %w", err)
+		}
+		payload, err := c.resolve(ctx, n.Payload)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // a missing or expired reference: that event is lost
+		}
+		deliver(payload)
+	}
+}
+
+// resolve turns a notification into the event payload, reading a
+// referenced one from event_payloads.
+func (c *EventChannel) resolve(ctx context.Context, msg string) ([]byte, error) {
+	if !strings.HasPrefix(msg, refPrefix) {
+		return []byte(msg), nil
+	}
+	id, err := strconv.ParseInt(msg[len(refPrefix):], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("event reference %q: %w", msg, err)
+	}
+	var payload string
+	if err := c.db.SQL.QueryRowContext(ctx, `SELECT payload FROM event_payloads WHERE id = $1`, id).Scan(&payload); err != nil {
+		return nil, translate(err, "event payload")
+	}
+	return []byte(payload), nil
+}
