@@ -21,62 +21,43 @@ func (c *Client) HangUp(ctx context.Context, callSID string) error {
 	return wrap("hang up call", err)
 }
 
-// ParticipantRequest describes a number to dial into a conference.
-type ParticipantRequest struct {
-	Conference string // friendly name (conf_<CallSid>) or CF SID
-	From       string // E.164 caller ID (TWILIO_OUTBOUND_NUMBER)
-	To         string // E.164 target
-	Label      string // optional participant label
-	// StatusCallback receives the conference events; it is set on the
-	// participant too because the conference may be created by whichever
-	// participant joins first.
-	StatusCallback string
-	Timeout        int // ring seconds, 5..600 (0: Twilio's default)
-}
-
-// Participant is what Twilio answered about a dialed participant: only
-// the SIDs voiceagent stores.
-type Participant struct {
-	CallSID       string
-	ConferenceSID string
-}
-
 // ConferenceEvents are the conference status callback events voiceagent
 // asks for, as TwiML/REST tokens.
 var ConferenceEvents = []string{"start", "end", "join", "leave", "mute", "hold", "modify"}
 
-// AddParticipant dials req.To into the conference (creating it when the
-// friendly name does not exist yet).
-func (c *Client) AddParticipant(ctx context.Context, req ParticipantRequest) (Participant, error) {
+// RingTimeout is how long a dialled participant rings, in seconds.
+const RingTimeout = 30
+
+// AddParticipant dials to (E.164) into the conference named conference
+// (friendly name conf_<CallSid> or CF SID; a new friendly name creates the
+// conference) with from as caller ID. statusCallback, when set, receives
+// the conference events; it is set on the participant too because the
+// conference may be created by whichever participant joins first. It
+// returns the participant's call SID and the conference's CF SID.
+func (c *Client) AddParticipant(ctx context.Context, conference, from, to, statusCallback string) (callSID, conferenceSID string, err error) {
 	p := (&api.CreateParticipantParams{}).
-		SetFrom(req.From).
-		SetTo(req.To).
+		SetFrom(from).
+		SetTo(to).
+		SetTimeout(RingTimeout).
 		SetEndConferenceOnExit(false).
 		SetStartConferenceOnEnter(true).
 		SetBeep("false")
-	if req.Label != "" {
-		p.SetLabel(req.Label)
-	}
-	if req.Timeout > 0 {
-		p.SetTimeout(req.Timeout)
-	}
-	if req.StatusCallback != "" {
-		p.SetConferenceStatusCallback(req.StatusCallback).
+	if statusCallback != "" {
+		p.SetConferenceStatusCallback(statusCallback).
 			SetConferenceStatusCallbackMethod("POST").
 			SetConferenceStatusCallbackEvent(ConferenceEvents)
 	}
-	res, err := c.API(ctx).CreateParticipant(req.Conference, p)
+	res, err := c.API(ctx).CreateParticipant(conference, p)
 	if err != nil {
-		return Participant{}, wrap("add participant", err)
+		return "", "", wrap("add participant", err)
 	}
-	var out Participant
 	if res.CallSid != nil {
-		out.CallSID = *res.CallSid
+		callSID = *res.CallSid
 	}
 	if res.ConferenceSid != nil {
-		out.ConferenceSID = *res.ConferenceSid
+		conferenceSID = *res.ConferenceSid
 	}
-	return out, nil
+	return callSID, conferenceSID, nil
 }
 
 // RemoveParticipant hangs a participant up (conference CF SID and the
