@@ -86,15 +86,18 @@ func decodeModel(data []byte, e *modelEvent) error {
 	err := scanObject(data, func(key []byte, v jsonValue) bool {
 		switch string(key) {
 		case "type":
-			if v.str && !v.escaped {
-				seen = true
-				e.Kind = modelKindOf(v.raw)
+			seen = v.str
+			e.Kind = mkIgnored
+			if v.str {
+				e.Kind = modelKindOf(v.bytes())
 			}
 		case "item_id":
-			if v.str && !v.escaped {
-				e.ItemID = v.raw
+			e.ItemID = nil
+			if v.str {
+				e.ItemID = v.bytes()
 			}
 		case "delta":
+			e.Delta, e.deltaEscaped = nil, false
 			if v.str {
 				e.Delta, e.deltaEscaped = v.raw, v.escaped
 			}

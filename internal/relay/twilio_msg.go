@@ -80,8 +80,9 @@ func decodeTwilio(data []byte, m *twilioMsg) error {
 			eventSeen = true
 			m.Event = twilioEventOf(v)
 		case "streamSid":
-			if v.str && !v.escaped {
-				m.StreamSID = v.raw
+			m.StreamSID = nil
+			if v.str {
+				m.StreamSID = v.bytes()
 			}
 		case "media":
 			media = v.raw
@@ -108,7 +109,7 @@ func decodeTwilio(data []byte, m *twilioMsg) error {
 		return decodeMedia(media, m)
 	case twMark:
 		if mark == nil || scanObject(mark, func(key []byte, v jsonValue) bool {
-			if string(key) == "name" && v.str {
+			if string(key) == "name" {
 				m.MarkName = v.bytes()
 			}
 			return true
@@ -117,7 +118,7 @@ func decodeTwilio(data []byte, m *twilioMsg) error {
 		}
 	case twDTMF:
 		if dtmf == nil || scanObject(dtmf, func(key []byte, v jsonValue) bool {
-			if string(key) == "digit" && v.str {
+			if string(key) == "digit" {
 				m.Digit = v.bytes()
 			}
 			return true
@@ -145,17 +146,17 @@ func decodeMedia(media []byte, m *twilioMsg) error {
 	err := scanObject(media, func(key []byte, v jsonValue) bool {
 		switch string(key) {
 		case "payload":
+			m.Payload = nil
 			if v.str {
 				m.Payload = v.bytes()
 			}
 		case "timestamp":
+			m.Timestamp = -1
 			if ts, ok := parseInt(v); ok {
 				m.Timestamp = ts
 			}
 		case "track":
-			if v.str && !v.escaped {
-				m.Track = v.raw
-			}
+			m.Track = v.bytes()
 		}
 		return true
 	})
@@ -166,10 +167,10 @@ func decodeMedia(media []byte, m *twilioMsg) error {
 }
 
 func twilioEventOf(v jsonValue) twilioEvent {
-	if !v.str || v.escaped {
+	if !v.str {
 		return twUnknown
 	}
-	switch string(v.raw) {
+	switch string(v.bytes()) {
 	case "media":
 		return twMedia
 	case "mark":
