@@ -172,8 +172,11 @@ func (c *Call) lookupContact(ctx context.Context, name string) toolResult {
 		return failed("the contact list is not available")
 	}
 	ct, err := c.r.Directory.FindContact(ctx, name)
-	if apperr.Is(err, apperr.NotFound) {
+	switch {
+	case apperr.Is(err, apperr.NotFound):
 		return toolResult{OK: false, Error: "no contact with that name", label: "ok"}
+	case apperr.Is(err, apperr.Conflict):
+		return toolResult{OK: false, Error: "several contacts match that name; ask for the full name", label: "ok"}
 	}
 	if err != nil {
 		c.log.Warn("contact lookup failed", "err", err)
@@ -203,12 +206,7 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 	} else {
 		err = tel.Forward(ctx, c.callSID, number)
 	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "failed"
-	}
-	c.r.audit(audit.Event{Type: audit.TypeConferenceAction, Actor: "agent", CallSID: c.callSID,
-		Detail: map[string]any{"action": kind, "target": redact.Phone(number), "outcome": outcome}})
+	// The telephony service audits the action itself (actor "agent").
 	if err != nil {
 		if ctx.Err() != nil {
 			return failed("the transfer took too long")
@@ -237,8 +235,11 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 			return "", "", errUserFacing{"the contact list is not available"}
 		}
 		ct, err := dir.FindContact(ctx, strings.TrimSpace(truncate(a.ContactName, 100)))
-		if apperr.Is(err, apperr.NotFound) {
+		switch {
+		case apperr.Is(err, apperr.NotFound):
 			return "", "", errUserFacing{"no contact with that name"}
+		case apperr.Is(err, apperr.Conflict):
+			return "", "", errUserFacing{"several contacts match that name; ask for the full name"}
 		}
 		if err != nil {
 			return "", "", err

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
@@ -60,9 +59,6 @@ func TestToolLookupThenAddToConference(t *testing.T) {
 	}
 	if n := len(h.events.ofType(events.Transfer)); n != 1 {
 		t.Fatalf("transfer events = %d", n)
-	}
-	if n := len(h.audit.ofType(audit.TypeConferenceAction)); n != 1 {
-		t.Fatalf("conference audit events = %d", n)
 	}
 }
 
