@@ -24,13 +24,19 @@ const (
 	TypeMessageSent       = "message_sent"
 	TypeError             = "error_occurred"
 	TypeResourceCleanup   = "resource_cleanup"
-	TypeSecurityAlert     = "security_alert"
-	TypeCallDecision      = "call_decision"
-	TypeCallerListChange  = "caller_list_change"
-	TypeContactChange     = "contact_change"
-	TypeConferenceAction  = "conference_action"
-	TypeErasure           = "data_erasure"
-	TypeConfigCheck       = "config_check"
+	// TypeSecurityAlert is raised by the Recorder's own pattern check
+	// (pattern.go), once per burst, whatever surface the failures came
+	// from; other code records the specific fact (e.g. TypeAuthLockout).
+	TypeSecurityAlert = "security_alert"
+	// TypeAuthLockout: one client IP was locked out after too many
+	// bearer failures (httpapi's per-IP lockout).
+	TypeAuthLockout      = "auth_lockout"
+	TypeCallDecision     = "call_decision"
+	TypeCallerListChange = "caller_list_change"
+	TypeContactChange    = "contact_change"
+	TypeConferenceAction = "conference_action"
+	TypeErasure          = "data_erasure"
+	TypeConfigCheck      = "config_check"
 )
 
 // Severities.
@@ -68,11 +74,29 @@ type Recorder struct {
 	done    chan struct{}
 	once    sync.Once
 	now     func() time.Time
+	burst   authBurst
+	alerts  Counter
 }
 
+// Counter is the metric a recorder bumps for each security alert
+// (a prometheus.Counter).
+type Counter interface{ Inc() }
+
+// Option adjusts a Recorder.
+type Option func(*Recorder)
+
+// WithAlertCounter counts every security_alert the pattern checks raise.
+func WithAlertCounter(c Counter) Option { return func(r *Recorder) { r.alerts = c } }
+
+// WithClock replaces time.Now (tests of the time windows).
+func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
+
 // NewRecorder starts the background writer; call Close to flush and stop.
-func NewRecorder(store Store, log *slog.Logger) *Recorder {
+func NewRecorder(store Store, log *slog.Logger, opts ...Option) *Recorder {
 	r := &Recorder{store: store, log: log, queue: make(chan Event, 4096), done: make(chan struct{}), now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
 	go r.run()
 	return r
 }
@@ -86,6 +110,16 @@ func (r *Recorder) Record(ev Event) {
 		ev.Severity = Info
 	}
 	ev.RemoteIP = redact.IP(ev.RemoteIP)
+	r.enqueue(ev)
+	if ev.Type == TypeAuthFailure {
+		// Every source of authentication failures records through here,
+		// so the burst check sees them all.
+		r.checkAuthBurst(ev)
+	}
+}
+
+// enqueue queues an event whose IP is already masked.
+func (r *Recorder) enqueue(ev Event) {
 	r.pending.Add(1)
 	select {
 	case r.queue <- ev:
