@@ -45,6 +45,7 @@ const (
 	endIdle           endReason = "idle_timeout"
 	endAgent          endReason = "agent_ended"
 	endShutdown       endReason = "shutdown"
+	endTransferred    endReason = "transferred"
 )
 
 func (e endReason) closeCode() int {
@@ -95,6 +96,7 @@ type Call struct {
 
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
+	transferred  atomic.Bool  // the call went on to a conference or forward
 
 	// Twilio reader only.
 	msg       twilioMsg
@@ -297,7 +299,12 @@ func (c *Call) teardown() {
 	c.scratch, c.audio, c.carry = nil, nil, nil
 	c.flushAgentText()
 
-	if c.r.Calls != nil {
+	// A transferred call lives on (in the conference or the forward):
+	// only the stream ended, and Twilio's status callback ends the call.
+	if c.transferred.Load() && (why == endStop || why == endTwilioClosed) {
+		why = endTransferred
+	}
+	if c.r.Calls != nil && why != endTransferred {
 		if err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why)); err != nil {
 			c.log.Warn("recording the call end failed", "err", err)
 		}
@@ -311,7 +318,9 @@ func (c *Call) teardown() {
 		m.WebSocketCloses.WithLabelValues("model", string(why)).Inc()
 	}
 	c.r.publish(events.StreamStopped, c.callSID, map[string]any{"reason": string(why)})
-	c.r.publish(events.CallEnded, c.callSID, map[string]any{"durationSec": int(dur.Seconds()), "status": string(why)})
+	if why != endTransferred {
+		c.r.publish(events.CallEnded, c.callSID, map[string]any{"durationSec": int(dur.Seconds()), "status": string(why)})
+	}
 	c.r.audit(audit.Event{Type: audit.TypeResourceCleanup, CallSID: c.callSID, Actor: "relay",
 		Detail: map[string]any{"reason": string(why), "durationSec": int(dur.Seconds())}})
 	lvl := slog.LevelInfo

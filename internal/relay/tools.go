@@ -217,6 +217,7 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 		}
 		return failed("the transfer failed")
 	}
+	c.transferred.Store(true)
 	c.r.publish(events.Transfer, c.callSID, map[string]any{"kind": kind, "target": display})
 	msg := "Connecting the caller with " + display + "."
 	if kind == "forward" {

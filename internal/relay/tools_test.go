@@ -60,6 +60,20 @@ func TestToolLookupThenAddToConference(t *testing.T) {
 	if n := len(h.events.ofType(events.Transfer)); n != 1 {
 		t.Fatalf("transfer events = %d", n)
 	}
+	// Twilio ends the stream when it moves the call into the conference:
+	// the call itself goes on, so its record is not ended.
+	send(t, c.Stop())
+	waitTrue(t, "stream ended", func() bool { return h.relay.Live() == 0 })
+	if why, ok := h.calls.endReason(c.CallSid()); ok {
+		t.Fatalf("a transferred call was marked ended (%s)", why)
+	}
+	waitTrue(t, "stream.stopped", func() bool { return len(h.events.ofType(events.StreamStopped)) == 1 })
+	if evs := h.events.ofType(events.StreamStopped); evs[0].Data["reason"] != "transferred" {
+		t.Fatalf("stream.stopped = %+v", evs)
+	}
+	if evs := h.events.ofType(events.CallEnded); len(evs) != 0 {
+		t.Fatalf("call.ended published for a call that goes on: %+v", evs)
+	}
 }
 
 func TestToolErrorsAreAnswered(t *testing.T) {
