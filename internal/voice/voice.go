@@ -39,11 +39,11 @@ const (
 // Reasons recorded with a decision.
 const (
 	ReasonNone            = ""
-	ReasonWrongNumber     = "wrong_number"     // To is not TWILIO_PHONE_NUMBER
-	ReasonBlockedNumber   = "blocked_number"   // deny list
-	ReasonNotAllowed      = "not_allowed"      // allow list set and caller not on it
-	ReasonBlockedCountry  = "blocked_country"  // FromCountry in BLOCKED_COUNTRIES
-	ReasonCallerUnknown   = "caller_unknown"   // CALLER_NAME_POLICY=block-unknown
+	ReasonWrongNumber     = "wrong_number"    // To is not TWILIO_PHONE_NUMBER
+	ReasonBlockedNumber   = "blocked_number"  // deny list
+	ReasonNotAllowed      = "not_allowed"     // allow list set and caller not on it
+	ReasonBlockedCountry  = "blocked_country" // FromCountry in BLOCKED_COUNTRIES
+	ReasonCallerUnknown   = "caller_unknown"  // CALLER_NAME_POLICY=block-unknown
 	ReasonCallerNotBiz    = "caller_not_business"
 	ReasonThrottledCaller = "throttled_caller" // CALLS_PER_MINUTE for this caller
 	ReasonThrottledGlobal = "throttled_global" // CALLS_PER_MINUTE for all callers

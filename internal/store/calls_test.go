@@ -1,0 +1,232 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/voice"
+)
+
+var t0 = time.UnixMilli(1_700_000_000_000).UTC()
+
+func sid(n int) string { return fmt.Sprintf("CA%032x", n) }
+
+func acceptedCall(n int, idem string) voice.Call {
+	return voice.Call{
+		CallSID: sid(n), From: "+15555550100", To: "+15555550199", FromCountry: "US",
+		Decision: voice.Accept, Status: "ringing", Active: true, TwiML: "<Response>accept</Response>",
+		IdempotencyKey: idem, CreatedAt: t0,
+	}
+}
+
+func capacity(max int, overflowOf voice.Call) *voice.Capacity {
+	over := overflowOf
+	over.Decision, over.Reason, over.Active, over.TwiML = voice.Busy, voice.ReasonCapacity, false, "<Response>busy</Response>"
+	return &voice.Capacity{Max: max, PendingSince: t0.Add(-time.Minute), LiveSince: t0.Add(-time.Hour), Overflow: over}
+}
+
+func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+
+		c1 := acceptedCall(1, "idem-1")
+		got, created, err := s.AdmitCall(ctx, c1, capacity(1, c1))
+		if err != nil || !created || got.Decision != voice.Accept {
+			t.Fatalf("first admit = %v, %v, %v", got.Decision, created, err)
+		}
+		// A retry (same CallSid, or same idempotency key) returns the row.
+		again, created, err := s.AdmitCall(ctx, c1, capacity(1, c1))
+		if err != nil || created || again.TwiML != c1.TwiML {
+			t.Fatalf("retry admit = %+v, %v, %v", again, created, err)
+		}
+		byKey, err := s.FindCall(ctx, sid(99), "idem-1")
+		if err != nil || byKey.CallSID != c1.CallSID {
+			t.Fatalf("FindCall by key = %v, %v", byKey.CallSID, err)
+		}
+		if _, err := s.FindCall(ctx, sid(98), ""); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("FindCall unknown: %v", err)
+		}
+
+		// Over the cap: the overflow row is stored, the live call untouched.
+		c2 := acceptedCall(2, "")
+		got, created, err = s.AdmitCall(ctx, c2, capacity(1, c2))
+		if err != nil || !created || got.Decision != voice.Busy || got.Reason != voice.ReasonCapacity {
+			t.Fatalf("over capacity = %+v, %v, %v", got, created, err)
+		}
+		live, _ := s.FindCall(ctx, c1.CallSID, "")
+		if !live.Active || live.EndedAt != nil {
+			t.Fatalf("live call changed: %+v", live)
+		}
+
+		// A completed call frees its slot.
+		d := int64(42)
+		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "completed", DurationSec: &d, Sequence: 3, At: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		c3 := acceptedCall(3, "")
+		if got, _, err = s.AdmitCall(ctx, c3, capacity(1, c3)); err != nil || got.Decision != voice.Accept {
+			t.Fatalf("after completion = %v, %v", got.Decision, err)
+		}
+		ended, _ := s.FindCall(ctx, c1.CallSID, "")
+		if ended.Active || ended.Status != "completed" || ended.EndedAt == nil || ended.DurationSec == nil || *ended.DurationSec != 42 {
+			t.Fatalf("completed call = %+v", ended)
+		}
+		// An older callback arriving late changes nothing.
+		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "in-progress", Sequence: 1, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if late, _ := s.FindCall(ctx, c1.CallSID, ""); late.Status != "completed" {
+			t.Fatalf("late callback applied: %v", late.Status)
+		}
+		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(97), Status: "completed", Sequence: 0, At: t0}); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("unknown call status: %v", err)
+		}
+
+		// Stale slots: an accepted call that never streamed stops counting
+		// after PendingSince.
+		stale := capacity(1, c2)
+		stale.PendingSince = t0.Add(time.Second)
+		c4 := acceptedCall(4, "")
+		if got, _, err = s.AdmitCall(ctx, c4, stale); err != nil || got.Decision != voice.Accept {
+			t.Fatalf("stale slot counted: %v, %v", got.Decision, err)
+		}
+
+		// Stream lifecycle.
+		if err := s.MarkStreamStarted(ctx, c3.CallSID, t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkCallEnded(ctx, c3.CallSID, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		c3r, _ := s.FindCall(ctx, c3.CallSID, "")
+		if c3r.Active || c3r.AnsweredAt == nil || c3r.EndedAt == nil || c3r.Status != "in-progress" {
+			t.Fatalf("after lifecycle = %+v", c3r)
+		}
+		if err := s.MarkCallEnded(ctx, sid(96), t0); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("end unknown: %v", err)
+		}
+	})
+}
+
+// TestCallStoreCapacityConcurrent admits many calls at once through
+// separate connections: the cap holds exactly.
+func TestCallStoreCapacityConcurrent(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		const n, max = 16, 5
+		var wg sync.WaitGroup
+		decisions := make([]voice.Decision, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := acceptedCall(100+i, "")
+				got, _, err := s.AdmitCall(ctx, c, capacity(max, c))
+				decisions[i], errs[i] = got.Decision, err
+			}()
+		}
+		wg.Wait()
+		accepted := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("admit %d: %v", i, errs[i])
+			}
+			if decisions[i] == voice.Accept {
+				accepted++
+			}
+		}
+		if accepted != max {
+			t.Fatalf("accepted = %d, want %d", accepted, max)
+		}
+	})
+}
+
+func TestStreamTokens(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		put := func(hash string) error {
+			return s.PutStreamToken(ctx, voice.StreamToken{Hash: hash, CallSID: sid(1), CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+		}
+		if err := put("h1"); err != nil {
+			t.Fatal(err)
+		}
+		// A retry replaces the unused token: the old one dies.
+		if err := put("h2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UseStreamToken(ctx, "h1", t0); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("replaced token: %v", err)
+		}
+		if _, err := s.UseStreamToken(ctx, "h2", t0.Add(time.Minute)); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("expired token: %v", err)
+		}
+		got, err := s.UseStreamToken(ctx, "h2", t0.Add(time.Second))
+		if err != nil || got != sid(1) {
+			t.Fatalf("redeem = %q, %v", got, err)
+		}
+		if _, err := s.UseStreamToken(ctx, "h2", t0.Add(2*time.Second)); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("second redeem: %v", err)
+		}
+		if err := put("h3"); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("put after use: %v", err)
+		}
+		// Only the hash is stored.
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM stream_tokens WHERE twiml <> ''`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("stored TwiML rows = %d, %v", n, err)
+		}
+	})
+}
+
+func TestCallerStore(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Callers()
+		if err := s.SyncEnvCallers(ctx, voice.ListBlocked, []string{"+15555550101", "+15555550102"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		created, err := s.AddCaller(ctx, voice.ListEntry{List: voice.ListBlocked, Number: "+15555550103", Source: voice.SourceAPI, CreatedAt: t0})
+		if err != nil || !created {
+			t.Fatalf("add = %v, %v", created, err)
+		}
+		if created, err := s.AddCaller(ctx, voice.ListEntry{List: voice.ListBlocked, Number: "+15555550103", Source: voice.SourceAPI, CreatedAt: t0}); err != nil || created {
+			t.Fatalf("add again = %v, %v", created, err)
+		}
+		// Re-sync drops env entries no longer configured, keeps API ones.
+		if err := s.SyncEnvCallers(ctx, voice.ListBlocked, []string{"+15555550102"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListCallers(ctx, voice.ListBlocked)
+		if err != nil || len(list) != 2 || list[0].Number != "+15555550102" || list[0].Source != voice.SourceEnv ||
+			list[1].Number != "+15555550103" || list[1].Source != voice.SourceAPI || !list[1].CreatedAt.Equal(t0) {
+			t.Fatalf("list = %+v, %v", list, err)
+		}
+		listed, size, err := s.CallerListed(ctx, voice.ListBlocked, "+15555550103")
+		if err != nil || !listed || size != 2 {
+			t.Fatalf("listed = %v %d %v", listed, size, err)
+		}
+		listed, size, err = s.CallerListed(ctx, voice.ListAllowed, "+15555550103")
+		if err != nil || listed || size != 0 {
+			t.Fatalf("allowed = %v %d %v", listed, size, err)
+		}
+		if err := s.RemoveCaller(ctx, voice.ListBlocked, "+15555550103"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RemoveCaller(ctx, voice.ListBlocked, "+15555550103"); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("remove twice: %v", err)
+		}
+		if empty, err := s.ListCallers(ctx, voice.ListAllowed); err != nil || empty == nil || len(empty) != 0 {
+			t.Fatalf("empty list = %#v, %v", empty, err)
+		}
+	})
+}
