@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,6 +79,10 @@ type RealtimeOptions struct {
 	// OnAudioSent is called by the session writer after an audio delta has
 	// been written, with its decoded audio and the write time.
 	OnAudioSent func(s *RealtimeSession, audio []byte, at time.Time)
+	// Listener, when set, is served instead of a fresh random loopback
+	// port, so a separately started server can be pointed at a known
+	// address (the simulator's --realtime-listen). Close closes it.
+	Listener net.Listener
 }
 
 // ScriptedResponse scripts one audio response.
@@ -134,7 +139,12 @@ func NewRealtime(opts RealtimeOptions) *Realtime {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/realtime", r.handle)
-	r.srv = httptest.NewServer(mux)
+	r.srv = httptest.NewUnstartedServer(mux)
+	if opts.Listener != nil {
+		r.srv.Listener.Close()
+		r.srv.Listener = opts.Listener
+	}
+	r.srv.Start()
 	return r
 }
 
