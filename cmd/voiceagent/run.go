@@ -35,6 +35,7 @@ commands:
   serve     run the server (default)
   migrate   apply database migrations and exit
   check     validate the configuration and print a security checklist
+  simulate  place simulated calls (no account needed); --load benchmarks
   version   print the version
 `
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "simulate":
+		return runSimulate(ctx, args, getenv, stdout, stderr)
 	case "serve", "migrate", "check":
 		if len(args) > 0 {
 			fmt.Fprint(stderr, usage)

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/sim"
+)
+
+const simulateUsage = `usage: voiceagent simulate [flags]
+
+Without flags: starts a server in this process on a temporary SQLite
+database, with a fake Realtime model and a fake Twilio REST API on
+loopback and credentials generated for the run, and plays every scenario.
+
+  --scenario NAME        run one scenario (conversation, barge-in,
+                         call-contact, blocked-caller, over-capacity)
+  --url URL              play the scenarios against a running server
+                         (TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID,
+                         INTERNAL_API_BEARER, PUBLIC_URL, TWILIO_PHONE_NUMBER
+                         from the environment); start it with
+                         REALTIME_URL=ws://<--realtime-listen>/v1/realtime
+  --realtime-listen ADDR where the fake model listens with --url or
+                         --server-url (default 127.0.0.1:8099)
+  --capacity N           with --url: the server's MAX_CONCURRENT_CALLS
+  -v                     print the in-process server's log
+
+Load benchmark (the server runs as a separate process: this binary's
+"serve", so its CPU time and memory are measured on their own):
+  --load --calls N --duration D --ramp R
+  --model-accept-delay D the fake model accepts each socket this late
+  --early-hangups N      extra calls that hang up as soon as they connect
+  --webhooks --rps N --concurrency N --duration D
+                         signed /voice/incoming load instead of calls
+  --server-url URL --server-pid PID
+                         attach to a running server instead (credentials
+                         from the environment as with --url)
+  --server-env K=V       extra variable for the child server (repeatable),
+                         e.g. PPROF_ADDR=127.0.0.1:6060 or GOGC=200
+  --json FILE            also write the report as JSON
+  --keep                 keep the child server's data directory and log
+`
+
+type simFlags struct {
+	scenario, url, realtimeListen string
+	capacity                      int
+	verbose                       bool
+
+	load, webhooks            bool
+	calls, earlyHangups       int
+	duration, ramp, acceptDly time.Duration
+	rps, concurrency          int
+	serverURL                 string
+	serverPID                 int
+	serverEnv                 multiFlag
+	jsonOut                   string
+	keep                      bool
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// runSimulate is `voiceagent simulate`.
+func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var f simFlags
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.scenario, "scenario", "", "")
+	fs.StringVar(&f.url, "url", "", "")
+	fs.StringVar(&f.realtimeListen, "realtime-listen", "127.0.0.1:8099", "")
+	fs.IntVar(&f.capacity, "capacity", 0, "")
+	fs.BoolVar(&f.verbose, "v", false, "")
+	fs.BoolVar(&f.load, "load", false, "")
+	fs.BoolVar(&f.webhooks, "webhooks", false, "")
+	fs.IntVar(&f.calls, "calls", 50, "")
+	fs.IntVar(&f.earlyHangups, "early-hangups", 0, "")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "")
+	fs.DurationVar(&f.ramp, "ramp", 10*time.Second, "")
+	fs.DurationVar(&f.acceptDly, "model-accept-delay", 0, "")
+	fs.IntVar(&f.rps, "rps", 0, "")
+	fs.IntVar(&f.concurrency, "concurrency", 64, "")
+	fs.StringVar(&f.serverURL, "server-url", "", "")
+	fs.IntVar(&f.serverPID, "server-pid", 0, "")
+	fs.Var(&f.serverEnv, "server-env", "")
+	fs.StringVar(&f.jsonOut, "json", "", "")
+	fs.BoolVar(&f.keep, "keep", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, simulateUsage)
+			return nil
+		}
+		fmt.Fprint(stderr, simulateUsage)
+		return usageError{"simulate: " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprint(stderr, simulateUsage)
+		return usageError{"simulate takes flags only"}
+	}
+	switch {
+	case f.load || f.webhooks:
+		return runLoad(ctx, f, getenv, stdout)
+	case f.url != "":
+		return runScenariosRemote(ctx, f, getenv, stdout)
+	default:
+		return runScenariosInProcess(ctx, f, stdout, stderr)
+	}
+}
+
+func pickScenarios(name string) ([]sim.Scenario, error) {
+	all := sim.Scenarios()
+	if name == "" {
+		return all, nil
+	}
+	for _, s := range all {
+		if s.Name == name {
+			return []sim.Scenario{s}, nil
+		}
+	}
+	return nil, usageError{fmt.Sprintf("unknown scenario %q", name)}
+}
+
+// inProcessCapacity is MAX_CONCURRENT_CALLS of the in-process server: the
+// over-capacity scenario fills it.
+const inProcessCapacity = 2
+
+func runScenariosInProcess(ctx context.Context, f simFlags, stdout, stderr io.Writer) error {
+	scenarios, err := pickScenarios(f.scenario)
+	if err != nil {
+		return err
+	}
+	var logw io.Writer
+	env := map[string]string{
+		"MAX_CONCURRENT_CALLS": strconv.Itoa(inProcessCapacity),
+		"CALLS_PER_MINUTE":     "1000",
+	}
+	if f.verbose {
+		logw = stderr
+		env["LOG_LEVEL"] = "debug"
+	}
+	p, err := sim.StartInProcess(ctx, sim.InProcessOptions{Env: env, Log: logw})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	fmt.Fprintf(stdout, "simulating calls against an in-process server at %s (SQLite, fake Realtime model, fake Twilio REST)\n\n", p.Target.BaseURL)
+	rs := sim.Run(ctx, &sim.Env{Target: p.Target, Realtime: p.Realtime, REST: p.REST, Capacity: inProcessCapacity}, scenarios)
+	sim.PrintResults(stdout, rs)
+	if !sim.Passed(rs) {
+		return errors.New("simulate: a scenario's expectation failed")
+	}
+	return nil
+}
+
+// targetFromEnv builds a Target for a running server from its environment.
+func targetFromEnv(baseURL string, getenv func(string) string) (sim.Target, error) {
+	t := sim.Target{
+		BaseURL:      strings.TrimRight(baseURL, "/"),
+		PublicURL:    strings.TrimRight(getenv("PUBLIC_URL"), "/"),
+		AuthToken:    getenv("TWILIO_AUTH_TOKEN"),
+		AccountSID:   getenv("TWILIO_ACCOUNT_SID"),
+		Bearer:       strings.Split(getenv("INTERNAL_API_BEARER"), ",")[0],
+		CalledNumber: getenv("TWILIO_PHONE_NUMBER"),
+		HTTP:         sim.NewHTTPClient(64),
+	}
+	var missing []string
+	for _, kv := range [][2]string{{"PUBLIC_URL", t.PublicURL}, {"TWILIO_AUTH_TOKEN", t.AuthToken}, {"INTERNAL_API_BEARER", t.Bearer}} {
+		if kv[1] == "" {
+			missing = append(missing, kv[0])
+		}
+	}
+	if len(missing) > 0 {
+		return t, fmt.Errorf("set %s to the running server's values", strings.Join(missing, ", "))
+	}
+	if t.CalledNumber == "" {
+		t.CalledNumber = sim.ServiceNumber
+	}
+	return t, nil
+}
+
+func runScenariosRemote(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
+	scenarios, err := pickScenarios(f.scenario)
+	if err != nil {
+		return err
+	}
+	t, err := targetFromEnv(f.url, getenv)
+	if err != nil {
+		return err
+	}
+	capacity := f.capacity
+	if capacity == 0 {
+		capacity, _ = strconv.Atoi(getenv("MAX_CONCURRENT_CALLS"))
+	}
+	if capacity == 0 {
+		capacity = 50
+	}
+	ln, err := net.Listen("tcp", f.realtimeListen)
+	if err != nil {
+		return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
+	}
+	rt := newRealtimeOn(ln)
+	defer rt.Close()
+	if err := t.WaitReady(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "simulating calls against %s (its REALTIME_URL must be %s; Twilio REST calls are not checked)\n\n", t.BaseURL, rt.URL())
+	rs := sim.Run(ctx, &sim.Env{Target: t, Realtime: rt, Capacity: capacity}, scenarios)
+	sim.PrintResults(stdout, rs)
+	if !sim.Passed(rs) {
+		return errors.New("simulate: a scenario's expectation failed")
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
+)
+
+func newRealtimeOn(ln net.Listener) *fake.Realtime {
+	return fake.NewRealtime(fake.RealtimeOptions{Listener: ln})
+}
+
+// loadServerEnv is the child server's environment for a load run: limits
+// high enough that only the machine limits the run.
+func loadServerEnv(creds sim.Credentials, realtimeURL string, extra []string) (map[string]string, error) {
+	env := creds.Env(realtimeURL)
+	env["MAX_CONCURRENT_CALLS"] = "100000"
+	env["CALLS_PER_MINUTE"] = "1000000"
+	env["LOG_LEVEL"] = "warn"
+	env["LOG_FORMAT"] = "json"
+	for _, kv := range extra {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError{fmt.Sprintf("--server-env %q: want KEY=VALUE", kv)}
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+// runLoad is `simulate --load` and `simulate --webhooks`.
+func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
+	var gen *sim.Load
+	if f.load && !f.webhooks {
+		opts := sim.LoadOptions{Calls: f.calls, Duration: f.duration, Ramp: f.ramp,
+			ModelAcceptDelay: f.acceptDly, EarlyHangups: f.earlyHangups, Progress: stdout}
+		if f.serverURL != "" {
+			ln, err := net.Listen("tcp", f.realtimeListen)
+			if err != nil {
+				return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
+			}
+			opts.RealtimeListener = ln
+		}
+		var err error
+		if gen, err = sim.NewLoad(opts); err != nil {
+			return usageError{"simulate --load: " + err.Error()}
+		}
+		defer gen.Close()
+	}
+
+	var target sim.Target
+	pid := f.serverPID
+	if f.serverURL != "" {
+		t, err := targetFromEnv(f.serverURL, getenv)
+		if err != nil {
+			return err
+		}
+		target = t
+		if err := target.WaitReady(ctx); err != nil {
+			return err
+		}
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this binary: %w", err)
+		}
+		realtimeURL := "ws://127.0.0.1:9/v1/realtime" // webhooks only: never dialled
+		if gen != nil {
+			realtimeURL = gen.RealtimeURL()
+		}
+		env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, f.serverEnv)
+		if err != nil {
+			return err
+		}
+		child, err := sim.StartChild(ctx, sim.ChildOptions{Exe: exe, Env: env})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := child.Stop(); err != nil {
+				fmt.Fprintf(stdout, "server stop: %v\n", err)
+			}
+			if f.keep {
+				fmt.Fprintf(stdout, "server log kept: %s\n", child.LogFile)
+			} else {
+				child.Remove()
+			}
+		}()
+		target, pid = child.Target, child.PID
+		fmt.Fprintf(stdout, "server: child process %d at %s\n", pid, target.BaseURL)
+	}
+
+	if gen == nil {
+		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration})
+		if err != nil {
+			return err
+		}
+		rep.Print(stdout)
+		return writeJSON(f.jsonOut, rep)
+	}
+	rep, err := gen.Run(ctx, target, pid)
+	if err != nil {
+		return err
+	}
+	rep.Print(stdout)
+	if err := writeJSON(f.jsonOut, rep); err != nil {
+		return err
+	}
+	if rep.Connected < rep.Calls || rep.Up.Lost > 0 || rep.Down.Lost > 0 || rep.SessionsLeft > 0 {
+		return errors.New("load run: calls failed, frames were lost or model sessions stayed open")
+	}
+	return nil
+}
