@@ -51,6 +51,13 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		}
 	}
 	announce(cfg, stdout, log)
+	if cfg.PprofAddr != "" {
+		stopPprof, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			return fmt.Errorf("PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+		}
+		defer stopPprof()
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {

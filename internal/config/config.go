@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -91,6 +92,7 @@ type Config struct {
 	AuditRetentionDays      int    // AUDIT_RETENTION_DAYS
 	TranscriptRetentionDays int    // TRANSCRIPT_RETENTION_DAYS
 	MetricsAddr             string // METRICS_ADDR
+	PprofAddr               string // PPROF_ADDR (loopback only; off by default)
 }
 
 // Production reports whether APP_ENV is production.
@@ -186,6 +188,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.AuditRetentionDays = l.intRange("AUDIT_RETENTION_DAYS", 30, 1, 3650)
 	c.TranscriptRetentionDays = l.intRange("TRANSCRIPT_RETENTION_DAYS", 30, 1, 3650)
 	c.MetricsAddr = l.str("METRICS_ADDR", "")
+	c.PprofAddr = l.str("PPROF_ADDR", "")
+	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
+		l.fail("PPROF_ADDR", "must be a loopback host:port such as 127.0.0.1:6060 (profiles expose memory contents)")
+	}
 
 	if prod {
 		c.validateProduction(&l)
@@ -313,3 +319,16 @@ const defaultInstructions = `You are a polite telephone assistant. Keep answers 
 When the caller asks to be connected to someone, use lookup_contact, then add_to_conference.
 When the caller asks to be transferred, use forward_call. When the conversation is over, use end_call.
 Never read out phone numbers in full.`
+
+// loopbackAddr reports whether addr is host:port on a loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
