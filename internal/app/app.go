@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/contacts"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/twilioapi"
 )
 
 // Options are the seams tests and the simulator use. The zero value is
@@ -36,6 +40,11 @@ type App struct {
 	Metrics *metrics.Metrics
 	Server  *httpapi.Server
 	Relay   *relay.Relay
+	// Twilio is the REST client (nil without REST credentials); Contacts
+	// and Conferences serve the operator API and the agent's tools.
+	Twilio      *twilioapi.Client
+	Contacts    *contacts.Service
+	Conferences *conference.Service
 
 	closers []func()
 }
@@ -46,6 +55,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.Audit = audit.NewRecorder(db.Audit(), log)
 	a.closers = append(a.closers, a.Audit.Close)
 
+	if err := a.buildOperator(opts); err != nil {
+		a.Close()
+		return nil, err
+	}
+
 	// The AI agent: relays Twilio media streams to the Realtime API.
 	a.Relay = relay.New(relay.Deps{
 		Config:      cfg,
@@ -53,6 +67,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Metrics:     a.Metrics,
 		Audit:       a.Audit,
 		Transcripts: db.Transcripts(),
+		Directory:   directory{a.Contacts},
+		Telephony:   a.Conferences,
+		DenyList:    db.Conferences(),
 	})
 	a.closers = append(a.closers, a.Relay.Close)
 
@@ -63,6 +80,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Audit:   a.Audit,
 		Metrics: a.Metrics,
 		Relay:   a.Relay,
+
+		Contacts:    a.Contacts,
+		Conferences: a.Conferences,
+		Privacy:     privacy.NewService(db.Privacy(), a.Audit, cfg.PrivacyHashKey),
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

@@ -87,14 +87,17 @@ func (s *Service) Delete(ctx context.Context, actor, id string) error {
 }
 
 // ReplaceAll replaces the whole set atomically: every contact must be
-// valid and names unique within the set (apperr.Invalid naming the index),
-// else nothing changes. New IDs are given to every contact.
+// valid and names and IDs unique within the set (apperr.Invalid naming the
+// index), else nothing changes. A contact keeps a well-formed ID it
+// carries (so a listed set can be edited and sent back); others get new
+// IDs.
 func (s *Service) ReplaceAll(ctx context.Context, actor string, cs []Contact) ([]Contact, error) {
 	if len(cs) > MaxContacts {
 		return nil, apperr.Errorf(apperr.Invalid, "at most %d contacts", MaxContacts)
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	seen := make(map[string]int, len(cs))
+	ids := make(map[string]int, len(cs))
 	out := make([]Contact, len(cs))
 	for i, c := range cs {
 		c.Normalize()
@@ -105,7 +108,15 @@ func (s *Service) ReplaceAll(ctx context.Context, actor string, cs []Contact) ([
 			return nil, apperr.Errorf(apperr.Invalid, "contact %d: name duplicates contact %d (names are unique, case-insensitively)", i, j)
 		}
 		seen[Key(c.Name)] = i
-		c.ID, c.CreatedAt, c.UpdatedAt = newID(), now, now
+		if c.ID == "" {
+			c.ID = newID()
+		} else if !validID(c.ID) {
+			return nil, apperr.Errorf(apperr.Invalid, "contact %d: id is malformed", i)
+		} else if j, dup := ids[c.ID]; dup {
+			return nil, apperr.Errorf(apperr.Invalid, "contact %d: id duplicates contact %d", i, j)
+		}
+		ids[c.ID] = i
+		c.CreatedAt, c.UpdatedAt = now, now
 		out[i] = c
 	}
 	if err := s.store.ReplaceContacts(ctx, out, now); err != nil {
@@ -168,6 +179,10 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	return "ct_" + hex.EncodeToString(b[:])
 }
+
+// ValidID reports whether id has the form the service gives (ct_ and 16
+// hex characters).
+func ValidID(id string) bool { return validID(id) }
 
 func validID(id string) bool {
 	if len(id) != 19 || id[:3] != "ct_" {

@@ -5,23 +5,50 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
 // bearerAuth guards /api: "Authorization: Bearer <token>" compared in
 // constant time against every configured token (two during a rotation).
+// A client IP with more than AUTH_FAILURE_LIMIT failures in 15 minutes is
+// refused 429 for 15 minutes, even with a right token.
 func (s *Server) bearerAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := ClientIP(r.Context())
+		if locked, until := s.lockout.locked(ip); locked {
+			s.lockedOut(w, r, until)
+			return
+		}
 		name, msg := s.checkBearer(r.Header.Get("Authorization"))
 		if name == "" {
+			if lockedNow, n := s.lockout.fail(ip); lockedNow {
+				s.Audit.Record(audit.Event{
+					Type:     audit.TypeSecurityAlert,
+					Severity: audit.Warning,
+					RemoteIP: ip,
+					Detail:   map[string]any{"alert": "auth_lockout", "failures": n, "window": lockoutWindow.String(), "path": r.URL.Path},
+				})
+				s.log.Warn("auth-lockout", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ip), "failures", n)
+			}
 			s.authFailed(w, r, "api", msg)
 			return
 		}
-		s.log.Debug("auth-success", "request_id", RequestID(r.Context()), "token", name)
+		s.log.Info("auth-success", "request_id", RequestID(r.Context()), "token", name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyTokenName, name)))
 	})
+}
+
+// lockedOut answers 429 to a locked-out client IP.
+func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request, until time.Time) {
+	secs := int(time.Until(until).Seconds()) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.log.Debug("auth-locked-out", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ClientIP(r.Context())))
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
 }
 
 // checkBearer returns the matching token's name, or "" and the client

@@ -30,10 +30,27 @@ func (s *Server) routes() http.Handler {
 	r.Get("/media-stream/{token}", s.handleMediaStream)
 	r.Get("/call/{token}", s.handleMediaStream)
 
-	// Operator API: bearer token on every route.
+	// The API contract: public, so tools can fetch it before holding a token.
+	r.With(s.apiCORS()).Get("/api/openapi.yaml", s.handleOpenAPI)
+
+	// Operator API: bearer token on every route. CORS answers preflights
+	// before auth (browsers send them without credentials); the per-IP rate
+	// limit runs before auth so guessing tokens is throttled too.
 	r.Route("/api", func(r chi.Router) {
-		r.Use(s.track, s.refuseWhileDraining, maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)
+		r.Use(s.track, s.refuseWhileDraining, s.apiCORS(), s.apiRateLimit(), maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)
 		r.Get("/whoami", s.handleWhoami)
+		r.Get("/contacts", s.handleContactsList)
+		r.Put("/contacts", s.handleContactsReplace)
+		r.Post("/contacts", s.handleContactCreate)
+		r.Get("/contacts/{id}", s.handleContactGet)
+		r.Put("/contacts/{id}", s.handleContactUpdate)
+		r.Delete("/contacts/{id}", s.handleContactDelete)
+		r.Post("/conference/add", s.handleConferenceAdd)
+		r.Post("/conference/forward", s.handleConferenceForward)
+		r.Post("/conference/end", s.handleConferenceEnd)
+		r.Get("/conference/{name}", s.handleConferenceGet)
+		r.Get("/data/{phoneNumber}", s.handleDataExport)
+		r.Delete("/data/{phoneNumber}", s.handleDataErase)
 	})
 	return r
 }

@@ -12,9 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-playground/validator/v10"
+
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/contacts"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 )
 
@@ -36,6 +41,11 @@ type Deps struct {
 	// tokens. Either nil: the media-stream routes answer 503.
 	Relay        *relay.Relay
 	StreamTokens StreamTokens
+	// Contacts and Conferences serve /api/contacts and /api/conference;
+	// Privacy serves /api/data. Any nil: its routes answer 503.
+	Contacts    *contacts.Service
+	Conferences *conference.Service
+	Privacy     *privacy.Service
 }
 
 // Server owns the router and the drain state.
@@ -51,11 +61,16 @@ type Server struct {
 	// or ctx ends.
 	drainers []func(ctx context.Context)
 	handler  http.Handler
+
+	lockout  *authLockout        // bearer brute-force lockout per client IP
+	validate *validator.Validate // request DTO rules
 }
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
 	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
+	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
+	s.validate = newValidator()
 	s.handler = s.routes()
 	return s
 }

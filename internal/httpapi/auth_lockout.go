@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"sync"
+	"time"
+)
+
+// Brute-force lockout window: more than the limit of failures from one
+// client IP within lockoutWindow locks that IP out for lockoutWindow.
+const lockoutWindow = 15 * time.Minute
+
+// maxTrackedIPs bounds the lockout table; when full, entries with nothing
+// recent are swept and, failing that, new IPs are tracked no more (their
+// failures are still audited and rate limited by httprate).
+const maxTrackedIPs = 100_000
+
+// authLockout counts bearer failures per client IP in a sliding window.
+// It lives in memory: a restart forgets lockouts, which the per-IP rate
+// limit and the audit trail cover.
+type authLockout struct {
+	limit int
+	now   func() time.Time
+
+	mu  sync.Mutex
+	ips map[string]*lockEntry
+}
+
+type lockEntry struct {
+	fails       []time.Time // within the window, oldest first, at most limit+1
+	lockedUntil time.Time
+}
+
+func newAuthLockout(limit int) *authLockout {
+	return &authLockout{limit: limit, now: time.Now, ips: map[string]*lockEntry{}}
+}
+
+// locked reports whether ip is locked out now, and until when.
+func (l *authLockout) locked(ip string) (bool, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.ips[ip]
+	if e == nil {
+		return false, time.Time{}
+	}
+	if l.now().Before(e.lockedUntil) {
+		return true, e.lockedUntil
+	}
+	return false, time.Time{}
+}
+
+// fail records a failure from ip and reports whether it just locked the IP
+// out (true once per lockout) and how many failures are in the window.
+func (l *authLockout) fail(ip string) (lockedNow bool, count int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	e := l.ips[ip]
+	if e == nil {
+		if len(l.ips) >= maxTrackedIPs {
+			l.sweepLocked(now)
+			if len(l.ips) >= maxTrackedIPs {
+				return false, 0
+			}
+		}
+		e = &lockEntry{}
+		l.ips[ip] = e
+	}
+	cut := now.Add(-lockoutWindow)
+	i := 0
+	for i < len(e.fails) && !e.fails[i].After(cut) {
+		i++
+	}
+	e.fails = append(e.fails[i:], now)
+	if len(e.fails) > l.limit+1 {
+		e.fails = e.fails[len(e.fails)-(l.limit+1):]
+	}
+	if len(e.fails) > l.limit && !now.Before(e.lockedUntil) {
+		e.lockedUntil = now.Add(lockoutWindow)
+		return true, len(e.fails)
+	}
+	return false, len(e.fails)
+}
+
+// sweepLocked forgets IPs with no failure or lockout in the window.
+func (l *authLockout) sweepLocked(now time.Time) {
+	cut := now.Add(-lockoutWindow)
+	for ip, e := range l.ips {
+		if now.After(e.lockedUntil) && (len(e.fails) == 0 || !e.fails[len(e.fails)-1].After(cut)) {
+			delete(l.ips, ip)
+		}
+	}
+}
