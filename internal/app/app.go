@@ -21,6 +21,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/twilioapi"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // Options are the seams tests and the simulator use. The zero value is
@@ -45,6 +46,8 @@ type App struct {
 	Twilio      *twilioapi.Client
 	Contacts    *contacts.Service
 	Conferences *conference.Service
+	// Voice decides incoming calls and keeps call records and caller lists.
+	Voice *voice.Service
 
 	closers []func()
 }
@@ -60,6 +63,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
+	if err := a.buildVoice(ctx, nil); err != nil {
+		a.Close()
+		return nil, err
+	}
+
 	// The AI agent: relays Twilio media streams to the Realtime API.
 	a.Relay = relay.New(relay.Deps{
 		Config:      cfg,
@@ -67,6 +75,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Metrics:     a.Metrics,
 		Audit:       a.Audit,
 		Transcripts: db.Transcripts(),
+		Calls:       a.Voice,
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
 		DenyList:    db.Conferences(),
@@ -84,6 +93,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Contacts:    a.Contacts,
 		Conferences: a.Conferences,
 		Privacy:     privacy.NewService(db.Privacy(), a.Audit, cfg.PrivacyHashKey),
+
+		Voice:        a.Voice,
+		StreamTokens: a.Voice,
+		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

@@ -24,6 +24,18 @@ func (s *Server) routes() http.Handler {
 	r.Get("/health", s.handleHealth)
 	r.Get("/ready", s.handleReady)
 
+	// Twilio webhooks: X-Twilio-Signature checked over PUBLIC_URL + the raw
+	// request URI and body; answered with TwiML, also while draining (new
+	// calls then get busy). Other Twilio callbacks (/conference/events)
+	// belong in this group.
+	r.Group(func(r chi.Router) {
+		r.Use(s.track, s.twilioAuth)
+		r.Post("/voice/incoming", s.handleVoiceIncoming)
+		r.Post("/voice/accept", s.handleVoiceAccept)
+		r.Post("/voice/status", s.handleVoiceStatus)
+		r.HandleFunc("/twiml", s.handleTwiML)
+	})
+
 	// Twilio Media Streams WebSocket (both seeds' paths): one-time token
 	// plus upgrade signature, checked in the handler; served while
 	// draining, since the call was already answered.
@@ -51,6 +63,9 @@ func (s *Server) routes() http.Handler {
 		r.Get("/conference/{name}", s.handleConferenceGet)
 		r.Get("/data/{phoneNumber}", s.handleDataExport)
 		r.Delete("/data/{phoneNumber}", s.handleDataErase)
+		r.Get("/callers/{list:blocked|allowed}", s.handleCallersList)
+		r.Put("/callers/{list:blocked|allowed}/{number}", s.handleCallersPut)
+		r.Delete("/callers/{list:blocked|allowed}/{number}", s.handleCallersDelete)
 	})
 	return r
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/metrics"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // Pinger reports whether the database answers.
@@ -46,6 +47,10 @@ type Deps struct {
 	Contacts    *contacts.Service
 	Conferences *conference.Service
 	Privacy     *privacy.Service
+	// Voice runs the inbound-call webhooks and /api/callers (nil: 503);
+	// CallLimiter throttles incoming calls (nil: no throttling).
+	Voice       *voice.Service
+	CallLimiter *CallLimiter
 }
 
 // Server owns the router and the drain state.

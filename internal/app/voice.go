@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/voice"
+)
+
+// prewarmFunc adapts a function to voice.Prewarmer: the relay is built
+// after the inbound-calls service (it records calls through it).
+type prewarmFunc func(callSID string)
+
+func (f prewarmFunc) Prewarm(callSID string) { f(callSID) }
+
+// buildVoice builds the inbound-call service, publishing live events to
+// pub (nil: none), and seeds the caller lists from CALLER_BLACKLIST /
+// CALLER_WHITELIST.
+func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
+	cfg := a.Config
+	links := voice.Links{Accept: "/voice/accept"}
+	if u := cfg.PublicURL; u != nil {
+		base := u.Host + strings.TrimRight(u.EscapedPath(), "/")
+		links.Accept = u.Scheme + "://" + base + "/voice/accept"
+		if u.Scheme == "https" {
+			links.StreamBase = "wss://" + base + "/media-stream/"
+		}
+	}
+	if pub == nil {
+		pub = events.Discard{}
+	}
+	deps := voice.Deps{
+		Calls:  a.DB.Calls(),
+		Tokens: a.DB.Calls(),
+		Lists:  a.DB.Callers(),
+		Audit:  a.Audit,
+		Log:    a.Log,
+		Events: pub,
+		Prewarm: prewarmFunc(func(callSID string) {
+			if a.Relay != nil {
+				a.Relay.Prewarm(callSID)
+			}
+		}),
+		OnDecision: func(d voice.Decision, reason string) {
+			a.Metrics.CallsByDecision.WithLabelValues(string(d), reason).Inc()
+		},
+	}
+	if a.Twilio != nil {
+		deps.Names = a.Twilio
+	}
+	a.Voice = voice.New(deps, voice.Settings{
+		PhoneNumber:      cfg.TwilioPhoneNumber,
+		BlockedCountries: cfg.BlockedCountries,
+		CallerNamePolicy: cfg.CallerNamePolicy,
+		MaxConcurrent:    cfg.MaxConcurrentCalls,
+		MaxCallDuration:  cfg.MaxCallDuration,
+		Links:            links,
+	})
+	if err := a.Voice.SyncLists(ctx, cfg.CallerBlacklist, cfg.CallerWhitelist); err != nil {
+		return fmt.Errorf("caller lists: %w", err)
+	}
+	return nil
+}

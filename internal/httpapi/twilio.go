@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/twiliosig"
+	"github.com/voiceagent/voiceagent/internal/voice"
+)
+
+// twilioMaxBody bounds a Twilio webhook body; real ones are a few KiB.
+const twilioMaxBody = 64 << 10
+
+// TwilioAuth is the signature check for every Twilio-facing route (see
+// (*Server).twilioAuth); exported so other routers can reuse it.
+func (s *Server) TwilioAuth(next http.Handler) http.Handler { return s.twilioAuth(next) }
+
+// twilioAuth checks X-Twilio-Signature over the URL Twilio called (rebuilt
+// from PUBLIC_URL and the raw request URI) and the raw body, through
+// twilio-go's RequestValidator. Missing header: 401; wrong signature: 403.
+// Both answer a short TwiML body, are audited with the masked IP and say
+// nothing about why. The body is read once (bounded) and restored for the
+// handler. TWILIO_VALIDATE=false (development only) skips the check.
+func (s *Server) twilioAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(twilioMaxBody)
+		if s.cfg.MaxBodyBytes < limit {
+			limit = s.cfg.MaxBodyBytes
+		}
+		if r.ContentLength > limit {
+			s.writeTwiMLStatus(w, http.StatusRequestEntityTooLarge)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				s.writeTwiMLStatus(w, http.StatusRequestEntityTooLarge)
+				return
+			}
+			s.writeTwiMLStatus(w, http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if !s.cfg.TwilioValidate {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sig := r.Header.Get("X-Twilio-Signature")
+		if sig == "" {
+			s.twilioRefused(w, r, http.StatusUnauthorized, "missing_signature")
+			return
+		}
+		v := twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL)
+		if v == nil {
+			s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
+			s.twilioRefused(w, r, http.StatusForbidden, "not_configured")
+			return
+		}
+		if !v.Valid(r.Method, r.RequestURI, body, sig) {
+			s.twilioRefused(w, r, http.StatusForbidden, "bad_signature")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// twilioRefused answers a failed signature check and audits it. The
+// reason is recorded, never sent.
+func (s *Server) twilioRefused(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	s.Metrics.AuthFailures.WithLabelValues("twilio").Inc()
+	s.Audit.Record(audit.Event{
+		Type:     audit.TypeAuthFailure,
+		Severity: audit.Warning,
+		Actor:    "twilio",
+		RemoteIP: ClientIP(r.Context()),
+		Detail:   map[string]any{"surface": "twilio", "path": redact.Text(r.URL.Path), "reason": reason},
+	})
+	s.log.Warn("Twilio webhook refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path),
+		"reason", reason, "remote_ip", redact.IP(ClientIP(r.Context())))
+	s.writeTwiMLStatus(w, status)
+}
+
+// writeTwiML answers a Twilio webhook.
+func writeTwiML(w http.ResponseWriter, status int, doc string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, doc) //nolint:errcheck // Twilio went away
+}
+
+// writeTwiMLStatus answers an error status with an empty <Response/>: a
+// TwiML-safe body that tells Twilio nothing and does nothing.
+func (s *Server) writeTwiMLStatus(w http.ResponseWriter, status int) {
+	if status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close")
+	}
+	writeTwiML(w, status, voice.EmptyTwiML())
+}
+
+// writeTwiMLError maps a service error to its status (once, through
+// statusOf) and answers it with an empty TwiML document; 5xx causes are
+// logged with the request ID.
+func (s *Server) writeTwiMLError(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(apperr.CodeOf(err))
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "Twilio webhook failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		s.log.DebugContext(r.Context(), "Twilio webhook refused", "request_id", RequestID(r.Context()), "path", r.URL.Path,
+			"status", status, "message", apperr.MessageOf(err))
+	}
+	s.writeTwiMLStatus(w, status)
+}

@@ -1,0 +1,71 @@
+// Package twiliosig checks X-Twilio-Signature on Twilio's webhooks and
+// Media Streams upgrades. It wraps twilio-go's client.RequestValidator
+// (HMAC, constant-time compare and both port forms of the URL come from
+// there) and adds only what twilio-go leaves to the caller: rebuilding the
+// URL Twilio signed from the configured public URL and the raw request
+// target, never from the Host or X-Forwarded-* headers.
+package twiliosig
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/twilio/twilio-go/client"
+)
+
+// Validator checks signatures for one auth token and public base URL. It is
+// safe for concurrent use.
+type Validator struct {
+	rv     client.RequestValidator
+	base   string // scheme://host[:port][/prefix] of PUBLIC_URL
+	wsHost string // host[:port][/prefix] for the wss:// form
+}
+
+// New returns a validator, or nil when authToken or publicURL is missing
+// (then nothing can be validated and every request must be refused).
+func New(authToken string, publicURL *url.URL) *Validator {
+	if authToken == "" || publicURL == nil || publicURL.Host == "" {
+		return nil
+	}
+	path := strings.TrimRight(publicURL.EscapedPath(), "/")
+	return &Validator{
+		rv:     client.NewRequestValidator(authToken),
+		base:   publicURL.Scheme + "://" + publicURL.Host + path,
+		wsHost: publicURL.Host + path,
+	}
+}
+
+// URL is the address Twilio signed for a request with this raw request
+// target (r.RequestURI: path and query exactly as received).
+func (v *Validator) URL(requestURI string) string { return v.base + requestURI }
+
+// Valid reports whether signature matches a webhook request. For POST the
+// raw body is covered: form parameters (sorted key+value), or, when the URL
+// carries bodySHA256, the body's SHA-256. For any other method only the URL
+// is signed (its query string holds the parameters).
+func (v *Validator) Valid(method, requestURI string, body []byte, signature string) bool {
+	if v == nil || signature == "" || !strings.HasPrefix(requestURI, "/") {
+		return false
+	}
+	u := v.URL(requestURI)
+	if method == http.MethodPost {
+		return v.rv.ValidateBody(u, body, signature)
+	}
+	return v.rv.Validate(u, map[string]string{}, signature)
+}
+
+// ValidUpgrade reports whether signature matches a Media Streams WebSocket
+// upgrade (a GET): Twilio signs the wss:// URL of the <Stream>; the
+// https:// form is accepted too.
+func (v *Validator) ValidUpgrade(requestURI, signature string) bool {
+	if v == nil || signature == "" || !strings.HasPrefix(requestURI, "/") {
+		return false
+	}
+	for _, scheme := range []string{"wss://", "https://"} {
+		if v.rv.Validate(scheme+v.wsHost+requestURI, map[string]string{}, signature) {
+			return true
+		}
+	}
+	return false
+}
