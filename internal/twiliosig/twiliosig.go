@@ -17,9 +17,10 @@ import (
 // Validator checks signatures for one auth token and public base URL. It is
 // safe for concurrent use.
 type Validator struct {
-	rv     client.RequestValidator
-	base   string // scheme://host[:port][/prefix] of PUBLIC_URL
-	wsHost string // host[:port][/prefix] for the wss:// form
+	rv      client.RequestValidator
+	base    string // scheme://host[:port][/prefix] of PUBLIC_URL
+	wsHost  string // host[:port][/prefix] of PUBLIC_URL
+	wssHost string // the same with :443 when no port is given
 }
 
 // New returns a validator, or nil when authToken or publicURL is missing
@@ -29,10 +30,15 @@ func New(authToken string, publicURL *url.URL) *Validator {
 		return nil
 	}
 	path := strings.TrimRight(publicURL.EscapedPath(), "/")
+	wss := publicURL.Host
+	if publicURL.Port() == "" {
+		wss += ":443"
+	}
 	return &Validator{
-		rv:     client.NewRequestValidator(authToken),
-		base:   publicURL.Scheme + "://" + publicURL.Host + path,
-		wsHost: publicURL.Host + path,
+		rv:      client.NewRequestValidator(authToken),
+		base:    publicURL.Scheme + "://" + publicURL.Host + path,
+		wsHost:  publicURL.Host + path,
+		wssHost: wss + path,
 	}
 }
 
@@ -62,8 +68,11 @@ func (v *Validator) ValidUpgrade(requestURI, signature string) bool {
 	if v == nil || signature == "" || !strings.HasPrefix(requestURI, "/") {
 		return false
 	}
-	for _, scheme := range []string{"wss://", "https://"} {
-		if v.rv.Validate(scheme+v.wsHost+requestURI, map[string]string{}, signature) {
+	// twilio-go tries the URL as given and without its port, and adds
+	// :443 only for https; so the wss form is given with :443 to cover
+	// both of its port forms.
+	for _, u := range []string{"wss://" + v.wssHost + requestURI, "https://" + v.wsHost + requestURI} {
+		if v.rv.Validate(u, map[string]string{}, signature) {
 			return true
 		}
 	}
