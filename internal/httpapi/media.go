@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/twilio/twilio-go/client"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/twiliosig"
 )
 
 // StreamTokens redeems the one-time media-stream tokens that /voice/accept
@@ -69,21 +69,11 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 }
 
 // validUpgradeSignature checks X-Twilio-Signature over the URL Twilio
-// dialled, rebuilt from PUBLIC_URL and the request URI (never from Host
-// or forwarded headers). Twilio signs the wss:// URL; the https:// form is
-// accepted too (reference twilio.md §1). twilio-go tries both port forms.
+// dialled, rebuilt from PUBLIC_URL and the raw request URI (never from
+// Host or forwarded headers), in the wss:// form Twilio signs or the
+// https:// form (twiliosig, over twilio-go's validator).
 func (s *Server) validUpgradeSignature(r *http.Request, sig string) bool {
-	if s.cfg.TwilioAuthToken == "" || s.cfg.PublicURL == nil {
-		return false
-	}
-	v := client.NewRequestValidator(s.cfg.TwilioAuthToken)
-	host := s.cfg.PublicURL.Host
-	for _, scheme := range []string{"wss://", "https://"} {
-		if v.Validate(scheme+host+r.RequestURI, map[string]string{}, sig) {
-			return true
-		}
-	}
-	return false
+	return twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL).ValidUpgrade(r.RequestURI, sig)
 }
 
 // plainToken accepts the shape of a one-time token (URL-safe, bounded)
