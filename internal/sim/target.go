@@ -38,6 +38,15 @@ type Target struct {
 	HTTP *http.Client
 	// Dialer opens media streams; nil means a default dialer.
 	Dialer *websocket.Dialer
+	// Observe, when set, sees every response (tests search the bodies for
+	// leaked secrets). kind is "webhook" or "api".
+	Observe func(kind, path string, status int, body []byte)
+}
+
+func (t *Target) observe(kind, path string, status int, body []byte) {
+	if t.Observe != nil {
+		t.Observe(kind, path, status, body)
+	}
 }
 
 func (t *Target) client() *http.Client {
@@ -88,6 +97,7 @@ func (t *Target) Webhook(ctx context.Context, pathOrURL string, params url.Value
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	t.observe("webhook", path, resp.StatusCode, body)
 	return resp.StatusCode, body, err
 }
 
@@ -174,6 +184,7 @@ func (t *Target) API(ctx context.Context, method, path string, body io.Reader) (
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	t.observe("api", path, resp.StatusCode, b)
 	return resp.StatusCode, b, err
 }
 

@@ -1,0 +1,25 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/sim"
+)
+
+// TestSimulatorScenarios plays every `voiceagent simulate` scenario
+// against the real server and fails on any unmet expectation; the rig
+// then searches every log line and response body for leaks.
+func TestSimulatorScenarios(t *testing.T) {
+	r := newRig(t, rigOptions{Env: map[string]string{"MAX_CONCURRENT_CALLS": "2"}})
+	rs := sim.Run(ctxFor(t, 3*time.Minute), r.env, sim.Scenarios())
+	var out strings.Builder
+	sim.PrintResults(&out, rs)
+	t.Log("\n" + out.String())
+	for _, res := range rs {
+		if !res.OK() {
+			t.Errorf("%s: %v", res.Scenario, res.Err)
+		}
+	}
+}
