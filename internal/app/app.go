@@ -15,6 +15,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/contacts"
+	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
 	"github.com/voiceagent/voiceagent/internal/privacy"
@@ -41,6 +42,8 @@ type App struct {
 	Metrics *metrics.Metrics
 	Server  *httpapi.Server
 	Relay   *relay.Relay
+	// Bus carries live call events to /logs viewers on every instance.
+	Bus *events.Bus
 	// Twilio is the REST client (nil without REST credentials); Contacts
 	// and Conferences serve the operator API and the agent's tools.
 	Twilio      *twilioapi.Client
@@ -49,14 +52,19 @@ type App struct {
 	// Voice decides incoming calls and keeps call records and caller lists.
 	Voice *voice.Service
 
+	obs     observability
 	closers []func()
 }
 
 // New builds every service on an open, migrated database.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New(nil)}
-	a.Audit = audit.NewRecorder(db.Audit(), log)
+	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts))
 	a.closers = append(a.closers, a.Audit.Close)
+	if err := a.startObservability(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	if err := a.buildOperator(opts); err != nil {
 		a.Close()
@@ -74,6 +82,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Log:         log,
 		Metrics:     a.Metrics,
 		Audit:       a.Audit,
+		Events:      a.Bus,
 		Transcripts: db.Transcripts(),
 		Calls:       a.Voice,
 		Directory:   directory{a.Contacts},
@@ -83,12 +92,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.closers = append(a.closers, a.Relay.Close)
 
 	a.Server = httpapi.New(httpapi.Deps{
-		Config:  cfg,
-		Log:     log,
-		DB:      db,
-		Audit:   a.Audit,
-		Metrics: a.Metrics,
-		Relay:   a.Relay,
+		Config:   cfg,
+		Log:      log,
+		DB:       db,
+		Audit:    a.Audit,
+		Metrics:  a.Metrics,
+		Relay:    a.Relay,
+		Events:   a.Bus,
+		AuditLog: db.Audit(),
+		CallList: db.CallList(),
 
 		Contacts:    a.Contacts,
 		Conferences: a.Conferences,

@@ -73,6 +73,11 @@ type Recorder struct {
 	pending atomic.Int64
 	done    chan struct{}
 	once    sync.Once
+	// closeMu lets Record run concurrently with itself but never with
+	// Close, so a late Record (a socket outliving shutdown) is dropped
+	// instead of sending on the closed queue.
+	closeMu sync.RWMutex
+	closed  bool
 	now     func() time.Time
 	burst   authBurst
 	alerts  Counter
@@ -120,6 +125,13 @@ func (r *Recorder) Record(ev Event) {
 
 // enqueue queues an event whose IP is already masked.
 func (r *Recorder) enqueue(ev Event) {
+	r.closeMu.RLock()
+	defer r.closeMu.RUnlock()
+	if r.closed {
+		r.dropped.Add(1)
+		r.log.Warn("audit event after shutdown; dropped", "event", ev.Type)
+		return
+	}
 	r.pending.Add(1)
 	select {
 	case r.queue <- ev:
@@ -147,7 +159,12 @@ func (r *Recorder) Flush(ctx context.Context) {
 
 // Close writes what is queued and stops the writer.
 func (r *Recorder) Close() {
-	r.once.Do(func() { close(r.queue) })
+	r.once.Do(func() {
+		r.closeMu.Lock()
+		r.closed = true
+		close(r.queue)
+		r.closeMu.Unlock()
+	})
 	<-r.done
 }
 

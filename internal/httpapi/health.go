@@ -12,7 +12,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReady is GET /ready: 503 with a reason while draining or when the
-// database does not answer.
+// database does not answer; 200 otherwise, with "degraded" listing any
+// resource threshold exceeded (heap, goroutines, connections, error_rate).
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if s.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "draining"})
@@ -25,7 +26,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	// Resource pressure is reported, not failed on: taking a busy
+	// instance out of rotation would only move its load elsewhere.
+	body := map[string]any{"status": "ok"}
+	if reasons := s.degradedReasons(); len(reasons) > 0 {
+		body["degraded"] = reasons
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // refuseWhileDraining answers 503 to new work once shutdown has begun.

@@ -11,7 +11,7 @@ import (
 // is listed here.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, realIP(s.cfg.TrustedProxies), s.accessLog, s.recoverer, securityHeaders, middleware.CleanPath)
+	r.Use(requestID, realIP(s.cfg.TrustedProxies), s.accessLog, s.trackLoad, s.recoverer, securityHeaders, middleware.CleanPath)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such route"}})
 	})
@@ -42,6 +42,20 @@ func (s *Server) routes() http.Handler {
 	r.Get("/media-stream/{token}", s.handleMediaStream)
 	r.Get("/call/{token}", s.handleMediaStream)
 
+	// Live view: the /logs WebSocket checks the bearer token itself
+	// (Authorization header, or the "bearer, <token>" subprotocol for
+	// browsers; never a query string). The dashboard is static files that
+	// ask for the token and use /logs and /api/calls.
+	r.Get("/logs", s.handleLogs)
+	r.Get("/dashboard", s.handleDashboard)
+	r.Get("/dashboard/{file}", s.handleDashboardAsset)
+
+	// Prometheus metrics: bearer token here, unless METRICS_ADDR serves
+	// them on an internal listener instead.
+	if s.cfg.MetricsAddr == "" {
+		r.With(s.bearerAuth).Method(http.MethodGet, "/metrics", MetricsHandler(s.Metrics))
+	}
+
 	// The API contract: public, so tools can fetch it before holding a token.
 	r.With(s.apiCORS()).Get("/api/openapi.yaml", s.handleOpenAPI)
 
@@ -63,6 +77,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/conference/{name}", s.handleConferenceGet)
 		r.Get("/data/{phoneNumber}", s.handleDataExport)
 		r.Delete("/data/{phoneNumber}", s.handleDataErase)
+		r.Get("/audit", s.handleAuditList)
+		r.Get("/calls", s.handleCallsList)
 		r.Get("/callers/{list:blocked|allowed}", s.handleCallersList)
 		r.Put("/callers/{list:blocked|allowed}/{number}", s.handleCallersPut)
 		r.Delete("/callers/{list:blocked|allowed}/{number}", s.handleCallersDelete)

@@ -18,6 +18,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/contacts"
+	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
@@ -42,6 +43,12 @@ type Deps struct {
 	// tokens. Either nil: the media-stream routes answer 503.
 	Relay        *relay.Relay
 	StreamTokens StreamTokens
+	// Events is the live-event bus behind /logs; AuditLog lists audit
+	// events for /api/audit; CallList lists calls for /api/calls. Any nil:
+	// its route answers 503.
+	Events   *events.Bus
+	AuditLog AuditLister
+	CallList CallLister
 	// Contacts and Conferences serve /api/contacts and /api/conference;
 	// Privacy serves /api/data. Any nil: its routes answer 503.
 	Contacts    *contacts.Service
@@ -66,6 +73,9 @@ type Server struct {
 	// or ctx ends.
 	drainers []func(ctx context.Context)
 	handler  http.Handler
+
+	logViewers atomic.Int64 // open /logs sockets
+	load       loadTracker  // error rate for /ready's degraded report
 
 	lockout  *authLockout        // bearer brute-force lockout per client IP
 	validate *validator.Validate // request DTO rules

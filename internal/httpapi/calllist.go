@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/calllog"
+	"github.com/voiceagent/voiceagent/internal/redact"
+)
+
+// CallLister lists call history (store.CallListStore).
+type CallLister interface {
+	calllog.Store
+}
+
+type callsPage struct {
+	Calls      []calllog.Summary `json:"calls"`
+	NextCursor string            `json:"nextCursor,omitempty"`
+}
+
+// handleCallsList is GET /api/calls?status=&limit=&cursor=: calls newest
+// first, with a cursor for the next page. Numbers are masked unless
+// LOGS_SHOW_NUMBERS=true.
+func (s *Server) handleCallsList(w http.ResponseWriter, r *http.Request) {
+	if s.CallList == nil {
+		s.writeError(w, r, apperr.New(apperr.Unavailable, "call listing is not configured"))
+		return
+	}
+	q := r.URL.Query()
+	if err := onlyParams(q, "status", "limit", "cursor"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := calllog.Filter{Status: q.Get("status"), Limit: calllog.DefaultLimit}
+	var err error
+	if f.Limit, err = limitParam(q, calllog.DefaultLimit, calllog.MaxLimit); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if c := q.Get("cursor"); c != "" {
+		if f.After, err = decodeCallCursor(c); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if err := f.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	calls, err := s.CallList.ListCalls(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page := callsPage{Calls: calls}
+	if page.Calls == nil {
+		page.Calls = []calllog.Summary{}
+	}
+	if !s.cfg.LogsShowNumbers {
+		for i := range page.Calls {
+			page.Calls[i].From = redact.Phone(page.Calls[i].From)
+			page.Calls[i].To = redact.Phone(page.Calls[i].To)
+		}
+	}
+	if len(calls) == f.Limit {
+		last := calls[len(calls)-1]
+		page.NextCursor = encodeCallCursor(calllog.Cursor{CreatedAt: last.CreatedAt, CallSID: last.CallSID})
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// encodeCallCursor makes an opaque cursor: "<unix ms>.<CallSid>" in
+// base64url.
+func encodeCallCursor(c calllog.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMilli(), 10) + "." + c.CallSID))
+}
+
+func decodeCallCursor(s string) (*calllog.Cursor, error) {
+	bad := apperr.New(apperr.Invalid, "cursor is not one this server returned")
+	if len(s) > 128 {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	ms, sid, ok := strings.Cut(string(b), ".")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || n <= 0 || !callSIDPattern.MatchString(sid) {
+		return nil, bad
+	}
+	return &calllog.Cursor{CreatedAt: time.UnixMilli(n).UTC(), CallSID: sid}, nil
+}
+
+// onlyParams refuses query parameters a route does not know, so a typo
+// (or a token pasted into a URL) is an error instead of being ignored.
+func onlyParams(q url.Values, known ...string) error {
+	for k, v := range q {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return apperr.Errorf(apperr.Invalid, "unknown query parameter %q", redact.Text(truncate(k, 32)))
+		}
+		if len(v) > 1 {
+			return apperr.Errorf(apperr.Invalid, "query parameter %q given more than once", k)
+		}
+	}
+	return nil
+}
+
+// limitParam reads ?limit= (def when absent) and checks 1..max.
+func limitParam(q url.Values, def, max int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, apperr.Errorf(apperr.Invalid, "limit must be a whole number between 1 and %d", max)
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
