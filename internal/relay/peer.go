@@ -68,8 +68,6 @@ type peer struct {
 	m       peerMetrics
 	timeout time.Duration // write deadline per message
 	ping    time.Duration
-
-	dropped int64 // items dropped because the queue was full (writer side only)
 }
 
 func newPeer(name string, queueLen int, pool *bufPool, m peerMetrics) *peer {
