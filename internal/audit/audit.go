@@ -24,13 +24,12 @@ const (
 	TypeMessageSent       = "message_sent"
 	TypeError             = "error_occurred"
 	TypeResourceCleanup   = "resource_cleanup"
-	// TypeSecurityAlert is raised by the Recorder's own pattern check
-	// (pattern.go), once per burst, whatever surface the failures came
-	// from; other code records the specific fact (e.g. TypeAuthLockout).
-	TypeSecurityAlert = "security_alert"
-	// TypeAuthLockout: one client IP was locked out after too many
-	// bearer failures (httpapi's per-IP lockout).
-	TypeAuthLockout      = "auth_lockout"
+	// TypeSecurityAlert is raised by the Recorder's pattern check
+	// (pattern.go) and by code that detects an attack itself (the per-IP
+	// bearer lockout records one with Detail "alert": AlertAuthLockout).
+	// Every one is counted in the security-alert metric; an
+	// authentication burst yields one alert whichever raised it first.
+	TypeSecurityAlert    = "security_alert"
 	TypeCallDecision     = "call_decision"
 	TypeCallerListChange = "caller_list_change"
 	TypeContactChange    = "contact_change"
@@ -115,6 +114,9 @@ func (r *Recorder) Record(ev Event) {
 		ev.Severity = Info
 	}
 	ev.RemoteIP = redact.IP(ev.RemoteIP)
+	if ev.Type == TypeSecurityAlert {
+		r.noteAlert(ev)
+	}
 	r.enqueue(ev)
 	if ev.Type == TypeAuthFailure {
 		// Every source of authentication failures records through here,

@@ -13,6 +13,10 @@ const (
 	AlertWindow    = 15 * time.Minute
 )
 
+// AlertAuthLockout is the Detail "alert" value of the security alert the
+// per-IP bearer lockout records.
+const AlertAuthLockout = "auth_lockout"
+
 // authBurst remembers the times of the last AlertThreshold+1 failures:
 // more than AlertThreshold happened within the window exactly when the
 // oldest of them is inside it.
@@ -46,6 +50,27 @@ func (b *authBurst) note(t time.Time) bool {
 	}
 	b.lastAlert = t
 	return true
+}
+
+// alerted records that an authentication alert was raised at t by other
+// code, so the same burst does not raise a second one.
+func (b *authBurst) alerted(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t.After(b.lastAlert) {
+		b.lastAlert = t
+	}
+}
+
+// noteAlert counts a security alert recorded by other code and, when it
+// is about authentication, starts the burst check's quiet window.
+func (r *Recorder) noteAlert(ev Event) {
+	if r.alerts != nil {
+		r.alerts.Inc()
+	}
+	if ev.Detail["alert"] == AlertAuthLockout {
+		r.burst.alerted(ev.Time)
+	}
 }
 
 // checkAuthBurst raises the security alert when ev completes a burst: an

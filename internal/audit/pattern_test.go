@@ -110,3 +110,19 @@ func TestSlowFailuresRaiseNoAlert(t *testing.T) {
 		t.Fatalf("failures stored = %d, want 30", got)
 	}
 }
+
+// TestLockoutAlertCountsForTheBurst: when the per-IP lockout already
+// raised its alert for a burst, the pattern check does not add a second.
+func TestLockoutAlertCountsForTheBurst(t *testing.T) {
+	st, alerts := &memStore{}, &counter{}
+	clk := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	r := audit.NewRecorder(st, logging.Discard(), audit.WithAlertCounter(alerts), audit.WithClock(clk.now))
+	defer r.Close()
+	fail(r, audit.AlertThreshold, clk, time.Second)
+	r.Record(audit.Event{Type: audit.TypeSecurityAlert, Severity: audit.Warning, Detail: map[string]any{"alert": audit.AlertAuthLockout}})
+	fail(r, 1, clk, time.Second)
+	r.Flush(context.Background())
+	if got := len(st.ofType(audit.TypeSecurityAlert)); got != 1 || alerts.n.Load() != 1 {
+		t.Fatalf("alerts = %d (metric %d), want 1", got, alerts.n.Load())
+	}
+}

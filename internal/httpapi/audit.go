@@ -40,7 +40,12 @@ func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "audit listing is not configured"))
 		return
 	}
-	f, err := auditFilter(r.URL.Query(), time.Now())
+	q, err := queryParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := auditFilter(q, time.Now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

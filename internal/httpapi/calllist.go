@@ -31,13 +31,16 @@ func (s *Server) handleCallsList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "call listing is not configured"))
 		return
 	}
-	q := r.URL.Query()
+	q, err := queryParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := onlyParams(q, "status", "limit", "cursor"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	f := calllog.Filter{Status: q.Get("status"), Limit: calllog.DefaultLimit}
-	var err error
 	if f.Limit, err = limitParam(q, calllog.DefaultLimit, calllog.MaxLimit); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -95,6 +98,16 @@ func decodeCallCursor(s string) (*calllog.Cursor, error) {
 		return nil, bad
 	}
 	return &calllog.Cursor{CreatedAt: time.UnixMilli(n).UTC(), CallSID: sid}, nil
+}
+
+// queryParams parses the query string strictly: a malformed one is a 400
+// (url.Values.Query would silently drop the bad pairs).
+func queryParams(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, apperr.New(apperr.Invalid, "malformed query string")
+	}
+	return q, nil
 }
 
 // onlyParams refuses query parameters a route does not know, so a typo
