@@ -124,7 +124,7 @@ func TestMaxDurationAndIdleEndGracefully(t *testing.T) {
 			// goodbye, and once that has played the call is hung up.
 			waitFor(t, "goodbye answer", s.WaitFor, func() bool { return len(s.Responses()) == 2 })
 			waitFor(t, "goodbye audio", c.WaitFor, func() bool { return len(c.MarksReceived()) == 10 })
-			send(t, c.SendSilence(60))
+			_ = c.SendSilence(60) // the relay hangs up part-way through
 			waitFor(t, "stream closed", c.WaitFor, c.Closed)
 			_, _, ended, _ := h.tel.snapshot()
 			if len(ended) != 1 {
