@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/voice/accept", s.handleVoiceAccept)
 		r.Post("/voice/status", s.handleVoiceStatus)
 		r.HandleFunc("/twiml", s.handleTwiML)
+		r.Post("/conference/events", s.handleConferenceEvents)
 	})
 
 	// Twilio Media Streams WebSocket (both seeds' paths): one-time token

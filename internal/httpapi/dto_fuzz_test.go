@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+)
+
+// fuzzDecode runs one body through decodeJSON and the validator, as the
+// handlers do: it must never panic, and every refusal must be a client
+// error (never internal).
+func fuzzDecode(t *testing.T, s *Server, body []byte, dst any) {
+	r := httptest.NewRequest("POST", "/api/x", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	err := decodeJSON(r, dst)
+	if err == nil {
+		switch v := dst.(type) {
+		case *[]contactJSON:
+			for _, c := range *v {
+				if err = s.check(c); err != nil {
+					break
+				}
+			}
+		default:
+			err = s.check(dst)
+		}
+	}
+	if err != nil {
+		if c := apperr.CodeOf(err); c != apperr.Invalid && c != apperr.TooLarge {
+			t.Fatalf("body %q: code %s (%v), want invalid", body, c, err)
+		}
+	}
+}
+
+func FuzzContactJSON(f *testing.F) {
+	f.Add([]byte(`{"name":"Alice","phoneNumber":"+15555550101","aliases":["Ali"],"note":"x"}`))
+	s := &Server{validate: newValidator()}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var one contactJSON
+		fuzzDecode(t, s, body, &one)
+		var list []contactJSON
+		fuzzDecode(t, s, body, &list)
+	})
+}
+
+func FuzzConferenceJSON(f *testing.F) {
+	f.Add([]byte(`{"conferenceName":"conf_CA0123456789abcdef0123456789abcdef","targetNumber":"+15555550100"}`))
+	s := &Server{validate: newValidator()}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var add conferenceAddRequest
+		fuzzDecode(t, s, body, &add)
+		var fw conferenceForwardRequest
+		fuzzDecode(t, s, body, &fw)
+		var end conferenceEndRequest
+		fuzzDecode(t, s, body, &end)
+	})
+}
