@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 IMAGE     ?= voiceagent:$(VERSION)
 
-.PHONY: run test build lint migrate docker fuzz bench soak check
+.PHONY: run test build lint migrate docker fuzz bench soak check simulate load
 
 ## run: start the server on embedded defaults (SQLite under ./data, port 8080)
 run:
@@ -38,3 +38,23 @@ check:
 ## docker: build the container image (needs a Docker engine)
 docker:
 	docker build -t $(IMAGE) --build-arg VERSION=$(VERSION) .
+
+## simulate: play every call scenario against an in-process server (no account needed)
+simulate:
+	$(GO) run ./cmd/voiceagent simulate
+
+## load: call load benchmark (CALLS, DURATION, RAMP) then the webhook benchmark; see BENCHMARKS.md
+CALLS    ?= 200
+DURATION ?= 30s
+RAMP     ?= 10s
+load: build
+	$(BIN) simulate --load --calls $(CALLS) --duration $(DURATION) --ramp $(RAMP)
+	$(BIN) simulate --webhooks --concurrency 64 --duration 10s
+
+## soak: churn calls for 10 minutes sampling goroutines, heap and RSS (not in CI)
+soak: build
+	$(BIN) simulate --soak --calls 50 --call-length 20s --duration 10m --every 30s
+
+## fuzz: every fuzz target for FUZZTIME (default 10s) each
+fuzz:
+	.ci/fuzz.sh

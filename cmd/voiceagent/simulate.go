@@ -41,6 +41,9 @@ Load benchmark (the server runs as a separate process: this binary's
   --early-hangups N      extra calls that hang up as soon as they connect
   --webhooks --rps N --concurrency N --duration D
                          signed /voice/incoming load instead of calls
+  --soak --calls N --call-length D --duration D --every D
+                         churn calls (N at a time, each D long) and
+                         sample the server's goroutines, heap and RSS
   --server-url URL --server-pid PID
                          attach to a running server instead (credentials
                          from the environment as with --url)
@@ -55,7 +58,8 @@ type simFlags struct {
 	capacity                      int
 	verbose                       bool
 
-	load, webhooks            bool
+	load, webhooks, soak      bool
+	callLength, every         time.Duration
 	calls, earlyHangups       int
 	duration, ramp, acceptDly time.Duration
 	rps, concurrency          int
@@ -83,6 +87,9 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.BoolVar(&f.load, "load", false, "")
 	fs.BoolVar(&f.webhooks, "webhooks", false, "")
+	fs.BoolVar(&f.soak, "soak", false, "")
+	fs.DurationVar(&f.callLength, "call-length", 20*time.Second, "")
+	fs.DurationVar(&f.every, "every", 30*time.Second, "")
 	fs.IntVar(&f.calls, "calls", 50, "")
 	fs.IntVar(&f.earlyHangups, "early-hangups", 0, "")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "")
@@ -108,7 +115,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return usageError{"simulate takes flags only"}
 	}
 	switch {
-	case f.load || f.webhooks:
+	case f.load || f.webhooks || f.soak:
 		return runLoad(ctx, f, getenv, stdout)
 	case f.url != "":
 		return runScenariosRemote(ctx, f, getenv, stdout)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/sim"
@@ -38,7 +39,21 @@ func loadServerEnv(creds sim.Credentials, realtimeURL string, extra []string) (m
 // runLoad is `simulate --load` and `simulate --webhooks`.
 func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
 	var gen *sim.Load
-	if f.load && !f.webhooks {
+	var soakRT *fake.Realtime
+	switch {
+	case f.soak:
+		opts := fake.RealtimeOptions{Paced: true, ChunkBytes: fake.FrameBytes, DiscardAudio: true,
+			Chunks: int(f.callLength/(20*time.Millisecond)) + 500}
+		if f.serverURL != "" {
+			ln, err := net.Listen("tcp", f.realtimeListen)
+			if err != nil {
+				return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
+			}
+			opts.Listener = ln
+		}
+		soakRT = fake.NewRealtime(opts)
+		defer soakRT.Close()
+	case f.load && !f.webhooks:
 		opts := sim.LoadOptions{Calls: f.calls, Duration: f.duration, Ramp: f.ramp,
 			ModelAcceptDelay: f.acceptDly, EarlyHangups: f.earlyHangups, Progress: stdout}
 		if f.serverURL != "" {
@@ -75,6 +90,9 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		if gen != nil {
 			realtimeURL = gen.RealtimeURL()
 		}
+		if soakRT != nil {
+			realtimeURL = soakRT.URL()
+		}
 		env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, f.serverEnv)
 		if err != nil {
 			return err
@@ -97,6 +115,15 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		fmt.Fprintf(stdout, "server: child process %d at %s\n", pid, target.BaseURL)
 	}
 
+	if soakRT != nil {
+		rep, err := sim.Soak(ctx, target, pid, soakRT, sim.SoakOptions{Calls: f.calls, CallLength: f.callLength,
+			Duration: f.duration, Every: f.every, Progress: stdout})
+		if err != nil {
+			return err
+		}
+		rep.Print(stdout)
+		return writeJSON(f.jsonOut, rep)
+	}
 	if gen == nil {
 		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration})
 		if err != nil {
