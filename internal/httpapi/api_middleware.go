@@ -32,8 +32,8 @@ func (s *Server) apiCORS() func(http.Handler) http.Handler {
 // apiRateLimit allows API_REQUESTS_PER_MINUTE requests per client IP (the
 // address realIP settled on, so a trusted proxy is not one big client).
 func (s *Server) apiRateLimit() func(http.Handler) http.Handler {
-	return httprate.Limit(s.cfg.APIRatePerMin, time.Minute,
-		httprate.WithKeyFuncs(func(r *http.Request) (string, error) { return ClientIP(r.Context()), nil }),
+	return httprate.LimitBy(s.cfg.APIRatePerMin, time.Minute,
+		func(r *http.Request) (string, error) { return ClientIP(r.Context()), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "too many requests; slow down"}})
 		}),

@@ -118,7 +118,7 @@ func TestContactsBadInput(t *testing.T) {
 				if got := decodeError(t, body).Error.Code; got != tt.code {
 					t.Fatalf("code = %q, want %q", got, tt.code)
 				}
-				resp, body = a.call("GET", "/api/contacts", "", nil)
+				_, body = a.call("GET", "/api/contacts", "", nil)
 				var list []contactOut
 				if err := json.Unmarshal(body, &list); err != nil || len(list) != 1 || list[0].Name != "Keep Me" {
 					t.Fatalf("stored set changed: %s", body)

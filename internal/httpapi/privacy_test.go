@@ -67,7 +67,7 @@ func traces(t *testing.T, db *store.DB, needles ...string) []string {
 	return found
 }
 
-func exec(t *testing.T, db *store.DB, q string, args ...any) {
+func mustExec(t *testing.T, db *store.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.SQL.ExecContext(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -93,16 +93,16 @@ func seedSubject(t *testing.T, a *opAPI, db *store.DB) {
 	if resp, b := a.call("POST", "/api/conference/add", `{"conferenceName":"conf_`+otherCallSID+`","targetNumber":"`+subject+`"}`, nil); resp.StatusCode != 200 {
 		t.Fatalf("seed conference: %d %s", resp.StatusCode, b)
 	}
-	exec(t, db, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, $3, $3)`, confName, callerSID, ms)
-	exec(t, db, `INSERT INTO conference_events (conference_sid, conference_name, sequence_number, event, params, created_at) VALUES ('CF00000000000000000000000000000001', $1, 1, 'conference-start', '{}', $2)`, confName, ms)
-	exec(t, db, `INSERT INTO conference_events (conference_sid, conference_name, sequence_number, event, params, created_at) VALUES ('CF00000000000000000000000000000002', 'conf_x', 1, 'participant-join', $1, $2)`, `{"Label":"`+subject+`"}`, ms)
-	exec(t, db, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', 'hello', $2)`, callerSID, ms)
-	exec(t, db, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', $2, $3)`, otherCallSID, "my friend is "+subject, ms)
-	exec(t, db, `INSERT INTO stream_tokens (token_hash, call_sid, created_at, expires_at) VALUES ('h1', $1, $2, $2)`, callerSID, ms)
-	exec(t, db, `INSERT INTO webhook_receipts (idempotency_key, kind, call_sid, response, created_at) VALUES ('k1', 'voice', $1, '<Response/>', $2)`, callerSID, ms)
-	exec(t, db, `INSERT INTO webhook_receipts (idempotency_key, kind, call_sid, response, created_at) VALUES ('k2', 'voice', $1, $2, $3)`, otherCallSID, "<Response><Dial>"+subject+"</Dial></Response>", ms)
-	exec(t, db, `INSERT INTO caller_lists (list, number, source, created_at) VALUES ('blocked', $1, 'api', $2)`, subject, ms)
-	exec(t, db, `INSERT INTO audit_events (type, severity, detail, created_at) VALUES ('call_decision', 'info', $1, $2)`, `{"from":"`+subject+`","url":"/x?To=%2B`+subject[1:]+`"}`, ms)
+	mustExec(t, db, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, $3, $3)`, confName, callerSID, ms)
+	mustExec(t, db, `INSERT INTO conference_events (conference_sid, conference_name, sequence_number, event, params, created_at) VALUES ('CF00000000000000000000000000000001', $1, 1, 'conference-start', '{}', $2)`, confName, ms)
+	mustExec(t, db, `INSERT INTO conference_events (conference_sid, conference_name, sequence_number, event, params, created_at) VALUES ('CF00000000000000000000000000000002', 'conf_x', 1, 'participant-join', $1, $2)`, `{"Label":"`+subject+`"}`, ms)
+	mustExec(t, db, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', 'hello', $2)`, callerSID, ms)
+	mustExec(t, db, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', $2, $3)`, otherCallSID, "my friend is "+subject, ms)
+	mustExec(t, db, `INSERT INTO stream_tokens (token_hash, call_sid, created_at, expires_at) VALUES ('h1', $1, $2, $2)`, callerSID, ms)
+	mustExec(t, db, `INSERT INTO webhook_receipts (idempotency_key, kind, call_sid, response, created_at) VALUES ('k1', 'voice', $1, '<Response/>', $2)`, callerSID, ms)
+	mustExec(t, db, `INSERT INTO webhook_receipts (idempotency_key, kind, call_sid, response, created_at) VALUES ('k2', 'voice', $1, $2, $3)`, otherCallSID, "<Response><Dial>"+subject+"</Dial></Response>", ms)
+	mustExec(t, db, `INSERT INTO caller_lists (list, number, source, created_at) VALUES ('blocked', $1, 'api', $2)`, subject, ms)
+	mustExec(t, db, `INSERT INTO audit_events (type, severity, detail, created_at) VALUES ('call_decision', 'info', $1, $2)`, `{"from":"`+subject+`","url":"/x?To=%2B`+subject[1:]+`"}`, ms)
 	a.srv.Audit.Flush(context.Background())
 }
 
