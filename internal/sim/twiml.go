@@ -47,6 +47,9 @@ func ParseTwiML(body []byte) (Answer, error) {
 				stack = append(stack, root)
 				continue
 			}
+			if len(stack) == 0 {
+				return Answer{}, errors.New("TwiML: content after </Response>")
+			}
 			v := Verb{Name: tok.Name.Local, Attrs: map[string]string{}}
 			for _, a := range tok.Attr {
 				v.Attrs[a.Name.Local] = a.Value
