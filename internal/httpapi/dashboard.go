@@ -16,8 +16,9 @@ const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; c
 
 // dashboardAssets are the files served under /dashboard/ and their types.
 var dashboardAssets = map[string]string{
-	"app.js":    "text/javascript; charset=utf-8",
-	"style.css": "text/css; charset=utf-8",
+	"app.js":      "text/javascript; charset=utf-8",
+	"style.css":   "text/css; charset=utf-8",
+	"favicon.svg": "image/svg+xml",
 }
 
 // handleDashboard is GET /dashboard: the static operator page. It is

@@ -22,6 +22,7 @@ import (
 type collector struct {
 	mu   sync.Mutex
 	seqs []int
+	msgs []wireMsg // every event, in arrival order
 	err  error
 	done chan struct{}
 }
@@ -42,14 +43,31 @@ func collect(conn *websocket.Conn) *collector {
 			if json.Unmarshal(b, &m) != nil {
 				continue
 			}
+			c.mu.Lock()
 			if seq, ok := m.Data["seq"].(float64); ok {
-				c.mu.Lock()
 				c.seqs = append(c.seqs, int(seq))
-				c.mu.Unlock()
 			}
+			c.msgs = append(c.msgs, m)
+			c.mu.Unlock()
 		}
 	}()
 	return c
+}
+
+// call returns the event types seen for one call and its transcript.
+func (c *collector) call(sid string) (types, lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs {
+		if m.CallSID != sid {
+			continue
+		}
+		types = append(types, m.Type)
+		if m.Type == events.TranscriptLine {
+			lines = append(lines, fmt.Sprint(m.Data["text"]))
+		}
+	}
+	return types, lines
 }
 
 func (c *collector) count() int {
@@ -97,11 +115,12 @@ func withSeq(d map[string]any, seq int) map[string]any {
 }
 
 // TestLogsTwoViewersAndASlowOne: two viewers keep up and see every event
-// of the calls in order; a third never reads, fills its queue and the
-// kernel buffers, and is dropped (counted, closed with 1013) while the
-// publisher carries on.
+// in order; a third never reads, fills its queue and the kernel buffers,
+// and is dropped (counted, closed with 1013) while publishing carries on;
+// then a real simulated call runs and both viewers see all of it.
 func TestLogsTwoViewersAndASlowOne(t *testing.T) {
-	srv := apptest.New(t, apptest.Options{})
+	rig := newLiveRig(t, nil, nil)
+	srv := rig.srv
 	fast := []*collector{collect(dialLogs(t, srv)), collect(dialLogs(t, srv))}
 	slow := dialLogs(t, srv) // never read until the end
 
@@ -142,6 +161,31 @@ func TestLogsTwoViewersAndASlowOne(t *testing.T) {
 	waitFor(t, "the close to be counted", func() bool {
 		return counterValue(t, srv.Metrics.WebSocketCloses.WithLabelValues("logs", "slow")) == 1
 	})
+
+	// A real call through the server: both viewers see its whole life in
+	// the same order, the greeting included.
+	c, sid := rig.call(t, "+15555550123")
+	greeted(t, c)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both viewers to see the call end", func() bool {
+		a, _ := fast[0].call(sid)
+		b, _ := fast[1].call(sid)
+		return len(a) > 0 && a[len(a)-1] == events.CallEnded && len(b) > 0 && b[len(b)-1] == events.CallEnded
+	})
+	typesA, linesA := fast[0].call(sid)
+	typesB, _ := fast[1].call(sid)
+	if fmt.Sprint(typesA) != fmt.Sprint(typesB) {
+		t.Fatalf("viewers saw the call differently:\n%v\n%v", typesA, typesB)
+	}
+	want := []string{events.CallReceived, events.CallAccepted, events.StreamStarted}
+	if len(typesA) < 5 || fmt.Sprint(typesA[:3]) != fmt.Sprint(want) {
+		t.Fatalf("call events = %v, want %v first", typesA, want)
+	}
+	if len(linesA) == 0 || !strings.Contains(strings.Join(linesA, " "), "example voice agent") {
+		t.Fatalf("transcript lines = %q, want the greeting", linesA)
+	}
 	t.Logf("published %d events (%d KB) before the slow viewer was dropped", published, published*len(text)/1024)
 }
 

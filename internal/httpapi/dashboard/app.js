@@ -1,6 +1,6 @@
 // voiceagent dashboard: live calls from the /logs WebSocket and recent
 // calls from GET /api/calls. The token lives in a variable of this closure
-// only (never localStorage, cookies or the URL). Every value from the
+// only: never in web storage, a cookie or the URL. Every value from the
 // server is inserted with textContent, never as HTML.
 "use strict";
 (() => {

@@ -5,7 +5,7 @@ package dashboard
 
 import "embed"
 
-// Files holds index.html, app.js and style.css.
+// Files holds index.html, app.js, style.css and favicon.svg.
 //
-//go:embed index.html app.js style.css
+//go:embed index.html app.js style.css favicon.svg
 var Files embed.FS

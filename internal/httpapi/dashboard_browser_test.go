@@ -1,0 +1,159 @@
+package httpapi_test
+
+import (
+	"context"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/voiceagent/voiceagent/internal/app/apptest"
+)
+
+// requireBrowserEnv makes a missing browser a failure instead of a skip
+// (CI sets it).
+const requireBrowserEnv = "VOICEAGENT_REQUIRE_BROWSER"
+
+// chromium finds Debian's chromium (or another Chromium/Chrome binary).
+func chromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := osexec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(requireBrowserEnv) != "" {
+		t.Fatalf("no chromium binary, and %s is set: install it (apt-get install -y chromium)", requireBrowserEnv)
+	}
+	t.Skipf("browser test skipped: no chromium binary (set %s to make this a failure)", requireBrowserEnv)
+	return ""
+}
+
+// console collects what the page writes to its console (CSP violations
+// and script errors arrive here).
+type console struct {
+	mu   sync.Mutex
+	msgs []chromedp.ConsoleMessage
+}
+
+func (c *console) problems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, m := range c.msgs {
+		if m.IsException() || m.Type == "error" || m.Source == "security" {
+			out = append(out, m.String())
+		}
+	}
+	return out
+}
+
+// TestDashboardInABrowser opens the dashboard in headless Chromium against
+// the real server, enters the token, runs a simulated call through the
+// fakes and waits for the agent's greeting to appear in the live
+// transcript; then the call ends and shows up under recent calls.
+func TestDashboardInABrowser(t *testing.T) {
+	bin := chromium(t)
+	rig := newLiveRig(t, nil, nil)
+
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("user-data-dir", filepath.Join(t.TempDir(), "profile")),
+		chromedp.Flag("window-size", "1200,900"),
+	)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // start the browser before listening
+		t.Fatalf("start chromium: %v", err)
+	}
+	var cons console
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			cons.mu.Lock()
+			cons.msgs = append(cons.msgs, m)
+			cons.mu.Unlock()
+		}
+	}()
+
+	screenshot := func(name string) {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+		if err != nil {
+			t.Logf("screenshot %s: %v", name, err)
+			return
+		}
+		path := filepath.Join(t.TempDir(), name+".png")
+		if err := os.WriteFile(path, png, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot saved: %s", path)
+	}
+	fail := func(format string, args ...any) {
+		t.Helper()
+		screenshot("failure")
+		t.Fatalf(format+"\nconsole problems: %v", append(args, cons.problems())...)
+	}
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(rig.srv.URL+"/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), apptest.Bearer),
+		chromedp.Click(chromedp.CSS("#connect")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="live"]`)),
+	)
+	if err != nil {
+		fail("log in: %v", err)
+	}
+
+	c, sid := rig.call(t, "+15555550123")
+	greeted(t, c)
+	line := `[...document.querySelectorAll('article.call[data-call-sid="` + sid + `"] .transcript li[data-role="agent"] .text')]` +
+		`.some(e => e.textContent.includes("example voice agent"))`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](line, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the greeting never appeared in the live transcript: %v", err)
+	}
+	caller, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`article.call[data-call-sid="`+sid+`"] .call-from`)))
+	if err != nil || strings.Contains(caller, "5555550123") || !strings.HasSuffix(caller, "23") {
+		fail("caller shown as %q (%v), want a masked number", caller, err)
+	}
+	screenshot("dashboard-live-call")
+
+	// The token lives in memory only.
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie + location.href`))
+	if err != nil || strings.Contains(stored, apptest.Bearer) {
+		fail("the token was stored or put in the URL: %q (%v)", stored, err)
+	}
+
+	// Hang up: the relay records the end and publishes call.ended; the
+	// call leaves the live list and shows under recent calls.
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	recent := `!!document.querySelector('#recent-body tr[data-call-sid="` + sid + `"]') && !document.querySelector('article.call[data-call-sid="` + sid + `"]')`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](recent, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the ended call did not move to recent calls: %v", err)
+	}
+	if p := cons.problems(); len(p) > 0 {
+		fail("the page reported problems (a CSP violation or a script error)")
+	}
+}
