@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
-	if err := a.buildVoice(ctx, nil); err != nil {
+	if err := a.buildVoice(ctx, a.Bus); err != nil {
 		a.Close()
 		return nil, err
 	}
