@@ -19,28 +19,40 @@ import (
 // refused 429 for 15 minutes, even with a right token.
 func (s *Server) bearerAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := ClientIP(r.Context())
-		if locked, until := s.lockout.locked(ip); locked {
-			s.lockedOut(w, r, until)
+		name, ok := s.authorize(w, r, "api", func() (string, string) { return s.checkBearer(r.Header.Get("Authorization")) })
+		if !ok {
 			return
 		}
-		name, msg := s.checkBearer(r.Header.Get("Authorization"))
-		if name == "" {
-			if lockedNow, n := s.lockout.fail(ip); lockedNow {
-				s.Audit.Record(audit.Event{
-					Type:     audit.TypeSecurityAlert,
-					Severity: audit.Warning,
-					RemoteIP: ip,
-					Detail:   map[string]any{"alert": "auth_lockout", "failures": n, "window": lockoutWindow.String(), "path": r.URL.Path},
-				})
-				s.log.Warn("auth-lockout", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ip), "failures", n)
-			}
-			s.authFailed(w, r, "api", msg)
-			return
-		}
-		s.log.Info("auth-success", "request_id", RequestID(r.Context()), "token", name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyTokenName, name)))
 	})
+}
+
+// authorize applies the lockout around check (which returns the token
+// name, or "" and the client message) and answers 429 or 401 itself when
+// it fails; surface labels the failure ("api", "logs"). Every route that
+// takes the bearer token goes through here, however the token arrives.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface string, check func() (name, msg string)) (string, bool) {
+	ip := ClientIP(r.Context())
+	if locked, until := s.lockout.locked(ip); locked {
+		s.lockedOut(w, r, until)
+		return "", false
+	}
+	name, msg := check()
+	if name == "" {
+		if lockedNow, n := s.lockout.fail(ip); lockedNow {
+			s.Audit.Record(audit.Event{
+				Type:     audit.TypeSecurityAlert,
+				Severity: audit.Warning,
+				RemoteIP: ip,
+				Detail:   map[string]any{"alert": "auth_lockout", "failures": n, "window": lockoutWindow.String(), "path": r.URL.Path},
+			})
+			s.log.Warn("auth-lockout", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ip), "failures", n)
+		}
+		s.authFailed(w, r, surface, msg)
+		return "", false
+	}
+	s.log.Info("auth-success", "request_id", RequestID(r.Context()), "token", name)
+	return name, true
 }
 
 // lockedOut answers 429 to a locked-out client IP.

@@ -71,33 +71,26 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	s.logger(r).Info("logs viewer closed", "reason", reason)
 }
 
-// logsAuth checks the bearer token of a /logs upgrade and answers 401
-// itself on failure. viaProtocol reports that the token came as the
-// bearer subprotocol, which the upgrade must then echo.
+// logsAuth checks the bearer token of a /logs upgrade (through the same
+// lockout as /api) and answers 429 or 401 itself on failure. viaProtocol
+// reports that the token came as the bearer subprotocol, which the
+// upgrade must then echo.
 func (s *Server) logsAuth(w http.ResponseWriter, r *http.Request) (name string, viaProtocol, ok bool) {
-	if r.URL.RawQuery != "" {
-		s.authFailed(w, r, "logs", "Query parameters are refused: send the token in the Authorization header or as Sec-WebSocket-Protocol: bearer, <token>")
-		return "", false, false
-	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		name, msg := s.checkBearer(h)
-		if name == "" {
-			s.authFailed(w, r, "logs", msg)
-			return "", false, false
+	name, ok = s.authorize(w, r, "logs", func() (string, string) {
+		if r.URL.RawQuery != "" {
+			return "", "Query parameters are refused: send the token in the Authorization header or as Sec-WebSocket-Protocol: bearer, <token>"
 		}
-		return name, false, true
-	}
-	protos := websocket.Subprotocols(r)
-	if len(protos) != 2 || !strings.EqualFold(protos[0], bearerSubprotocol) {
-		s.authFailed(w, r, "logs", "Missing Bearer token")
-		return "", false, false
-	}
-	name, msg := s.matchToken(protos[1])
-	if name == "" {
-		s.authFailed(w, r, "logs", msg)
-		return "", false, false
-	}
-	return name, true, true
+		if h := r.Header.Get("Authorization"); h != "" {
+			return s.checkBearer(h)
+		}
+		protos := websocket.Subprotocols(r)
+		if len(protos) != 2 || !strings.EqualFold(protos[0], bearerSubprotocol) {
+			return "", "Missing Bearer token"
+		}
+		viaProtocol = true
+		return s.matchToken(protos[1])
+	})
+	return name, viaProtocol, ok
 }
 
 // allowedOrigin accepts non-browser clients (no Origin), the server's own

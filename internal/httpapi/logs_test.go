@@ -280,3 +280,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLogsSharesTheBearerLockout: failures on /logs count toward the
+// per-IP lockout like /api ones, and a locked-out address is refused 429
+// even with the right token.
+func TestLogsSharesTheBearerLockout(t *testing.T) {
+	srv := apptest.New(t, apptest.Options{Env: map[string]string{"AUTH_FAILURE_LIMIT": "3"}})
+	bad := websocket.Dialer{Subprotocols: []string{"bearer", "wrong-token-0000000000000000000000"}}
+	for i := 0; i < 4; i++ {
+		if _, resp, err := bad.Dial(logsURL(srv), nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bad attempt %d: %v %v, want 401", i+1, err, status(resp))
+		}
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(logsURL(srv), http.Header{"Authorization": {"Bearer " + apptest.Bearer}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("right token after the lockout: %v %v, want 429", err, status(resp))
+	}
+	if got := counterValue(t, srv.Metrics.AuthFailures.WithLabelValues("logs")); got != 4 {
+		t.Fatalf("logs auth failures = %v, want 4", got)
+	}
+}
