@@ -35,6 +35,7 @@ func getJSON(t *testing.T, srv *apptest.Server, path, clientIP string, dst any) 
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s = %d %s", path, resp.StatusCode, body)
 	}
+	checkSpec(t, req, resp, body)
 	if err := json.Unmarshal(body, dst); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
