@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ Load benchmark (the server runs as a separate process: this binary's
 "serve", so its CPU time and memory are measured on their own):
   --load --calls N --duration D --ramp R
   --model-accept-delay D the fake model accepts each socket this late
+  --model-delta D        audio per model delta (default 20ms; real models
+                         send larger ones)
   --early-hangups N      extra calls that hang up as soon as they connect
   --webhooks --rps N --concurrency N --duration D
                          signed /voice/incoming load instead of calls
@@ -51,6 +54,7 @@ Load benchmark (the server runs as a separate process: this binary's
                          e.g. PPROF_ADDR=127.0.0.1:6060 or GOGC=200
   --json FILE            also write the report as JSON
   --keep                 keep the child server's data directory and log
+  --cpuprofile FILE      profile the simulator itself (the load generator)
 `
 
 type simFlags struct {
@@ -62,12 +66,14 @@ type simFlags struct {
 	callLength, every         time.Duration
 	calls, earlyHangups       int
 	duration, ramp, acceptDly time.Duration
+	modelDelta                time.Duration
 	rps, concurrency          int
 	serverURL                 string
 	serverPID                 int
 	serverEnv                 multiFlag
 	jsonOut                   string
 	keep                      bool
+	cpuProfile                string
 }
 
 type multiFlag []string
@@ -95,6 +101,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "")
 	fs.DurationVar(&f.ramp, "ramp", 10*time.Second, "")
 	fs.DurationVar(&f.acceptDly, "model-accept-delay", 0, "")
+	fs.DurationVar(&f.modelDelta, "model-delta", 20*time.Millisecond, "")
 	fs.IntVar(&f.rps, "rps", 0, "")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "")
 	fs.StringVar(&f.serverURL, "server-url", "", "")
@@ -102,6 +109,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.Var(&f.serverEnv, "server-env", "")
 	fs.StringVar(&f.jsonOut, "json", "", "")
 	fs.BoolVar(&f.keep, "keep", false, "")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, simulateUsage)
@@ -113,6 +121,13 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	if fs.NArg() > 0 {
 		fmt.Fprint(stderr, simulateUsage)
 		return usageError{"simulate takes flags only"}
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	switch {
 	case f.load || f.webhooks || f.soak:
@@ -238,4 +253,21 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// startCPUProfile profiles this process (the load generator, not the
+// server: the server has PPROF_ADDR) until the returned function runs.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -55,7 +55,7 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		defer soakRT.Close()
 	case f.load && !f.webhooks:
 		opts := sim.LoadOptions{Calls: f.calls, Duration: f.duration, Ramp: f.ramp,
-			ModelAcceptDelay: f.acceptDly, EarlyHangups: f.earlyHangups, Progress: stdout}
+			ModelAcceptDelay: f.acceptDly, ModelDelta: f.modelDelta, EarlyHangups: f.earlyHangups, Progress: stdout}
 		if f.serverURL != "" {
 			ln, err := net.Listen("tcp", f.realtimeListen)
 			if err != nil {

@@ -25,6 +25,9 @@ type LoadOptions struct {
 	// ModelAcceptDelay holds every model socket upgrade this long, to show
 	// no caller frame is lost while the model connects (target d).
 	ModelAcceptDelay time.Duration
+	// ModelDelta is the audio per model delta (default 20 ms, one frame:
+	// the worst case for the relay; real models send larger deltas).
+	ModelDelta time.Duration
 	// EarlyHangups adds calls that hang up right after their stream
 	// opens, while the model may still be connecting (target e).
 	EarlyHangups int
@@ -59,6 +62,13 @@ func NewLoad(o LoadOptions) (*Load, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.ModelDelta <= 0 {
+		o.ModelDelta = 20 * time.Millisecond
+	}
+	if o.ModelDelta%(20*time.Millisecond) != 0 || o.ModelDelta > 2*time.Second {
+		return nil, errors.New("model delta must be a multiple of 20ms, at most 2s")
+	}
+	chunk := int(o.ModelDelta/(20*time.Millisecond)) * fake.FrameBytes
 	l := &Load{opts: o, rec: &recorder{clk: clock{base: time.Now()}}}
 	frames := int(o.Duration/(20*time.Millisecond)) + 1
 	for i := range o.Calls + o.EarlyHangups {
@@ -75,8 +85,8 @@ func NewLoad(o LoadOptions) (*Load, error) {
 	}
 	l.rt = fake.NewRealtime(fake.RealtimeOptions{
 		Paced:           true,
-		ChunkBytes:      fake.FrameBytes,
-		Chunks:          frames + 500, // longer than the call: continuous audio
+		ChunkBytes:      chunk,
+		Chunks:          frames*fake.FrameBytes/chunk + 500, // longer than the call: continuous audio
 		ProbeAudio:      true,
 		DiscardAudio:    true,
 		AcceptDelay:     o.ModelAcceptDelay,
@@ -101,7 +111,7 @@ func (l *Load) logf(format string, args ...any) {
 // server process whose CPU time and memory are read from /proc.
 func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) {
 	rep := &LoadReport{Calls: l.opts.Calls, Duration: l.opts.Duration, Ramp: l.opts.Ramp,
-		EarlyHangups: l.opts.EarlyHangups, ModelAcceptDelay: l.opts.ModelAcceptDelay, Machine: ThisMachine(), FailReasons: map[string]int{}}
+		EarlyHangups: l.opts.EarlyHangups, ModelAcceptDelay: l.opts.ModelAcceptDelay, ModelDelta: l.opts.ModelDelta, Machine: ThisMachine(), FailReasons: map[string]int{}}
 	if t.HTTP == nil {
 		t.HTTP = NewHTTPClient(min(l.opts.Calls, 512))
 	}
@@ -151,10 +161,14 @@ func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) 
 	wctx, cancel := context.WithTimeout(ctx, l.opts.ModelAcceptDelay+15*time.Second)
 	err = l.rt.WaitFor(wctx, func() bool { return l.rt.OpenSessions() == 0 })
 	cancel()
-	rep.SessionsLeft = l.rt.OpenSessions()
 	if err == nil {
 		rep.SessionsClosedIn = time.Since(lastHangup)
+		// A model socket still being accepted is not open yet: wait out
+		// the accept delay and look again.
+		sleepCtx(ctx, l.opts.ModelAcceptDelay+500*time.Millisecond)
 	}
+	rep.SessionsLeft = l.rt.OpenSessions()
+	rep.SessionsOpened = len(l.rt.Sessions())
 	end, _ := mon.read()
 	genEnd, _ := ReadProc(os.Getpid())
 	rep.Generator.CPU = genEnd.CPU - genStart.CPU

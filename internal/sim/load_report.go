@@ -30,6 +30,7 @@ type LoadReport struct {
 	EarlyHangups     int
 	Duration, Ramp   time.Duration
 	ModelAcceptDelay time.Duration
+	ModelDelta       time.Duration
 	Wall             time.Duration
 	FailReasons      map[string]int
 	// Up is caller -> model, Down model -> caller.
@@ -41,10 +42,12 @@ type LoadReport struct {
 	// last one took to close after the last hang-up.
 	SessionsLeft     int
 	SessionsClosedIn time.Duration
-	CallSeconds      float64
-	Server           ServerUsage
-	Generator        struct{ CPU time.Duration }
-	Machine          Machine
+	// SessionsOpened is how many model sockets the server opened in all.
+	SessionsOpened int
+	CallSeconds    float64
+	Server         ServerUsage
+	Generator      struct{ CPU time.Duration }
+	Machine        Machine
 }
 
 // CPUPerCallSecond is the server's CPU milliseconds per second of one
@@ -149,7 +152,7 @@ func shortErr(err error) string {
 // Print writes the report as a small table.
 func (r *LoadReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s\n", r.Machine)
-	fmt.Fprintf(w, "calls: %d connected of %d (ramp %s, %s each", r.Connected, r.Calls, r.Ramp, r.Duration)
+	fmt.Fprintf(w, "calls: %d connected of %d (ramp %s, %s each, model deltas of %s", r.Connected, r.Calls, r.Ramp, r.Duration, r.ModelDelta)
 	if r.ModelAcceptDelay > 0 {
 		fmt.Fprintf(w, ", model accepts after %s", r.ModelAcceptDelay)
 	}
@@ -178,7 +181,7 @@ func (r *LoadReport) Print(w io.Writer) {
 	if r.Unlinked > 0 {
 		fmt.Fprintf(w, "calls whose caller audio never reached the model: %d\n", r.Unlinked)
 	}
-	fmt.Fprintf(w, "model sessions open after the last hang-up: %d", r.SessionsLeft)
+	fmt.Fprintf(w, "model sessions: %d opened for %d calls; open after the last hang-up: %d", r.SessionsOpened, r.Calls+r.EarlyHangups, r.SessionsLeft)
 	if r.SessionsLeft == 0 {
 		fmt.Fprintf(w, " (all closed within %s)", r.SessionsClosedIn.Round(time.Millisecond))
 	}
