@@ -17,7 +17,8 @@ func (db *DB) CallList() *CallListStore { return &CallListStore{db: db} }
 var _ calllog.Store = (*CallListStore)(nil)
 
 // ListCalls returns calls newest first (ties broken by CallSid), after the
-// cursor when one is given. Status "active" selects live streams, "ended"
+// cursor when one is given. (The CAST makes PostgreSQL type the cursor time
+// as BIGINT; compared with a bare 0 it would infer int4.) Status "active" selects live streams, "ended"
 // every call with an end time, anything else that exact status.
 func (s *CallListStore) ListCalls(ctx context.Context, f calllog.Filter) ([]calllog.Summary, error) {
 	var afterAt int64
@@ -29,7 +30,7 @@ func (s *CallListStore) ListCalls(ctx context.Context, f calllog.Filter) ([]call
        duration_sec, created_at, answered_at, ended_at
 FROM calls
 WHERE ($1 = '' OR ($1 = 'active' AND active = 1) OR ($1 = 'ended' AND ended_at IS NOT NULL) OR status = $1)
-  AND ($2 = 0 OR created_at < $2 OR (created_at = $2 AND call_sid < $3))
+  AND (CAST($2 AS BIGINT) = 0 OR created_at < $2 OR (created_at = $2 AND call_sid < $3))
 ORDER BY created_at DESC, call_sid DESC
 LIMIT $4`
 	rows, err := s.db.SQL.QueryContext(ctx, q, f.Status, afterAt, afterSID, f.Limit)
