@@ -86,7 +86,11 @@ func expectClose(t *testing.T, conn *websocket.Conn) int {
 }
 
 func TestLogsRefusesMissingWrongOrQueryToken(t *testing.T) {
-	srv := apptest.New(t, apptest.Options{})
+	logs := &apptest.LogBuffer{}
+	srv := apptest.New(t, apptest.Options{Logs: logs})
+	// Whatever was refused, no token reaches a log line (the one in the
+	// query string included).
+	t.Cleanup(func() { apptest.AssertNoLeaks(t, "server log", logs.String(), srv.Config) })
 	cases := []struct {
 		name   string
 		query  string
@@ -298,5 +302,16 @@ func TestLogsSharesTheBearerLockout(t *testing.T) {
 	}
 	if got := counterValue(t, srv.Metrics.AuthFailures.WithLabelValues("logs")); got != 4 {
 		t.Fatalf("logs auth failures = %v, want 4", got)
+	}
+}
+
+// TestLogsViewersLeaveAtShutdown: closing the bus (App.Close) tells every
+// viewer the server is going away.
+func TestLogsViewersLeaveAtShutdown(t *testing.T) {
+	srv := apptest.New(t, apptest.Options{})
+	conn := dialLogs(t, srv)
+	srv.Bus.Close()
+	if code := expectClose(t, conn); code != websocket.CloseGoingAway {
+		t.Fatalf("close code = %d, want %d", code, websocket.CloseGoingAway)
 	}
 }
