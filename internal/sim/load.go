@@ -45,10 +45,6 @@ type Load struct {
 	rec  *recorder
 }
 
-// lossGrace is how long before the caller hangs up a model frame must
-// have been sent to count as lost when it never arrived.
-const lossGrace = 500 * time.Millisecond
-
 // NewLoad starts the fake model for a run: paced (one 20 ms probe frame
 // every 20 ms, continuously, as the greeting of every call), recording no
 // audio.
@@ -236,8 +232,9 @@ func (l *Load) runCall(ctx context.Context, t Target, c *loadCall, onConnected, 
 	tick.Stop()
 	if !c.early {
 		onDone()
-		// Let the last caller frames reach the model before hanging up.
-		deadline := time.Now().Add(2 * time.Second)
+		// Let the last caller frames reach the model before hanging up
+		// (under saturation they can be seconds behind).
+		deadline := time.Now().Add(10 * time.Second)
 		for c.upRecvN.Load() < int64(c.sent) && time.Now().Before(deadline) && !mc.Closed() {
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -10,7 +10,10 @@ import (
 // Direction is what one direction of the audio did over a run.
 type Direction struct {
 	Sent, Received, Lost, Duplicates int64
-	Latency                          Latency
+	// InFlight counts frames still on their way when the caller hung up
+	// (model -> caller only; not in Sent).
+	InFlight int64
+	Latency  Latency
 }
 
 // ServerUsage is the server process's CPU time and memory over a run.
@@ -123,9 +126,22 @@ func (l *Load) analyze(rep *LoadReport) {
 			seen[d.seq] = true
 			down = append(down, diff(rec.send[d.seq], d.at))
 		}
-		cutoff := c.stopAt - uint32(lossGrace/time.Microsecond)
+		// The stream is ordered: a frame missing before the last one the
+		// caller got was dropped; frames after it were still in flight
+		// when the caller hung up.
+		last := 0
+		for seq := len(seen) - 1; seq > 0; seq-- {
+			if seen[seq] {
+				last = seq
+				break
+			}
+		}
 		for seq, st := range rec.send {
-			if st == 0 || st >= cutoff {
+			if st == 0 {
+				continue
+			}
+			if seq > last {
+				rep.Down.InFlight++
 				continue
 			}
 			rep.Down.Sent++
@@ -177,6 +193,9 @@ func (r *LoadReport) Print(w io.Writer) {
 	}{{"caller->model", r.Up}, {"model->caller", r.Down}} {
 		fmt.Fprintf(w, "%-16s %9d %9d %6d %5d %9s %9s %9s %9s\n", d.name, d.d.Sent, d.d.Received, d.d.Lost, d.d.Duplicates,
 			fmtDur(d.d.Latency.P50), fmtDur(d.d.Latency.P90), fmtDur(d.d.Latency.P99), fmtDur(d.d.Latency.Max))
+	}
+	if r.Down.InFlight > 0 {
+		fmt.Fprintf(w, "model frames in flight when callers hung up (not counted): %d\n", r.Down.InFlight)
 	}
 	if r.Unlinked > 0 {
 		fmt.Fprintf(w, "calls whose caller audio never reached the model: %d\n", r.Unlinked)
