@@ -17,7 +17,8 @@ func (c *Call) readModel(conn *websocket.Conn) {
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
 	})
-	buf := make([]byte, 0, 16<<10)
+	// Grown on demand by readMessage; most events are a few hundred bytes.
+	buf := make([]byte, 0, 2<<10)
 	var extended time.Time
 	for {
 		msg, _, err := readMessage(conn, buf, modelReadLimit)

@@ -99,8 +99,13 @@ func New(d Deps) *Relay {
 		r.dialer = &websocket.Dialer{
 			Proxy:            http.ProxyFromEnvironment,
 			HandshakeTimeout: modelHandshake,
-			ReadBufferSize:   8192,
-			WriteBufferSize:  4096,
+			// Model events are small (a 20-100 ms audio delta is under
+			// 2 KB); larger ones stream through the reader. Write buffers
+			// are held only while a message is written, so calls share
+			// them.
+			ReadBufferSize:  4096,
+			WriteBufferSize: 4096,
+			WriteBufferPool: &sync.Pool{},
 		}
 	}
 	r.toTw = peerMetrics{
