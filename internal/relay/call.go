@@ -155,6 +155,9 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
 	c.tw = newPeer("twilio", twilioQueueLen, r.pool, r.toTw)
 	c.tw.conn = conn
+	if conn != nil {
+		c.tw.batch = batchOf(conn.NetConn())
+	}
 	c.model = newPeer("model", modelQueueLen, r.pool, r.toAI)
 	c.lastActivity.Store(c.begin.UnixNano())
 	return c
@@ -227,6 +230,7 @@ func (c *Call) connectModel() {
 	}
 	c.modelSess = sess
 	c.model.conn = sess.conn
+	c.model.batch = sess.batch
 	c.mu.Unlock()
 	c.modelReady.Store(true)
 	c.wg.Add(1)

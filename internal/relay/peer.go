@@ -63,6 +63,7 @@ type peerMetrics struct {
 type peer struct {
 	name    string // "twilio" or "model", the metrics label
 	conn    *websocket.Conn
+	batch   *batchConn // conn's connection when its writes can be batched
 	queue   chan outItem
 	pool    *bufPool
 	m       peerMetrics
@@ -133,10 +134,39 @@ func (p *peer) writeLoop(ctx context.Context) error {
 	}
 }
 
+// maxBatch bounds how many queued items join one write system call.
+const maxBatch = 16
+
+// write sends it and, when the socket batches, whatever else is already
+// queued (up to maxBatch items) in one write system call; nothing waits
+// for more to arrive.
 func (p *peer) write(it outItem) error {
 	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
 		return err
 	}
+	if p.batch == nil {
+		return p.writeItem(it)
+	}
+	p.batch.holdWrites()
+	err := p.writeItem(it)
+	for n := 1; err == nil && n < maxBatch; n++ {
+		select {
+		case more := <-p.queue:
+			err = p.writeItem(more)
+			p.pool.put(more.buf)
+			continue
+		default:
+		}
+		break
+	}
+	if ferr := p.batch.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// writeItem writes the messages of one queue item.
+func (p *peer) writeItem(it outItem) error {
 	start := 0
 	for _, end := range it.buf.ends {
 		if err := p.conn.WriteMessage(websocket.TextMessage, it.buf.b[start:end]); err != nil {

@@ -20,7 +20,8 @@ const (
 
 // modelSession is an open Realtime socket that has been configured.
 type modelSession struct {
-	conn *websocket.Conn
+	conn  *websocket.Conn
+	batch *batchConn // nil when the connection could not be wrapped
 	// beta is true when the server answered with the preview session shape.
 	beta bool
 }
@@ -44,7 +45,12 @@ func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
 	hdr.Set("Authorization", "Bearer "+r.cfg.OpenAIAPIKey)
 	dctx, cancel := context.WithTimeout(ctx, modelHandshake)
 	defer cancel()
-	conn, resp, err := r.dialer.DialContext(dctx, r.cfg.RealtimeURL, hdr)
+	// A copy of the dialer per session wraps its connection so the
+	// model writer can batch frames.
+	d := *r.dialer
+	var batch *batchConn
+	d.NetDialContext = batchingDial(r.dialer.NetDialContext, r.batches, &batch)
+	conn, resp, err := d.DialContext(dctx, r.cfg.RealtimeURL, hdr)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -54,7 +60,7 @@ func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
 	}
 	conn.SetReadLimit(modelReadLimit)
 	_ = conn.SetReadDeadline(time.Now().Add(modelFirstEvent))
-	s := &modelSession{conn: conn}
+	s := &modelSession{conn: conn, batch: batch}
 	// The first event is session.created, whose shape tells GA from beta.
 	msg, _, err := readMessage(conn, make([]byte, 0, 8192), modelReadLimit)
 	if err != nil {

@@ -62,6 +62,7 @@ type Relay struct {
 	dialer   *websocket.Dialer
 	upgrader *websocket.Upgrader
 	pool     *bufPool
+	batches  *sync.Pool // write batches of every call's sockets
 	toTw     peerMetrics
 	toAI     peerMetrics
 
@@ -91,6 +92,7 @@ func New(d Deps) *Relay {
 		dialer:   d.Dialer,
 		upgrader: newUpgrader(),
 		pool:     newBufPool(),
+		batches:  newBatchPool(),
 		calls:    make(map[*Call]struct{}),
 		changed:  make(chan struct{}),
 		warm:     make(map[string]*warmSession),

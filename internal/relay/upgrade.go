@@ -26,5 +26,5 @@ func newUpgrader() *websocket.Upgrader {
 // Upgrade turns an authenticated media-stream request into a WebSocket.
 // On failure the upgrader has already answered the client.
 func (r *Relay) Upgrade(w http.ResponseWriter, req *http.Request) (*websocket.Conn, error) {
-	return r.upgrader.Upgrade(w, req, nil)
+	return r.upgrader.Upgrade(hijackBatching{ResponseWriter: w, pool: r.batches}, req, nil)
 }
