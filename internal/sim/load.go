@@ -177,6 +177,7 @@ func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) 
 		if !steadyB.At.IsZero() && steadyB.At.After(steadyA.At) {
 			rep.Server.SteadyWindow = steadyB.At.Sub(steadyA.At)
 			rep.Server.SteadyCPU = steadyB.CPU - steadyA.CPU
+			rep.Server.SteadySyscalls = (steadyB.SysR - steadyA.SysR) + (steadyB.SysW - steadyA.SysW)
 		}
 	default:
 	}

@@ -21,9 +21,11 @@ type ServerUsage struct {
 	CPU          time.Duration // whole run, call setup included
 	SteadyCPU    time.Duration // while every call was streaming
 	SteadyWindow time.Duration
-	BaselineRSS  int64 // before the first call
-	PeakRSS      int64 // highest VmRSS sampled
-	HWM          int64 // VmHWM at the end
+	// SteadySyscalls counts read and write system calls in the window.
+	SteadySyscalls int64
+	BaselineRSS    int64 // before the first call
+	PeakRSS        int64 // highest VmRSS sampled
+	HWM            int64 // VmHWM at the end
 }
 
 // LoadReport is the outcome of a load run.
@@ -208,6 +210,10 @@ func (r *LoadReport) Print(w io.Writer) {
 	if r.Server.PeakRSS > 0 {
 		fmt.Fprintf(w, "server CPU: %.2f s in all; steady %.2f s over %s = %.3f ms per call-second (%.3f with call setup)\n",
 			r.Server.CPU.Seconds(), r.Server.SteadyCPU.Seconds(), r.Server.SteadyWindow.Round(time.Millisecond), r.CPUPerCallSecond(), r.CPUPerCallSecondAll())
+		if r.Server.SteadyWindow > 0 && r.Server.SteadySyscalls > 0 {
+			fmt.Fprintf(w, "server read+write system calls: %.0f per call-second\n",
+				float64(r.Server.SteadySyscalls)/(float64(r.Calls)*r.Server.SteadyWindow.Seconds()))
+		}
 		fmt.Fprintf(w, "server RSS: baseline %.1f MiB, peak %.1f MiB (VmHWM %.1f MiB) = %.1f KiB per call\n",
 			mib(r.Server.BaselineRSS), mib(r.Server.PeakRSS), mib(r.Server.HWM), float64(r.RSSPerCall())/1024)
 	}

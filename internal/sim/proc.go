@@ -21,6 +21,9 @@ type ProcSample struct {
 	CPU time.Duration // user + system time so far
 	RSS int64         // VmRSS, bytes
 	HWM int64         // VmHWM (peak RSS), bytes
+	// SysR and SysW count read and write system calls so far
+	// (/proc/<pid>/io; zero when unreadable).
+	SysR, SysW int64
 }
 
 // ReadProc reads /proc/<pid>/stat and /proc/<pid>/status.
@@ -58,6 +61,18 @@ func ReadProc(pid int) (ProcSample, error) {
 			s.RSS = kib(line)
 		case strings.HasPrefix(line, "VmHWM:"):
 			s.HWM = kib(line)
+		}
+	}
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		for _, line := range strings.Split(string(io), "\n") {
+			k, v, _ := strings.Cut(line, ": ")
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			switch k {
+			case "syscr":
+				s.SysR = n
+			case "syscw":
+				s.SysW = n
+			}
 		}
 	}
 	return s, nil
