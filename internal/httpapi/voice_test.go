@@ -184,7 +184,10 @@ func TestPolicy(t *testing.T) {
 // apiDo calls the operator API with the test bearer token.
 func apiDo(t *testing.T, srv *apptest.Server, method, path string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, nil)
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+apptest.Bearer)
 	return send(t, req)
 }

@@ -97,7 +97,8 @@ type Answer struct {
 	TwiML    string
 	Decision Decision
 	Reason   string
-	Replayed bool // a retry: the stored answer was returned
+	Replayed bool   // a retry: the stored answer was returned
+	From     string // the caller as first recorded ("" when anonymous)
 }
 
 // pendingSlotTTL is how long an accepted call that never started a stream
@@ -113,7 +114,7 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 		return Answer{}, apperr.New(apperr.Invalid, "CallSid is missing or malformed")
 	}
 	if c, err := s.calls.FindCall(ctx, in.CallSID, in.IdempotencyKey); err == nil {
-		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, Replayed: true}, nil
+		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, Replayed: true, From: c.From}, nil
 	} else if !apperr.Is(err, apperr.NotFound) {
 		return Answer{}, err
 	}
@@ -150,7 +151,7 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 	if created {
 		s.decided(stored)
 	}
-	return Answer{TwiML: stored.TwiML, Decision: stored.Decision, Reason: stored.Reason, Replayed: !created}, nil
+	return Answer{TwiML: stored.TwiML, Decision: stored.Decision, Reason: stored.Reason, Replayed: !created, From: stored.From}, nil
 }
 
 // newCall builds the record of a decision with its TwiML.
@@ -199,7 +200,7 @@ func (s *Service) decided(c Call) {
 func (s *Service) admitted(ctx context.Context, in Inbound, th Throttle, draining bool) (Answer, error) {
 	c, err := s.calls.FindCall(ctx, in.CallSID, "")
 	if err == nil {
-		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason}, nil
+		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, From: c.From}, nil
 	}
 	if !apperr.Is(err, apperr.NotFound) {
 		return Answer{}, err

@@ -50,7 +50,9 @@ func (s *Service) Connect(ctx context.Context, in Inbound, th Throttle, draining
 	if err != nil {
 		return Answer{}, err
 	}
-	tw, err := StreamTwiML(s.settings.Links.StreamBase, token, in.CallSID, in.From)
+	// The caller is the one recorded when the call was decided, not what
+	// this delivery says.
+	tw, err := StreamTwiML(s.settings.Links.StreamBase, token, in.CallSID, a.From)
 	if err != nil {
 		return Answer{}, err
 	}
