@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
