@@ -12,6 +12,8 @@ import (
 	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -250,4 +252,26 @@ func TestCapacityFreedByStatusAndLiveCallUntouched(t *testing.T) {
 	}
 	_, body = postTwilio(t, srv, "/voice/incoming", incomingParams(4, otherCaller), nil)
 	checkAnswer(t, parseResponse(t, body), voice.Accept)
+}
+
+// TestCapacityAcrossInstances: two servers on one PostgreSQL database
+// share MAX_CONCURRENT_CALLS.
+func TestCapacityAcrossInstances(t *testing.T) {
+	dbA, dsn := storetest.PostgresURL(t)
+	dbB, err := store.Open(context.Background(), dsn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbB.Close() })
+	env := map[string]string{"MAX_CONCURRENT_CALLS": "1", "REALTIME_URL": "ws://127.0.0.1:1/v1/realtime"}
+	a := apptest.New(t, apptest.Options{DB: dbA, Env: env})
+	b := apptest.New(t, apptest.Options{DB: dbB, Env: env})
+	_, body := postTwilio(t, a, "/voice/incoming", incomingParams(1, caller), nil)
+	checkAnswer(t, parseResponse(t, body), voice.Accept)
+	_, body = postTwilio(t, b, "/voice/incoming", incomingParams(2, otherCaller), nil)
+	checkAnswer(t, parseResponse(t, body), voice.Busy)
+	// Twilio's retry of the first call reaching the other instance gets
+	// the same answer.
+	_, retry := postTwilio(t, b, "/voice/incoming", incomingParams(1, caller), nil)
+	checkAnswer(t, parseResponse(t, retry), voice.Accept)
 }
