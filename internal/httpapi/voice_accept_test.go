@@ -214,3 +214,32 @@ func TestHostileCallerValues(t *testing.T) {
 		}
 	}
 }
+
+// TestInboundLogsLeakNothing: the log of a run of decisions, refusals and
+// list changes holds no secret and no caller number in clear.
+func TestInboundLogsLeakNothing(t *testing.T) {
+	logs := &apptest.LogBuffer{}
+	srv := apptest.New(t, apptest.Options{Logs: logs, Env: map[string]string{
+		"REALTIME_URL": "ws://127.0.0.1:1/v1/realtime", "CALLER_BLACKLIST": otherCaller, "LOG_LEVEL": "debug",
+	}})
+	var bodies strings.Builder
+	p := incomingParams(1, caller)
+	for _, path := range []string{"/voice/incoming", "/voice/accept", "/voice/status"} {
+		_, b := postTwilio(t, srv, path, p, nil)
+		bodies.Write(b)
+	}
+	_, b := postTwilio(t, srv, "/voice/incoming", incomingParams(2, otherCaller), nil)
+	bodies.Write(b)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/voice/incoming", strings.NewReader(p.Encode()))
+	req.Header.Set("X-Twilio-Signature", "forged")
+	send(t, req)
+	apiDo(t, srv, http.MethodPut, "/api/callers/blocked/%2B15555550177")
+	srv.Audit.Flush(context.Background())
+	if !strings.Contains(logs.String(), "call decision") || !strings.Contains(logs.String(), "Twilio webhook refused") {
+		t.Fatalf("expected log lines missing:\n%s", logs.String())
+	}
+	apptest.AssertNoLeaks(t, "log", logs.String(), srv.Config, caller, otherCaller, "+15555550177")
+	// The stream answer names the caller (Twilio hands it to the agent);
+	// the other answers carry no number.
+	apptest.AssertNoLeaks(t, "bodies", strings.ReplaceAll(bodies.String(), caller, ""), srv.Config, caller, otherCaller)
+}
