@@ -37,10 +37,6 @@ func (c clock) stamp(t time.Time) uint32 {
 	return uint32(d/time.Microsecond) + 1
 }
 
-func (c clock) time(s uint32) time.Time {
-	return c.base.Add(time.Duration(s-1) * time.Microsecond)
-}
-
 // diff is b-a in microseconds for two stamps (0 when b is earlier).
 func diff(a, b uint32) uint32 {
 	if b < a {

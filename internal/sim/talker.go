@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 
@@ -46,11 +45,6 @@ func startTalking(c *fake.MediaClient) *talker {
 
 // say makes the caller talk for n frames (n x 20 ms).
 func (t *talker) say(n int) { t.speech.Add(int64(n)) }
-
-// saidAll waits until the queued speech has been sent.
-func (t *talker) saidAll(ctx context.Context) error {
-	return t.c.WaitFor(ctx, func() bool { return t.speech.Load() <= 0 })
-}
 
 // hangUp stops the frames and sends stop, as Twilio does when the caller
 // hangs up.
