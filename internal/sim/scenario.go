@@ -34,12 +34,19 @@ type Result struct {
 	// Detail says what was observed.
 	Detail string
 	// Err is nil when the expectation held.
-	Err  error
-	Took time.Duration
+	Err error
+	// Skipped says why the scenario could not run against this server.
+	Skipped string
+	Took    time.Duration
 }
 
-// OK reports whether the scenario passed.
+// OK reports whether the scenario passed (or was skipped).
 func (r Result) OK() bool { return r.Err == nil }
+
+// skip is returned by a scenario that cannot run against this server.
+type skip string
+
+func (s skip) Error() string { return string(s) }
 
 // Scenario is one simulated situation with an expectation.
 type Scenario struct {
@@ -78,6 +85,9 @@ func Run(ctx context.Context, e *Env, scenarios []Scenario) []Result {
 				}
 			}()
 			r.Err = s.Run(sctx, e, &r)
+			if sk, ok := r.Err.(skip); ok {
+				r.Err, r.Skipped = nil, string(sk)
+			}
 		}()
 		r.Took = time.Since(start)
 		cancel()

@@ -19,6 +19,7 @@ type liveCall struct {
 	t     *talker
 	sess  *fake.RealtimeSession
 	start time.Time
+	ended bool
 }
 
 // answer places a call from `from`, expects it answered with a stream,
@@ -77,9 +78,20 @@ func (lc *liveCall) played(ctx context.Context, n int) error {
 	return nil
 }
 
+// cleanup ends a call a failed scenario left behind, so the next
+// scenario finds no live call on the server.
+func (lc *liveCall) cleanup(ctx context.Context, e *Env) {
+	if lc.ended {
+		return
+	}
+	lc.t.hangUp()
+	_ = e.Target.Status(context.WithoutCancel(ctx), lc.a.Params, "completed", int(time.Since(lc.start).Seconds()))
+}
+
 // hangUp ends the call as the caller, checks the model session is closed
 // and reports the end to the server as Twilio's status callback would.
 func (lc *liveCall) hangUp(ctx context.Context, e *Env) error {
+	lc.ended = true
 	lc.t.hangUp()
 	var errs []error
 	select {
@@ -100,7 +112,7 @@ func runConversation(ctx context.Context, e *Env, r *Result) error {
 	if err != nil {
 		return err
 	}
-	defer lc.t.halt()
+	defer lc.cleanup(ctx, e)
 	greeting, err := lc.greeted(ctx)
 	if err != nil {
 		return err
@@ -135,7 +147,7 @@ func runBargeIn(ctx context.Context, e *Env, r *Result) error {
 	if err != nil {
 		return err
 	}
-	defer lc.t.halt()
+	defer lc.cleanup(ctx, e)
 	greeting, err := lc.greeted(ctx)
 	if err != nil {
 		return err
