@@ -68,8 +68,18 @@ func (lc *liveCall) greeted(ctx context.Context) (int, error) {
 func (lc *liveCall) played(ctx context.Context, n int) error {
 	err := lc.c.WaitFor(ctx, func() bool {
 		rs := lc.sess.Responses()
-		return len(rs) >= n && rs[n-1].Status != "in_progress" && lc.sess.ActiveResponse() == "" &&
-			lc.c.QueuedBytes() == 0 && lc.c.PendingMarks() == 0
+		if len(rs) < n || rs[n-1].Status == "in_progress" || lc.sess.ActiveResponse() != "" {
+			return false
+		}
+		// The model can finish before its audio has crossed the relay:
+		// wait until every completed response's audio has arrived.
+		generated := 0
+		for _, r := range rs[:n] {
+			if r.Status == "completed" {
+				generated += r.AudioBytes
+			}
+		}
+		return lc.c.ReceivedBytes() >= generated && lc.c.QueuedBytes() == 0 && lc.c.PendingMarks() == 0
 	})
 	if err != nil {
 		return fmt.Errorf("response %d not played to the end (%d bytes heard, %d queued, %d marks pending): %w",
