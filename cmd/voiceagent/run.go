@@ -69,13 +69,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if cmd == "check" {
+		return runCheck(getenv, stdout)
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", oneLine(err))
 	}
 	switch cmd {
-	case "check":
-		return runCheck(cfg, stdout)
 	case "migrate":
 		return runMigrate(ctx, cfg, stdout)
 	default:
@@ -96,7 +97,18 @@ func withDotEnv(getenv func(string) string) (func(string) string, error) {
 		if errors.Is(err, os.ErrNotExist) && !explicit {
 			return getenv, nil
 		}
-		return nil, fmt.Errorf("ENV_FILE %s cannot be read: %w", path, err)
+		// Never godotenv's text: a parse error quotes the offending line,
+		// which may hold a secret.
+		what := "cannot be parsed"
+		if errors.Is(err, os.ErrNotExist) {
+			what = "does not exist"
+		} else if errors.Is(err, os.ErrPermission) {
+			what = "cannot be read (permission denied)"
+		}
+		if explicit {
+			return nil, fmt.Errorf("ENV_FILE %s %s", path, what)
+		}
+		return nil, fmt.Errorf(".env %s", what)
 	}
 	return func(k string) string {
 		if v := getenv(k); v != "" {
@@ -112,13 +124,19 @@ func oneLine(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-func runCheck(cfg *config.Config, stdout io.Writer) error {
-	checks := cfg.Checklist()
+// runCheck prints the whole checklist, with what Load would refuse as FAIL
+// lines, and fails when any line does.
+func runCheck(getenv func(string) string, stdout io.Writer) error {
+	checks := config.LoadForCheck(getenv)
+	var failed []string
 	for _, c := range checks {
 		fmt.Fprintln(stdout, c)
+		if c.Status == config.Fail {
+			failed = append(failed, c.Name)
+		}
 	}
-	if config.Failed(checks) {
-		return errors.New("security checklist has failures")
+	if len(failed) > 0 {
+		return fmt.Errorf("security checklist has failures: %s", strings.Join(failed, ", "))
 	}
 	return nil
 }

@@ -48,6 +48,44 @@ func TestCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN") || exitCode(err) != 1 {
 		t.Fatalf("check without TWILIO_AUTH_TOKEN: err = %v", err)
 	}
+	if !strings.Contains(out.String(), "FAIL  TWILIO_AUTH_TOKEN") || !strings.Contains(out.String(), "PASS  OPENAI_API_KEY") {
+		t.Fatalf("check without TWILIO_AUTH_TOKEN prints no FAIL line for it, or not the whole checklist:\n%s", out.String())
+	}
+}
+
+// TestCheckPrintsEveryRefusalAsAFailLine: what serve refuses to start
+// with, check prints as FAIL lines naming the variable (exit 1), and no
+// line holds a secret value.
+func TestCheckPrintsEveryRefusalAsAFailLine(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const secret = "replace-with-your-openai-key-sk-live-0123"
+	env := goodProduction(t.TempDir())
+	env["INTERNAL_API_BEARER"] = "short-secret-token"
+	env["PUBLIC_URL"] = "http://voice.example.test"
+	env["ALLOWED_ORIGINS"] = "*"
+	env["TWILIO_VALIDATE"] = "false"
+	env["OPENAI_API_KEY"] = secret
+	env["SHUTDOWN_DRAIN_TIMEOUT"] = "forever"
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check"}, envOf(env), &out, &out)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("check: err = %v, want exit 1", err)
+	}
+	for _, name := range []string{"INTERNAL_API_BEARER", "PUBLIC_URL", "ALLOWED_ORIGINS", "TWILIO_VALIDATE", "OPENAI_API_KEY", "SHUTDOWN_DRAIN_TIMEOUT"} {
+		if !strings.Contains(out.String(), "FAIL  "+name+":") {
+			t.Errorf("no FAIL line for %s:\n%s", name, out.String())
+		}
+	}
+	for _, s := range []string{secret, "short-secret-token", env["TWILIO_AUTH_TOKEN"], env["PRIVACY_HASH_KEY"]} {
+		if strings.Contains(out.String(), s) || strings.Contains(err.Error(), s) {
+			t.Fatalf("check prints a secret value %q:\n%s", s, out.String())
+		}
+	}
+	// serve still refuses to start with the same configuration.
+	out.Reset()
+	if err := run(context.Background(), []string{"serve"}, envOf(env), &out, &out); err == nil || !strings.HasPrefix(err.Error(), "configuration: ") {
+		t.Fatalf("serve: err = %v, want a configuration error", err)
+	}
 }
 
 func TestCheckWarnsWhenValidationIsOffInDevelopment(t *testing.T) {
@@ -106,6 +144,36 @@ func TestDotEnvIsReadAndEnvironmentWins(t *testing.T) {
 	}
 	if _, err := withDotEnv(envOf(map[string]string{"ENV_FILE": "missing.env"})); err == nil || !strings.Contains(err.Error(), "ENV_FILE") {
 		t.Fatalf("missing ENV_FILE: err = %v", err)
+	}
+}
+
+// TestMalformedDotEnvDoesNotLeakItsContents: a parse error names the file,
+// never the text godotenv quotes from it (which may be a secret).
+func TestMalformedDotEnvDoesNotLeakItsContents(t *testing.T) {
+	const secret = "sk-secret-value-0123456789"
+	for _, tt := range []struct {
+		name, envFile, file, want string
+	}{
+		{"default .env", "", ".env", ".env cannot be parsed"},
+		{"ENV_FILE", "prod.env", "prod.env", "ENV_FILE prod.env cannot be parsed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			if err := writeFile(tt.file, "APP_ENV=production\nOPENAI_API_KEY=\""+secret+"\n"); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"check"}, envOf(map[string]string{"ENV_FILE": tt.envFile}), &out, &out)
+			if err == nil || exitCode(err) != 1 {
+				t.Fatalf("err = %v, want exit 1", err)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("err = %q, want %q", got, tt.want)
+			}
+			if strings.Contains(err.Error()+out.String(), secret) || strings.Contains(err.Error()+out.String(), "sk-secret") {
+				t.Fatalf("output leaks the file's contents: %q %q", err, out.String())
+			}
+		})
 	}
 }
 

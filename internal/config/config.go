@@ -6,10 +6,12 @@ package config
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -44,7 +46,7 @@ type Config struct {
 	Env          string        // APP_ENV
 	Port         int           // PORT
 	PublicURL    *url.URL      // PUBLIC_URL (scheme and host, no path)
-	DatabaseURL  string        // DATABASE_URL (empty: SQLite under DataDir)
+	DatabaseURL  string        // DATABASE_URL or DATABASE_URL_FILE (empty: SQLite under DataDir)
 	DataDir      string        // DATA_DIR
 	LogLevel     string        // LOG_LEVEL
 	LogFormat    string        // LOG_FORMAT
@@ -66,8 +68,10 @@ type Config struct {
 	AllowedOrigins  []string      // ALLOWED_ORIGINS
 	TrustedProxies  []netip.Prefix
 	PrivacyHashKey  string // PRIVACY_HASH_KEY
-	AuthFailLimit   int    // AUTH_FAILURE_LIMIT
-	APIRatePerMin   int    // API_REQUESTS_PER_MINUTE
+	// PrivacyKeyGenerated is true when development made PrivacyHashKey up.
+	PrivacyKeyGenerated bool
+	AuthFailLimit       int // AUTH_FAILURE_LIMIT
+	APIRatePerMin       int // API_REQUESTS_PER_MINUTE
 
 	CallerBlacklist    []string // CALLER_BLACKLIST
 	CallerWhitelist    []string // CALLER_WHITELIST
@@ -109,19 +113,43 @@ func (c *Config) Secrets() []string {
 	for _, t := range c.BearerTokens {
 		out = append(out, t.Value)
 	}
+	if pw := databasePassword(c.DatabaseURL); pw != "" {
+		out = append(out, pw)
+	}
 	return out
 }
+
+// Twilio identifiers: a fixed prefix and 32 hex digits.
+var (
+	accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	apiKeySIDPattern  = regexp.MustCompile(`^SK[0-9a-fA-F]{32}$`)
+)
 
 // Load reads the configuration through getenv and validates it. Every error
 // names the variable at fault.
 func Load(getenv func(string) string) (*Config, error) {
+	c, probs := load(getenv)
+	if len(probs) > 0 {
+		errs := make([]error, len(probs))
+		for i, p := range probs {
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// load reads every variable and returns the configuration as far as it
+// could be read, with every problem found (Load refuses any; LoadForCheck
+// lists them).
+func load(getenv func(string) string) (*Config, []problem) {
 	l := loader{getenv: getenv}
 	c := &Config{}
 	c.Env = l.oneOf("APP_ENV", Development, Development, Production)
 	prod := c.Env == Production
 	c.Port = l.intRange("PORT", 8080, 0, 65535)
 	c.PublicURL = l.publicURL("PUBLIC_URL")
-	c.DatabaseURL = l.str("DATABASE_URL", "")
+	c.DatabaseURL = l.secret("DATABASE_URL")
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		l.fail("DATABASE_URL", "must start with postgres:// (leave it empty for the embedded SQLite database)")
 	}
@@ -136,11 +164,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.DrainTimeout = l.duration("SHUTDOWN_DRAIN_TIMEOUT", 30*time.Second)
 
 	c.TwilioAccountSID = l.str("TWILIO_ACCOUNT_SID", "")
-	if c.TwilioAccountSID != "" && (!strings.HasPrefix(c.TwilioAccountSID, "AC") || len(c.TwilioAccountSID) != 34) {
+	if c.TwilioAccountSID != "" && !accountSIDPattern.MatchString(c.TwilioAccountSID) {
 		l.fail("TWILIO_ACCOUNT_SID", "must be AC followed by 32 hex characters")
 	}
 	c.TwilioAuthToken = l.secret("TWILIO_AUTH_TOKEN")
 	c.TwilioAPIKey = l.str("TWILIO_API_KEY", "")
+	if c.TwilioAPIKey != "" && !apiKeySIDPattern.MatchString(c.TwilioAPIKey) {
+		l.fail("TWILIO_API_KEY", "must be SK followed by 32 hex characters")
+	}
 	c.TwilioAPISecret = l.secret("TWILIO_API_SECRET")
 	if (c.TwilioAPIKey == "") != (c.TwilioAPISecret == "") {
 		l.fail("TWILIO_API_KEY", "TWILIO_API_KEY and TWILIO_API_SECRET must be set together")
@@ -152,7 +183,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.OpenAIAPIKey = l.secret("OPENAI_API_KEY")
 
 	c.BearerTokens = l.bearer("INTERNAL_API_BEARER", prod)
-	if len(c.BearerTokens) == 0 && !prod && l.errs == nil {
+	if len(c.BearerTokens) == 0 && !prod && len(l.probs) == 0 {
 		c.BearerTokens = []BearerToken{{Name: "primary", Value: randomToken()}}
 		c.BearerGenerated = true
 	}
@@ -161,6 +192,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.PrivacyHashKey = l.secret("PRIVACY_HASH_KEY")
 	if c.PrivacyHashKey == "" && !prod {
 		c.PrivacyHashKey = randomToken()
+		c.PrivacyKeyGenerated = true
 	}
 	c.AuthFailLimit = l.intRange("AUTH_FAILURE_LIMIT", 10, 1, 100000)
 	c.APIRatePerMin = l.intRange("API_REQUESTS_PER_MINUTE", 600, 1, 1000000)
@@ -196,41 +228,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if prod {
 		c.validateProduction(&l)
 	}
-	if err := l.err(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// validateProduction holds the rules that keep an unsafe configuration from
-// starting in production.
-func (c *Config) validateProduction(l *loader) {
-	for _, req := range []struct{ name, value string }{
-		{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID},
-		{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken},
-		{"OPENAI_API_KEY", c.OpenAIAPIKey},
-		{"PRIVACY_HASH_KEY", c.PrivacyHashKey},
-	} {
-		if req.value == "" {
-			l.fail(req.name, "is required in production")
-		}
-	}
-	if c.PublicURL == nil {
-		l.fail("PUBLIC_URL", "is required in production")
-	} else if c.PublicURL.Scheme != "https" {
-		l.fail("PUBLIC_URL", "must be https in production")
-	}
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			l.fail("ALLOWED_ORIGINS", "must not be * in production")
-		}
-	}
-	if !c.TwilioValidate {
-		l.fail("TWILIO_VALIDATE", "cannot be false in production")
-	}
-	if len(c.PrivacyHashKey) > 0 && len(c.PrivacyHashKey) < 32 {
-		l.fail("PRIVACY_HASH_KEY", "must be at least 32 characters in production")
-	}
+	return c, l.probs
 }
 
 // Features reports which optional features are off because their

@@ -13,18 +13,24 @@ import (
 	"github.com/voiceagent/voiceagent/internal/phone"
 )
 
-// loader reads variables and collects errors that name them, so one run
+// loader reads variables and collects problems that name them, so one run
 // reports every bad variable at once.
 type loader struct {
 	getenv func(string) string
-	errs   []error
+	probs  []problem
 }
+
+// problem is one refused variable. Its message never holds a secret value.
+type problem struct {
+	name string // the variable at fault
+	msg  string // what is wrong, to follow the name
+}
+
+func (p problem) Error() string { return p.name + " " + p.msg }
 
 func (l *loader) fail(name, msg string) {
-	l.errs = append(l.errs, fmt.Errorf("%s %s", name, msg))
+	l.probs = append(l.probs, problem{name, msg})
 }
-
-func (l *loader) err() error { return errors.Join(l.errs...) }
 
 func (l *loader) str(name, def string) string {
 	if v := strings.TrimSpace(l.getenv(name)); v != "" {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
 
 // pgInstance is a PostgreSQL server of this test's own, on a temporary
@@ -30,7 +32,7 @@ func startPostgres(t *testing.T) *pgInstance {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
-		t.Skip("PostgreSQL fault test skipped: no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+		storetest.SkipNoPostgres(t, "no server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
 	}
 	pg := &pgInstance{bin: filepath.Dir(bins[len(bins)-1])}
 	dir, err := os.MkdirTemp("", "voiceagent-e2e-pg-")
@@ -42,7 +44,7 @@ func startPostgres(t *testing.T) *pgInstance {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("PostgreSQL fault test skipped: running as root and there is no postgres user to run the server as (.ci/postgres.sh creates it)")
+			storetest.SkipNoPostgres(t, "running as root and there is no postgres user to run the server as (.ci/postgres.sh creates it)")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

@@ -68,9 +68,9 @@ func TestConferenceEventsWebhook(t *testing.T) {
 			{confEvent(3, "participant-leave", callerSID), "t3"},
 			{confEvent(1, "conference-start", ""), "t1"},
 			{confEvent(2, "participant-join", callerSID), "t2"},
-			{confEvent(2, "participant-join", callerSID), "t2"},  // retry
+			{confEvent(2, "participant-join", callerSID), "t2"},   // retry
 			{confEvent(3, "participant-leave", callerSID), "t3b"}, // same sequence, new token
-			{confEvent(9, "participant-join", callerSID), "t2"},  // same token
+			{confEvent(9, "participant-join", callerSID), "t2"},   // same token
 		} {
 			if resp, b := a.postEvent(e.params, e.idem, true); resp.StatusCode != 204 {
 				t.Fatalf("event %v = %d %s", e.params.Get("SequenceNumber"), resp.StatusCode, b)
@@ -96,10 +96,17 @@ func TestConferenceEventsWebhook(t *testing.T) {
 		if got.Status != "in-progress" || len(got.Events) != 3 || got.Events[0].SequenceNumber != 1 {
 			t.Fatalf("conference = %s", body)
 		}
+		callerSeen := false
 		for _, p := range got.Participants {
-			if p.CallSID == callerSID && p.Status != "left" {
-				t.Fatalf("caller status = %q, want left (join arrived late)", p.Status)
+			if p.CallSID == callerSID {
+				callerSeen = true
+				if p.Status != "left" {
+					t.Fatalf("caller status = %q, want left (join arrived late)", p.Status)
+				}
 			}
+		}
+		if !callerSeen {
+			t.Fatalf("caller participant missing: %s", body)
 		}
 
 		// Unsigned, badly signed and malformed callbacks store nothing.
@@ -124,3 +131,39 @@ func TestConferenceEventsWebhook(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestConferenceLookupBeforeTwilio: without Twilio (or an outbound number)
+// an unknown conference or call is still 404; only a real one is 503.
+func TestConferenceLookupBeforeTwilio(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"TWILIO_ACCOUNT_SID": ""},
+		{"TWILIO_ACCOUNT_SID": "", "TWILIO_OUTBOUND_NUMBER": ""},
+	} {
+		db := storetest.SQLite(t)
+		a := newOpAPI(t, db, env)
+		seedCall(t, db, callerSID, callerNumber)
+		mustExec(t, db, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, 1, 1)`, confName, callerSID)
+		unknownSID := "CAffffffffffffffffffffffffffffffff"
+		unknown := "conf_" + unknownSID
+		for _, tc := range []struct {
+			path, body string
+			want       int
+		}{
+			{"/api/conference/end", `{"conferenceName":"` + unknown + `"}`, 404},
+			{"/api/conference/add", `{"conferenceName":"` + unknown + `","targetNumber":"` + targetNumber + `"}`, 404},
+			{"/api/conference/forward", `{"callSid":"` + unknownSID + `","targetNumber":"` + targetNumber + `"}`, 404},
+			{"/api/conference/end", `{"conferenceName":"` + confName + `"}`, 503},
+			{"/api/conference/add", `{"conferenceName":"` + confName + `","targetNumber":"` + targetNumber + `"}`, 503},
+			{"/api/conference/forward", `{"callSid":"` + callerSID + `","targetNumber":"` + targetNumber + `"}`, 503},
+		} {
+			resp, body := a.call("POST", tc.path, tc.body, nil)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%v: %s %s = %d %s, want %d", env, tc.path, tc.body, resp.StatusCode, body, tc.want)
+			}
+			decodeError(t, body)
+		}
+		if n := len(a.tw.Requests()); n != 0 {
+			t.Fatalf("%d REST calls made without Twilio configured", n)
+		}
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/fake"

@@ -67,7 +67,7 @@ type Server struct {
 	log *slog.Logger
 
 	draining atomic.Bool
-	inflight sync.WaitGroup
+	inflight inflight
 	// drainers are waited for during shutdown besides in-flight requests
 	// (for example live media streams); each returns when its work is done
 	// or ctx ends.
@@ -103,7 +103,7 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // in-flight requests and registered drainers until they finish or ctx ends.
 func (s *Server) Drain(ctx context.Context) {
 	s.draining.Store(true)
-	done := make(chan struct{})
+	drained := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
 		for _, d := range s.drainers {
@@ -111,22 +111,66 @@ func (s *Server) Drain(ctx context.Context) {
 			go func() { defer wg.Done(); d(ctx) }()
 		}
 		wg.Wait()
-		s.inflight.Wait()
-		close(done)
+		close(drained)
 	}()
 	select {
-	case <-done:
+	case <-drained:
 	case <-ctx.Done():
+		return
 	}
+	s.inflight.wait(ctx)
 }
 
 // track counts in-flight requests so Drain can wait for them.
 func (s *Server) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Done()
+		s.inflight.add()
+		defer s.inflight.done()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// inflight counts requests in progress. Unlike a sync.WaitGroup, adding
+// while someone waits is allowed: Twilio webhooks keep arriving (and are
+// answered busy) during a drain.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n reaches zero; nil while n is zero
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// wait returns when no request is in flight or ctx ends. A request that
+// starts later is not waited for once the count has touched zero.
+func (f *inflight) wait(ctx context.Context) {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
 }
 
 // HTTPServer wraps the handler in an http.Server with the timeouts every

@@ -19,6 +19,28 @@ import (
 // PostgresEnv is the variable that names the test PostgreSQL server.
 const PostgresEnv = "VOICEAGENT_TEST_POSTGRES_URL"
 
+// RequirePostgresEnv, set to 1, makes a missing PostgreSQL a test failure
+// instead of a skip. .ci/run sets it; CI=true has the same effect.
+const RequirePostgresEnv = "VOICEAGENT_REQUIRE_POSTGRES"
+
+// PostgresRequired reports whether PostgreSQL tests must run: in CI
+// (CI=true) or when VOICEAGENT_REQUIRE_POSTGRES=1.
+func PostgresRequired() bool {
+	return os.Getenv("CI") == "true" || os.Getenv(RequirePostgresEnv) == "1"
+}
+
+// SkipNoPostgres skips a test that needs PostgreSQL, naming why, or fails
+// it when PostgreSQL is required (PostgresRequired), so CI never passes
+// with the PostgreSQL half silently skipped.
+func SkipNoPostgres(t testing.TB, why string) {
+	t.Helper()
+	if PostgresRequired() {
+		t.Fatalf("PostgreSQL is required here (CI=true or %s=1) but %s; start one with `eval \"$(.ci/postgres.sh start)\"`", RequirePostgresEnv, why)
+		return
+	}
+	t.Skipf("PostgreSQL test skipped: %s (`eval \"$(.ci/postgres.sh start)\"` starts one; set %s=1 to make this a failure)", why, RequirePostgresEnv)
+}
+
 // Engines runs fn once per engine as subtests named "sqlite" and
 // "postgres", each with a freshly migrated database.
 func Engines(t *testing.T, fn func(t *testing.T, db *store.DB)) {
@@ -42,7 +64,8 @@ func SQLite(t testing.TB) *store.DB {
 }
 
 // Postgres returns a migrated database in a new schema of the test server,
-// dropped when the test ends. It skips the test when no server is named.
+// dropped when the test ends. With no server named it skips the test, or
+// fails it where PostgreSQL is required (see SkipNoPostgres).
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
 	db, _ := PostgresURL(t)
@@ -55,7 +78,7 @@ func PostgresURL(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s (run `eval \"$(.ci/postgres.sh start)\"`)", PostgresEnv)
+		SkipNoPostgres(t, PostgresEnv+" is not set")
 	}
 	ctx := context.Background()
 	schema := "t_" + randomHex(8)
