@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
@@ -104,7 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 
 		Contacts:    a.Contacts,
 		Conferences: a.Conferences,
-		Privacy:     privacy.NewService(db.Privacy(), a.Audit, cfg.PrivacyHashKey),
+		Privacy:     privacy.NewService(db.Privacy(), a.Audit, a.Audit, privacy.Settings{HashKey: cfg.PrivacyHashKey, ServiceNumbers: map[string]string{cfg.TwilioPhoneNumber: "TWILIO_PHONE_NUMBER", cfg.TwilioOutboundNumber: "TWILIO_OUTBOUND_NUMBER"}}),
 
 		Voice:        a.Voice,
 		StreamTokens: a.Voice,
@@ -123,8 +122,9 @@ func (a *App) Close() {
 	}
 }
 
-// Serve serves on ln until ctx ends, then drains for up to the configured
-// drain timeout and shuts the listener down.
+// Serve serves on ln until ctx ends, then drains and shuts the listener
+// down, all within SHUTDOWN_DRAIN_TIMEOUT: the drain and the HTTP shutdown
+// share one deadline, and whatever is still open at it is closed at once.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	hs := a.Server.HTTPServer()
 	errc := make(chan error, 1)
@@ -137,10 +137,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Log.Info("shutting down: draining", "timeout", a.Config.DrainTimeout.String())
 	dctx, cancel := context.WithTimeout(context.Background(), a.Config.DrainTimeout)
 	defer cancel()
+	// The listener stays open while draining, so /ready can answer 503 and
+	// late webhooks get busy TwiML.
 	a.Server.Drain(dctx)
-	sctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	if err := hs.Shutdown(sctx); err != nil {
+	// Shutdown closes the listener and idle connections at once, then waits
+	// for requests still running, for what is left of the deadline; when
+	// the drain used it all, it returns straight away and Close cuts the
+	// rest.
+	if err := hs.Shutdown(dctx); err != nil {
 		a.Log.Warn("shutdown", "err", err)
 	}
 	hs.Close()

@@ -71,6 +71,9 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 	if err := s.checkCall(ctx, callSID); err != nil {
 		return err
 	}
+	if err := s.checkOutbound(); err != nil {
+		return err
+	}
 	name := NameFor(callSID)
 	conf, err := s.store.EnsureConference(ctx, name, callSID, s.now())
 	if err != nil {
@@ -127,6 +130,9 @@ func (s *Service) Forward(ctx context.Context, callSID, target string) error {
 	if err := s.checkCall(ctx, callSID); err != nil {
 		return err
 	}
+	if err := s.checkOutbound(); err != nil {
+		return err
+	}
 	doc, err := forwardTwiML(target, s.settings.OutboundNumber)
 	if err != nil {
 		return err
@@ -139,14 +145,12 @@ func (s *Service) Forward(ctx context.Context, callSID, target string) error {
 }
 
 // EndConference ends conference name (status completed), hanging up every
-// participant. Unknown or not-live conferences are apperr.NotFound.
+// participant. Unknown or not-live conferences are apperr.NotFound, also
+// when Twilio is not configured (apperr.Unavailable only for a real one).
 func (s *Service) EndConference(ctx context.Context, name string) error {
 	callSID, err := CallSIDOf(name)
 	if err != nil {
 		return err
-	}
-	if s.twilio == nil {
-		return errNotConfigured
 	}
 	conf, err := s.store.GetConference(ctx, name)
 	if err != nil {
@@ -154,6 +158,9 @@ func (s *Service) EndConference(ctx context.Context, name string) error {
 	}
 	if conf.Status == StatusCompleted {
 		return apperr.New(apperr.NotFound, "conference has already ended")
+	}
+	if s.twilio == nil {
+		return errNotConfigured
 	}
 	sid := conf.ConferenceSID
 	if sid == "" {
@@ -221,9 +228,6 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 	if !phone.Valid(target) {
 		return apperr.New(apperr.Invalid, "targetNumber must be an E.164 number such as +15551234567")
 	}
-	if s.settings.OutboundNumber == "" {
-		return apperr.New(apperr.Unavailable, "TWILIO_OUTBOUND_NUMBER is not configured")
-	}
 	for _, b := range s.settings.Blocked {
 		if b == target {
 			return apperr.New(apperr.Forbidden, "targetNumber is on the deny list")
@@ -240,13 +244,12 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 }
 
 // checkCall refuses calls voiceagent did not answer, and ended ones, so
-// the API can never act on other calls of the account.
+// the API can never act on other calls of the account; then it requires
+// Twilio. The lookup comes first: an unknown call is apperr.NotFound
+// whether or not Twilio is configured.
 func (s *Service) checkCall(ctx context.Context, callSID string) error {
 	if !ValidCallSID(callSID) {
 		return apperr.New(apperr.Invalid, "callSid must be CA followed by 32 hex characters")
-	}
-	if s.twilio == nil {
-		return errNotConfigured
 	}
 	known, ended, err := s.store.CallState(ctx, callSID)
 	if err != nil {
@@ -257,6 +260,18 @@ func (s *Service) checkCall(ctx context.Context, callSID string) error {
 	}
 	if ended {
 		return apperr.New(apperr.Conflict, "call has ended")
+	}
+	if s.twilio == nil {
+		return errNotConfigured
+	}
+	return nil
+}
+
+// checkOutbound requires a caller ID to dial from; it runs after
+// checkCall, so an unknown call is still apperr.NotFound.
+func (s *Service) checkOutbound() error {
+	if s.settings.OutboundNumber == "" {
+		return apperr.New(apperr.Unavailable, "TWILIO_OUTBOUND_NUMBER is not configured")
 	}
 	return nil
 }

@@ -37,13 +37,12 @@ func Key(name string) string {
 	return strings.ToLower(strings.Join(strings.Fields(name), " "))
 }
 
-// Normalize trims the name, aliases and note, turns the number into E.164
-// when it can be, and drops empty and repeated aliases.
+// Normalize trims the name, aliases and note and drops empty and repeated
+// aliases. The number is left as given: API input must already be E.164
+// (Validate refuses anything else), so "5555550142" is an error rather
+// than a silently different "+5555550142".
 func (c *Contact) Normalize() {
 	c.Name = strings.Join(strings.Fields(c.Name), " ")
-	if n, err := phone.Normalize(c.PhoneNumber); err == nil {
-		c.PhoneNumber = n
-	}
 	c.Note = strings.TrimSpace(c.Note)
 	seen := map[string]bool{Key(c.Name): true}
 	aliases := make([]string, 0, len(c.Aliases))

@@ -44,7 +44,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface strin
 				Type:     audit.TypeSecurityAlert,
 				Severity: audit.Warning,
 				RemoteIP: ip,
-				Detail:   map[string]any{"alert": "auth_lockout", "failures": n, "window": lockoutWindow.String(), "path": r.URL.Path},
+				Detail:   map[string]any{"alert": "auth_lockout", "failures": n, "window": lockoutWindow.String(), "path": redact.Text(r.URL.Path)},
 			})
 			s.log.Warn("auth-lockout", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ip), "failures", n)
 		}
@@ -93,14 +93,14 @@ func (s *Server) matchToken(token string) (name, msg string) {
 }
 
 // authFailed answers 401 with WWW-Authenticate and audits the failure
-// (masked IP, path, never the token).
+// (masked IP, path with any phone number masked, never the token).
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, surface, msg string) {
 	s.Metrics.AuthFailures.WithLabelValues(surface).Inc()
 	s.Audit.Record(audit.Event{
 		Type:     audit.TypeAuthFailure,
 		Severity: audit.Warning,
 		RemoteIP: ClientIP(r.Context()),
-		Detail:   map[string]any{"surface": surface, "path": r.URL.Path, "reason": msg},
+		Detail:   map[string]any{"surface": surface, "path": redact.Text(r.URL.Path), "reason": msg},
 	})
 	w.Header().Set("WWW-Authenticate", `Bearer realm="voiceagent"`)
 	writeJSON(w, http.StatusUnauthorized, errorBody{Error: errorDetail{Code: "unauthenticated", Message: msg}})

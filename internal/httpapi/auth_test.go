@@ -150,3 +150,38 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("no ALLOWED_ORIGINS, yet allowed: %v", resp.Header)
 	}
 }
+
+// TestAuthFailureAuditMasksNumbers: a failed bearer check on a route whose
+// path holds a phone number, and the lockout alert it raises, audit the
+// path with the number masked.
+func TestAuthFailureAuditMasksNumbers(t *testing.T) {
+	a := newOpAPI(t, nil, map[string]string{"AUTH_FAILURE_LIMIT": "1"})
+	for _, req := range []struct{ method, path string }{{"GET", "/api/data/%2B15555550142"}, {"PUT", "/api/callers/blocked/%2B15555550142"}} {
+		if resp, body := a.call(req.method, req.path, "", map[string]string{"Authorization": "Bearer guess"}); resp.StatusCode != 401 {
+			t.Fatalf("%s %s = %d %s", req.method, req.path, resp.StatusCode, body)
+		}
+	}
+	if n := auditCount(t, a, "authentication_failure", "/api/"); n != 2 {
+		t.Fatalf("authentication_failure events = %d, want 2", n)
+	}
+	if n := auditCount(t, a, "security_alert", "auth_lockout"); n != 1 {
+		t.Fatalf("lockout alerts = %d, want 1", n)
+	}
+	rows, err := a.srv.DB.SQL.QueryContext(context.Background(), `SELECT type, detail FROM audit_events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ, detail string
+		if err := rows.Scan(&typ, &detail); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(detail, "5555550142") {
+			t.Fatalf("%s detail holds the number: %s", typ, detail)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}

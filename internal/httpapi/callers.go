@@ -45,8 +45,9 @@ func (s *Server) handleCallersList(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCallersPut is PUT /api/callers/{list}/{number}: adds the number
-// (E.164; "+" may be sent as %2B). 201 when added, 200 when it was already
-// listed. The next call sees it.
+// (strict E.164; "+" may be sent as %2B). 201 with the new entry when
+// added; 200 with the stored entry (its own source and createdAt) when it
+// was already listed. The next call sees it.
 func (s *Server) handleCallersPut(w http.ResponseWriter, r *http.Request) {
 	if !s.callersReady(w, r) {
 		return
@@ -56,16 +57,32 @@ func (s *Server) handleCallersPut(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	e, created, err := s.Voice.AddCaller(r.Context(), "api:"+TokenName(r.Context()), chi.URLParam(r, "list"), number)
+	list := chi.URLParam(r, "list")
+	e, created, err := s.Voice.AddCaller(r.Context(), "api:"+TokenName(r.Context()), list, number)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
+		writeJSON(w, http.StatusCreated, e)
+		return
 	}
-	writeJSON(w, status, e)
+	// Already listed: AddCaller built an entry it did not store; answer
+	// with the one that is (an env entry stays "env", with its own time).
+	entries, err := s.Voice.Callers(r.Context(), list)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, stored := range entries {
+		if stored.Number == e.Number {
+			writeJSON(w, http.StatusOK, stored)
+			return
+		}
+	}
+	// Removed between the insert and the read: report it as listed, as
+	// the insert saw it.
+	writeJSON(w, http.StatusOK, e)
 }
 
 // handleCallersDelete is DELETE /api/callers/{list}/{number}: 204, or 404

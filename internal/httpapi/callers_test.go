@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -88,6 +90,11 @@ func TestCallersAPIBadInput(t *testing.T) {
 		{http.MethodPut, "/api/callers/blocked/%2B%2B15555550100", 400},
 		{http.MethodPut, "/api/callers/blocked/" + strings.Repeat("1", 200), 400},
 		{http.MethodDelete, "/api/callers/blocked/abc", 400},
+		// Strict E.164: never rewritten to "+5555550142".
+		{http.MethodPut, "/api/callers/blocked/5555550142", 400},
+		{http.MethodPut, "/api/callers/allowed/005555550142", 400},
+		{http.MethodPut, "/api/callers/blocked/%2B1%20555%20555%200142", 400},
+		{http.MethodDelete, "/api/callers/blocked/5555550142", 400},
 		{http.MethodPut, "/api/callers/everyone/%2B15555550100", 404},
 		{http.MethodGet, "/api/callers/blocked?x=1", 400},
 		{http.MethodPost, "/api/callers/blocked/%2B15555550100", 405},
@@ -103,7 +110,48 @@ func TestCallersAPIBadInput(t *testing.T) {
 	if st, _ := send(t, req); st != 401 {
 		t.Fatalf("without token = %d", st)
 	}
-	if got := listCallers(t, srv, "blocked"); len(got.Numbers) != 0 {
-		t.Fatalf("list changed: %+v", got)
+	for _, list := range []string{"blocked", "allowed"} {
+		if got := listCallers(t, srv, list); len(got.Numbers) != 0 {
+			t.Fatalf("%s list changed: %+v", list, got)
+		}
+	}
+}
+
+// TestCallersPutAlreadyListed: a PUT for a number already on the list
+// answers 200 with the stored entry (its source and time), not a new one;
+// env lists are normalized by config (API input is not), and their
+// entries are addressed by the E.164 form.
+func TestCallersPutAlreadyListed(t *testing.T) {
+	srv := newVoiceServer(t, map[string]string{"CALLER_BLACKLIST": "1 555 555 0150"})
+	got := listCallers(t, srv, "blocked")
+	if len(got.Numbers) != 1 || got.Numbers[0].Number != "+15555550150" || got.Numbers[0].Source != "env" {
+		t.Fatalf("seeded list = %+v (env values are normalized)", got)
+	}
+	listed, err := srv.DB.Callers().ListCallers(context.Background(), voice.ListBlocked)
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("stored = %+v (%v)", listed, err)
+	}
+	time.Sleep(5 * time.Millisecond) // a rebuilt entry would carry a later time
+
+	st, body := apiDo(t, srv, http.MethodPut, "/api/callers/blocked/%2B15555550150")
+	if st != 200 {
+		t.Fatalf("PUT listed = %d %s", st, body)
+	}
+	var e struct {
+		Number    string    `json:"number"`
+		Source    string    `json:"source"`
+		CreatedAt time.Time `json:"createdAt"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Number != "+15555550150" || e.Source != "env" || !e.CreatedAt.Equal(listed[0].CreatedAt) {
+		t.Fatalf("PUT listed = %+v, want the stored entry %+v", e, listed[0])
+	}
+	if rows := auditRows(t, srv, "caller_list_change"); len(rows) != 0 {
+		t.Fatalf("no change, yet audited: %+v", rows)
+	}
+	if st, b := apiDo(t, srv, http.MethodDelete, "/api/callers/blocked/%2B15555550150"); st != 204 {
+		t.Fatalf("DELETE env entry = %d %s", st, b)
 	}
 }

@@ -82,6 +82,11 @@ func TestContactsBadInput(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("seed = %d %s", resp.StatusCode, body)
 		}
+		var seeded []contactOut
+		if err := json.Unmarshal(body, &seeded); err != nil || len(seeded) != 1 {
+			t.Fatalf("seed = %s (%v)", body, err)
+		}
+		keep := seeded[0]
 		big := `[{"name":"x","phoneNumber":"+15555550101","note":"` + strings.Repeat("a", 11<<20) + `"}]`
 		tooMany := "[" + strings.TrimSuffix(strings.Repeat(`{"name":"n","phoneNumber":"+15555550101"},`, 10001), ",") + "]"
 		tests := []struct {
@@ -91,6 +96,11 @@ func TestContactsBadInput(t *testing.T) {
 			code                     string
 		}{
 			{"bad E.164", "POST", "/api/contacts", `{"name":"A","phoneNumber":"5550101"}`, nil, 400, "invalid"},
+			// Strict E.164: no plus is refused, never rewritten to "+5555550142".
+			{"no plus on create", "POST", "/api/contacts", `{"name":"A","phoneNumber":"5555550142"}`, nil, 400, "invalid"},
+			{"no plus on update", "PUT", "/api/contacts/" + keep.ID, `{"name":"Keep Me","phoneNumber":"5555550142"}`, nil, 400, "invalid"},
+			{"no plus in set", "PUT", "/api/contacts", `[{"name":"Keep Me","phoneNumber":"5555550142"}]`, nil, 400, "invalid"},
+			{"separators", "POST", "/api/contacts", `{"name":"A","phoneNumber":"+1 555-555-0142"}`, nil, 400, "invalid"},
 			{"letters in number", "POST", "/api/contacts", `{"name":"A","phoneNumber":"+1555CALLME"}`, nil, 400, "invalid"},
 			{"empty name", "POST", "/api/contacts", `{"name":"  ","phoneNumber":"+15555550101"}`, nil, 400, "invalid"},
 			{"long name", "POST", "/api/contacts", `{"name":"` + strings.Repeat("n", 101) + `","phoneNumber":"+15555550101"}`, nil, 400, "invalid"},
@@ -120,7 +130,7 @@ func TestContactsBadInput(t *testing.T) {
 				}
 				_, body = a.call("GET", "/api/contacts", "", nil)
 				var list []contactOut
-				if err := json.Unmarshal(body, &list); err != nil || len(list) != 1 || list[0].Name != "Keep Me" {
+				if err := json.Unmarshal(body, &list); err != nil || len(list) != 1 || list[0].Name != "Keep Me" || list[0].PhoneNumber != "+15555550101" {
 					t.Fatalf("stored set changed: %s", body)
 				}
 			})

@@ -21,7 +21,9 @@ type exportJSON struct {
 	Contacts               []map[string]any `json:"contacts"`
 	Calls                  []map[string]any `json:"calls"`
 	Transcripts            []map[string]any `json:"transcripts"`
+	Conferences            []map[string]any `json:"conferences"`
 	ConferenceParticipants []map[string]any `json:"conferenceParticipants"`
+	ConferenceEvents       []map[string]any `json:"conferenceEvents"`
 	CallerLists            []map[string]any `json:"callerLists"`
 	AuditEvents            []map[string]any `json:"auditEvents"`
 }
@@ -37,7 +39,8 @@ func pathNumber(r *http.Request) string {
 }
 
 // handleDataErase is DELETE /api/data/{phoneNumber}: erase the number
-// everywhere in one transaction; answers the counts per kind.
+// everywhere in one transaction; answers the counts (rows) per kind. The
+// service's own numbers are refused with 409.
 func (s *Server) handleDataErase(w http.ResponseWriter, r *http.Request) {
 	if s.Privacy == nil {
 		s.notConfigured(w, r, "data erasure")
@@ -64,5 +67,6 @@ func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, exportJSON{PhoneNumber: ex.PhoneNumber, Contacts: ex.Contacts, Calls: ex.Calls, Transcripts: ex.Transcripts,
-		ConferenceParticipants: ex.ConferenceParticipants, CallerLists: ex.CallerLists, AuditEvents: ex.AuditEvents})
+		Conferences: ex.Conferences, ConferenceParticipants: ex.ConferenceParticipants, ConferenceEvents: ex.ConferenceEvents,
+		CallerLists: ex.CallerLists, AuditEvents: ex.AuditEvents})
 }

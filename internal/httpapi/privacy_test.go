@@ -125,7 +125,7 @@ func TestDataExportAndErasure(t *testing.T) {
 		if err := json.Unmarshal(raw, &ex); err != nil {
 			t.Fatal(err)
 		}
-		for kind, min := range map[string]int{"contacts": 1, "calls": 1, "transcripts": 2, "conferenceParticipants": 1, "callerLists": 1, "auditEvents": 1} {
+		for kind, min := range map[string]int{"contacts": 1, "calls": 1, "transcripts": 2, "conferences": 1, "conferenceParticipants": 1, "conferenceEvents": 1, "callerLists": 1, "auditEvents": 1} {
 			if len(ex[kind]) < min {
 				t.Fatalf("export %s = %v, want at least %d", kind, ex[kind], min)
 			}
@@ -164,12 +164,40 @@ func TestDataExportAndErasure(t *testing.T) {
 		if n := auditCount(t, a, "call_decision", "erased:"); n != 1 {
 			t.Fatal("audit event not rewritten with the keyed hash")
 		}
-		// Erasing again finds nothing.
+		// Erasing again finds nothing: every count is 0.
 		resp, body = a.call("DELETE", "/api/data/"+subject, "", nil)
-		if resp.StatusCode != 200 || strings.Contains(string(body), `":1`) {
+		er.Counts = nil
+		if resp.StatusCode != 200 || json.Unmarshal(body, &er) != nil || !er.Erased || len(er.Counts) == 0 {
 			t.Fatalf("second erase = %d %s", resp.StatusCode, body)
 		}
+		for kind, n := range er.Counts {
+			if n != 0 {
+				t.Fatalf("second erase counts[%s] = %d, want 0 (all: %v)", kind, n, er.Counts)
+			}
+		}
 	})
+}
+
+// TestErasureRefusesServiceNumbers: the service's own numbers are refused
+// (409, naming the variable), and nothing is erased.
+func TestErasureRefusesServiceNumbers(t *testing.T) {
+	const own = "+15005550007"
+	a := newOpAPI(t, nil, map[string]string{"TWILIO_PHONE_NUMBER": own})
+	seedCall(t, a.srv.DB, callerSID, subject)
+	mustExec(t, a.srv.DB, `UPDATE calls SET to_number = $1`, own)
+	for number, name := range map[string]string{own: "TWILIO_PHONE_NUMBER", outboundNumber: "TWILIO_OUTBOUND_NUMBER"} {
+		resp, body := a.call("DELETE", "/api/data/"+url.PathEscape(number), "", nil)
+		e := decodeError(t, body)
+		if resp.StatusCode != 409 || e.Error.Code != "conflict" || !strings.Contains(e.Error.Message, name) {
+			t.Fatalf("erase %s = %d %s", name, resp.StatusCode, body)
+		}
+	}
+	if n := count(t, a.srv.DB, "calls"); n != 1 {
+		t.Fatalf("calls = %d after refused erasures, want 1", n)
+	}
+	if n := auditCount(t, a, "data_erasure", `"action":"erase"`); n != 0 {
+		t.Fatalf("refused erasures audited as erasures: %d", n)
+	}
 }
 
 func TestDataBadNumber(t *testing.T) {

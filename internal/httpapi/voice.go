@@ -131,14 +131,17 @@ func (s *Server) handleVoiceAccept(w http.ResponseWriter, r *http.Request) {
 
 // handleTwiML is ALL /twiml (the other seed's entry point): the same
 // <Connect><Stream> answer straight away, for a signed request of any
-// method. When PUBLIC_URL is not https no stream can be offered: 500,
-// logged, and no TwiML.
+// method. When PUBLIC_URL is not https no stream can be offered: 500 with
+// the generic internal error and no TwiML; the reason goes to the log
+// only, so the answer says nothing about the configuration.
 func (s *Server) handleTwiML(w http.ResponseWriter, r *http.Request) {
 	if !s.twilioReady(w) {
 		return
 	}
 	if s.cfg.PublicURL == nil || s.cfg.PublicURL.Scheme != "https" {
-		s.writeError(w, r, apperr.New(apperr.Internal, "PUBLIC_URL must be https to offer a media stream (wss://)"))
+		s.log.ErrorContext(r.Context(), "twiml refused: PUBLIC_URL must be https to offer a media stream (wss://)",
+			"request_id", RequestID(r.Context()), "path", r.URL.Path, "status", http.StatusInternalServerError)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: string(apperr.Internal), Message: "internal error"}})
 		return
 	}
 	in, err := inbound(r)

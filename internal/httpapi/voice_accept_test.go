@@ -130,13 +130,22 @@ func TestTwiMLEndpoint(t *testing.T) {
 		t.Fatalf("GET parameters = %v", params)
 	}
 
-	plain := newVoiceServer(t, map[string]string{"PUBLIC_URL": "http://voice.example.test"})
+	// Not https: 500 with the generic error; the reason is logged only.
+	logs := &apptest.LogBuffer{}
+	e := apptest.Env()
+	e["REALTIME_URL"], e["PUBLIC_URL"] = "ws://127.0.0.1:1/v1/realtime", "http://voice.example.test"
+	plain := apptest.New(t, apptest.Options{Env: e, Logs: logs})
 	req, _ = fake.SignedRequest(context.Background(), http.MethodPost, plain.URL, "http://voice.example.test", "/twiml", apptest.AuthToken, incomingParams(3, caller))
 	st, body = send(t, req)
 	if st != 500 || strings.Contains(string(body), "<Response") {
 		t.Fatalf("http PUBLIC_URL: %d %s", st, body)
 	}
-	decodeError(t, body)
+	if got := decodeError(t, body).Error; got.Code != "internal" || got.Message != "internal error" || strings.Contains(string(body), "PUBLIC_URL") || strings.Contains(string(body), "https") {
+		t.Fatalf("http PUBLIC_URL answer = %s, want the generic internal error", body)
+	}
+	if out := logs.String(); !strings.Contains(out, "PUBLIC_URL must be https") || !strings.Contains(out, `"level":"ERROR"`) {
+		t.Fatalf("refusal not logged:\n%s", out)
+	}
 }
 
 // TestDrainingAnswersBusy: during shutdown new calls get busy TwiML (never

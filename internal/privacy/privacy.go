@@ -26,11 +26,13 @@ const (
 	KindConferenceParticipants = "conferenceParticipants"
 	KindConferenceEvents       = "conferenceEvents"
 	KindCallerLists            = "callerLists"
-	KindAuditEvents            = "auditEvents" // rewritten, not deleted
-	KindOther                  = "other"       // any other text column that held the number
+	KindAuditEvents            = "auditEvents"   // rewritten, not deleted
+	KindEventPayloads          = "eventPayloads" // large live events kept briefly for LISTEN/NOTIFY
+	KindOther                  = "other"         // any other row with a text column that held the number
 )
 
-// Counts is how many rows of each kind an erasure removed or rewrote.
+// Counts is how many rows of each kind an erasure removed or rewrote; a
+// row counts once however many of its columns held the number.
 type Counts map[string]int64
 
 // Export is everything stored about one number.
@@ -39,7 +41,9 @@ type Export struct {
 	Contacts               []map[string]any
 	Calls                  []map[string]any
 	Transcripts            []map[string]any
+	Conferences            []map[string]any
 	ConferenceParticipants []map[string]any
+	ConferenceEvents       []map[string]any
 	CallerLists            []map[string]any
 	AuditEvents            []map[string]any
 }
@@ -50,7 +54,7 @@ type Store interface {
 	// where a row must stay (audit events) number is replaced by
 	// replacement.
 	EraseNumber(ctx context.Context, number, replacement string) (Counts, error)
-	// ExportNumber reads every row about number.
+	// ExportNumber reads every row about number, in one read transaction.
 	ExportNumber(ctx context.Context, number string) (Export, error)
 }
 
@@ -59,16 +63,50 @@ type Auditor interface {
 	Record(ev audit.Event)
 }
 
+// Flusher writes out audit events still queued (*audit.Recorder). The
+// recorder writes from a queue, so an event recorded just before an
+// erasure could otherwise reach the database after the sweep, number and
+// all.
+type Flusher interface {
+	Flush(ctx context.Context)
+}
+
+// flushTimeout bounds the wait for the audit queue, which a busy server
+// may never fully empty; the erasure then goes ahead with what was
+// written.
+const flushTimeout = 5 * time.Second
+
+// Settings are the service's configuration.
+type Settings struct {
+	// HashKey keys the hash that replaces an erased number
+	// (PRIVACY_HASH_KEY).
+	HashKey string
+	// ServiceNumbers are the service's own numbers (TWILIO_PHONE_NUMBER,
+	// TWILIO_OUTBOUND_NUMBER; empty ones are ignored). Every call is to or
+	// from one of them, so erasing one would delete every call: Erase
+	// refuses them.
+	ServiceNumbers map[string]string // number -> the variable that sets it
+}
+
 // Service runs data subject requests.
 type Service struct {
 	store   Store
 	audit   Auditor
+	flusher Flusher
 	hashKey []byte
+	own     map[string]string // ServiceNumbers without empty ones
 }
 
-// NewService returns a service hashing with key (PRIVACY_HASH_KEY).
-func NewService(store Store, auditor Auditor, key string) *Service {
-	return &Service{store: store, audit: auditor, hashKey: []byte(key)}
+// NewService returns a service that flushes flusher (may be nil) before
+// it reads or erases.
+func NewService(store Store, auditor Auditor, flusher Flusher, st Settings) *Service {
+	own := make(map[string]string, len(st.ServiceNumbers))
+	for n, name := range st.ServiceNumbers {
+		if n != "" {
+			own[n] = name
+		}
+	}
+	return &Service{store: store, audit: auditor, flusher: flusher, hashKey: []byte(st.HashKey), own: own}
 }
 
 // Hash is the keyed hash that stands for number in kept records:
@@ -86,12 +124,27 @@ func checkNumber(number string) error {
 	return nil
 }
 
+// flush writes queued audit events, so the store sees them.
+func (s *Service) flush(ctx context.Context) {
+	if s.flusher == nil {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
+	defer cancel()
+	s.flusher.Flush(fctx)
+}
+
 // Erase removes number everywhere and audits the erasure (with the hash,
-// never the number).
+// never the number). The service's own numbers are refused
+// (apperr.Conflict): erasing one would delete every call.
 func (s *Service) Erase(ctx context.Context, actor, number string) (Counts, error) {
 	if err := checkNumber(number); err != nil {
 		return nil, err
 	}
+	if name, ok := s.own[number]; ok {
+		return nil, apperr.Errorf(apperr.Conflict, "refusing to erase %s, this service's own number: every call to or from it would be deleted", name)
+	}
+	s.flush(ctx)
 	hash := s.Hash(number)
 	counts, err := s.store.EraseNumber(ctx, number, hash)
 	if err != nil {
@@ -110,6 +163,7 @@ func (s *Service) Export(ctx context.Context, actor, number string) (Export, err
 	if err := checkNumber(number); err != nil {
 		return Export{}, err
 	}
+	s.flush(ctx)
 	ex, err := s.store.ExportNumber(ctx, number)
 	if err != nil {
 		return Export{}, err

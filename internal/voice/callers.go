@@ -77,16 +77,18 @@ func (s *Service) Callers(ctx context.Context, list string) ([]ListEntry, error)
 	return s.lists.ListCallers(ctx, list)
 }
 
-// AddCaller puts number (normalized to E.164) on list; the next call sees
-// it. It returns the entry and whether it was added now.
+// AddCaller puts number on list; the next call sees it. The number must
+// already be E.164: API input is never rewritten (only environment lists
+// are normalized, by config). It returns the entry and whether it was
+// added now.
 func (s *Service) AddCaller(ctx context.Context, actor, list, number string) (ListEntry, bool, error) {
 	if err := ValidList(list); err != nil {
 		return ListEntry{}, false, err
 	}
-	n, err := phone.Normalize(number)
-	if err != nil {
+	if !phone.Valid(number) {
 		return ListEntry{}, false, apperr.New(apperr.Invalid, "number must be an E.164 phone number such as +15555550100")
 	}
+	n := number
 	e := ListEntry{List: list, Number: n, Source: SourceAPI, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	created, err := s.lists.AddCaller(ctx, e)
 	if err != nil {
@@ -98,15 +100,15 @@ func (s *Service) AddCaller(ctx context.Context, actor, list, number string) (Li
 	return e, created, nil
 }
 
-// RemoveCaller takes number off list.
+// RemoveCaller takes number (strict E.164, as for AddCaller) off list.
 func (s *Service) RemoveCaller(ctx context.Context, actor, list, number string) error {
 	if err := ValidList(list); err != nil {
 		return err
 	}
-	n, err := phone.Normalize(number)
-	if err != nil {
+	if !phone.Valid(number) {
 		return apperr.New(apperr.Invalid, "number must be an E.164 phone number such as +15555550100")
 	}
+	n := number
 	if err := s.lists.RemoveCaller(ctx, list, n); err != nil {
 		return err
 	}
