@@ -38,7 +38,7 @@ func (s *CallerStore) ListCallers(ctx context.Context, list string) ([]voice.Lis
 
 // AddCaller stores e; created is false when the number was already listed.
 func (s *CallerStore) AddCaller(ctx context.Context, e voice.ListEntry) (bool, error) {
-	res, err := s.db.SQL.ExecContext(ctx, `INSERT INTO caller_lists (list, number, source, created_at) VALUES ($1, $2, $3, $4)
+	res, err := s.db.write(ctx, `INSERT INTO caller_lists (list, number, source, created_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (list, number) DO NOTHING`, e.List, e.Number, e.Source, Millis(e.CreatedAt))
 	if err != nil {
 		return false, translate(err, "caller list entry")
@@ -49,7 +49,7 @@ ON CONFLICT (list, number) DO NOTHING`, e.List, e.Number, e.Source, Millis(e.Cre
 
 // RemoveCaller deletes a number from a list.
 func (s *CallerStore) RemoveCaller(ctx context.Context, list, number string) error {
-	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM caller_lists WHERE list = $1 AND number = $2`, list, number)
+	res, err := s.db.write(ctx, `DELETE FROM caller_lists WHERE list = $1 AND number = $2`, list, number)
 	if err != nil {
 		return translate(err, "caller list entry")
 	}
@@ -63,12 +63,28 @@ func (s *CallerStore) RemoveCaller(ctx context.Context, list, number string) err
 // one query.
 func (s *CallerStore) CallerListed(ctx context.Context, list, number string) (bool, int, error) {
 	var listed, size int
-	err := s.db.SQL.QueryRowContext(ctx, `SELECT COALESCE(SUM(CASE WHEN number = $2 THEN 1 ELSE 0 END), 0), COUNT(*)
+	err := s.db.queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN number = $2 THEN 1 ELSE 0 END), 0), COUNT(*)
 FROM caller_lists WHERE list = $1`, list, number).Scan(&listed, &size)
 	if err != nil {
 		return false, 0, translate(err, "caller list")
 	}
 	return listed > 0, size, nil
+}
+
+// CallerStatus reads the caller's standing on both lists in one query of
+// three index lookups.
+func (s *CallerStore) CallerStatus(ctx context.Context, number string) (voice.CallerStatus, error) {
+	var st voice.CallerStatus
+	var blocked, allowed, inUse int
+	err := s.db.queryRow(ctx, `SELECT
+  (SELECT COUNT(*) FROM caller_lists WHERE list = 'blocked' AND number = $1),
+  (SELECT COUNT(*) FROM caller_lists WHERE list = 'allowed' AND number = $1),
+  (SELECT COUNT(*) FROM (SELECT 1 FROM caller_lists WHERE list = 'allowed' LIMIT 1) AS any_allowed)`, number).Scan(&blocked, &allowed, &inUse)
+	if err != nil {
+		return st, translate(err, "caller list")
+	}
+	st.Blocked, st.Allowed, st.AllowListInUse = blocked > 0, allowed > 0, inUse > 0
+	return st, nil
 }
 
 // SyncEnvCallers makes the list's env-sourced entries exactly numbers;

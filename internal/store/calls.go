@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -20,11 +22,6 @@ var (
 	_ voice.CallStore  = (*CallStore)(nil)
 	_ voice.TokenStore = (*CallStore)(nil)
 )
-
-// capacityLock is the PostgreSQL advisory-lock key that serialises
-// admissions, so the active-call count holds across instances. SQLite
-// transactions are already serialised (BEGIN IMMEDIATE).
-const capacityLock = 0x766f6963 // "voic"
 
 const callColumns = `call_sid, account_sid, from_number, to_number, from_country, caller_name, decision, reason,
        status, active, duration_sec, twiml, idempotency_key, created_at, answered_at, ended_at`
@@ -59,67 +56,250 @@ func scanCall(r rowScanner) (voice.Call, error) {
 	return c, nil
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func findCall(ctx context.Context, q querier, callSID, idem string) (voice.Call, error) {
-	c, err := scanCall(q.QueryRowContext(ctx, `SELECT `+callColumns+` FROM calls
+// findCallSQL looks a call up by CallSid or, for a retry that Twilio
+// delivered with another CallSid, by its idempotency key.
+const findCallSQL = `SELECT ` + callColumns + ` FROM calls
 WHERE call_sid = $1 OR ($2 <> '' AND idempotency_key = $2)
-ORDER BY created_at LIMIT 1`, callSID, idem))
-	return c, translate(err, "call")
-}
+ORDER BY created_at LIMIT 1`
 
 // FindCall returns the call with this CallSid or first delivered with this
 // idempotency key.
 func (s *CallStore) FindCall(ctx context.Context, callSID, idempotencyKey string) (voice.Call, error) {
-	return findCall(ctx, s.db.SQL, callSID, idempotencyKey)
+	c, err := scanCall(s.db.queryRow(ctx, findCallSQL, callSID, idempotencyKey))
+	return c, translate(err, "call")
 }
 
+// Capacity queries: the call_capacity row is kept equal to the number of
+// rows with active = 1 by triggers (migration 00700). Slots of calls that
+// never started a stream, or outlived the longest call, are freed only
+// when the count reaches the cap, so admission below the cap reads one
+// row. FOR UPDATE serialises admissions across PostgreSQL instances.
+const (
+	capacitySQLite   = `SELECT active FROM call_capacity WHERE id = 1`
+	capacityPostgres = `SELECT active FROM call_capacity WHERE id = 1 FOR UPDATE`
+	freeStaleSlots   = `UPDATE calls SET active = 0
+WHERE active = 1 AND ((answered_at IS NULL AND created_at <= $1) OR (answered_at IS NOT NULL AND answered_at <= $2))`
+)
+
 // AdmitCall stores c unless it is already stored, checking capacity in the
-// same transaction when asked.
+// same transaction when asked. A concurrent delivery of the same call
+// that wins the insert is returned as the stored call. On SQLite,
+// admissions waiting for the writer are committed together (see
+// admitBatch).
 func (s *CallStore) AdmitCall(ctx context.Context, c voice.Call, capacity *voice.Capacity) (voice.Call, bool, error) {
-	var out voice.Call
-	created := false
+	if s.db.Engine == SQLite {
+		return s.db.admissions.admit(s, admission{ctx: ctx, call: c, capacity: capacity})
+	}
+	return s.admitOne(admission{ctx: ctx, call: c, capacity: capacity})
+}
+
+// admission is one AdmitCall request and, once run, its outcome.
+type admission struct {
+	ctx      context.Context
+	call     voice.Call
+	capacity *voice.Capacity
+
+	out     voice.Call
+	created bool
+	err     error
+	done    bool          // run (or skipped), by the batch's leader
+	wake    chan struct{} // told once: done, or lead the next batch
+}
+
+// admitOne runs one admission in its own transaction.
+func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
+	ctx := a.ctx
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if s.db.Engine == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(capacityLock)); err != nil {
-				return translate(err, "call")
-			}
-		}
-		existing, err := findCall(ctx, tx, c.CallSID, c.IdempotencyKey)
-		if err == nil {
-			out = existing
-			return nil
-		}
-		if !apperr.Is(err, apperr.NotFound) {
-			return err
-		}
-		if capacity != nil && c.Decision == voice.Accept {
-			var n int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE active = 1
-  AND ((answered_at IS NULL AND created_at > $1) OR (answered_at IS NOT NULL AND answered_at > $2))`,
-				Millis(capacity.PendingSince), Millis(capacity.LiveSince)).Scan(&n)
-			if err != nil {
-				return translate(err, "calls")
-			}
-			if n >= capacity.Max {
-				c = capacity.Overflow
-			}
-		}
-		if err := insertCall(ctx, tx, c); err != nil {
-			return err
-		}
-		out, created = c, true
-		return nil
+		return s.admitInTx(ctx, tx, &a)
 	})
+	if apperr.Is(err, apperr.Conflict) {
+		// Another delivery of this call was stored first: its answer is
+		// the one to give.
+		existing, ferr := s.FindCall(ctx, a.call.CallSID, a.call.IdempotencyKey)
+		if ferr != nil {
+			return voice.Call{}, false, ferr
+		}
+		return existing, false, nil
+	}
 	if err != nil {
 		return voice.Call{}, false, err
 	}
-	return out, created, nil
+	return a.out, a.created, nil
 }
 
-func insertCall(ctx context.Context, tx *sql.Tx, c voice.Call) error {
+// admitInTx is the admission itself: the stored call when there is one,
+// else c (or its overflow when capacity is full) inserted.
+func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) error {
+	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
+	if err == nil {
+		a.out = existing
+		return nil
+	}
+	if !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	c := a.call
+	if a.capacity != nil && c.Decision == voice.Accept {
+		full, err := s.full(ctx, tx, a.capacity)
+		if err != nil {
+			return err
+		}
+		if full {
+			c = a.capacity.Overflow
+		}
+	}
+	if err := s.insert(ctx, tx, c); err != nil {
+		return err
+	}
+	a.out, a.created = c, true
+	return nil
+}
+
+// admitBatch is group commit for SQLite admissions. Each commit writes
+// every page the insert touched (the row, its indexes, the capacity
+// counter) to the WAL, and that write was most of an admission's cost.
+// So admissions that arrive while one batch is being written wait, and
+// the first of them then runs them all in one transaction (and hands the
+// lead to the next waiting admission, so no request serves others for
+// long). Order is kept, so capacity is decided exactly as one by one. If
+// a batch fails, each of its admissions runs again on its own, so one bad
+// request cannot fail the others.
+type admitBatch struct {
+	mu      sync.Mutex
+	running bool // a leader is running a batch
+	pending []*admission
+}
+
+func (b *admitBatch) admit(s *CallStore, a admission) (voice.Call, bool, error) {
+	a.wake = make(chan struct{}, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, &a)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if !lead {
+		<-a.wake // done by a leader, or asked to lead
+	}
+	if !a.done {
+		b.lead(s, &a)
+	}
+	if err := a.ctx.Err(); err != nil && !a.created {
+		return voice.Call{}, false, err
+	}
+	if a.err != nil {
+		return s.admitOne(admission{ctx: a.ctx, call: a.call, capacity: a.capacity})
+	}
+	return a.out, a.created, nil
+}
+
+// lead runs every pending admission (self among them) in one batch, then
+// wakes them and passes the lead on to the first admission that arrived
+// meanwhile.
+func (b *admitBatch) lead(s *CallStore, self *admission) {
+	b.mu.Lock()
+	batch := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+
+	s.db.writeMu.Lock()
+	s.runBatch(self.ctx, batch)
+	s.db.writeMu.Unlock()
+
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		b.pending[0].wake <- struct{}{}
+	} else {
+		b.running = false
+	}
+	b.mu.Unlock()
+	for _, a := range batch {
+		if a != self {
+			a.wake <- struct{}{}
+		}
+	}
+}
+
+// runBatch runs a batch in one transaction; the caller holds writeMu. A
+// request whose context ended while queued is not run. The transaction
+// does not end with the leader's context: the others are waiting on it.
+func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
+	txCtx := context.WithoutCancel(ctx)
+	fail := func(err error) {
+		for _, a := range batch {
+			a.err, a.done = err, true
+		}
+	}
+	tx, err := s.db.SQL.BeginTx(txCtx, nil)
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, a := range batch {
+		if a.ctx.Err() != nil {
+			continue // answered with its context's error
+		}
+		if err := s.admitInTx(txCtx, tx, a); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for _, a := range batch {
+		a.done = true
+	}
+}
+
+func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem string) (voice.Call, error) {
+	st, err := s.db.txStmt(ctx, tx, findCallSQL)
+	if err != nil {
+		return voice.Call{}, translate(err, "call")
+	}
+	c, err := scanCall(st.QueryRowContext(ctx, callSID, idem))
+	return c, translate(err, "call")
+}
+
+// full reports whether every capacity slot is taken, freeing stale slots
+// first when the counter says so.
+func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capacity) (bool, error) {
+	q := capacitySQLite
+	if s.db.Engine == Postgres {
+		q = capacityPostgres
+	}
+	st, err := s.db.txStmt(ctx, tx, q)
+	if err != nil {
+		return false, translate(err, "call capacity")
+	}
+	var n int64
+	if err := st.QueryRowContext(ctx).Scan(&n); err != nil {
+		return false, translate(err, "call capacity")
+	}
+	if n < int64(capacity.Max) {
+		return false, nil
+	}
+	free, err := s.db.txStmt(ctx, tx, freeStaleSlots)
+	if err != nil {
+		return false, translate(err, "call capacity")
+	}
+	res, err := free.ExecContext(ctx, Millis(capacity.PendingSince), Millis(capacity.LiveSince))
+	if err != nil {
+		return false, translate(err, "call capacity")
+	}
+	freed, err := res.RowsAffected()
+	if err != nil {
+		return false, translate(err, "call capacity")
+	}
+	return n-freed >= int64(capacity.Max), nil
+}
+
+const insertCallSQL = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
+  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`
+
+func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) error {
 	var idem any
 	if c.IdempotencyKey != "" {
 		idem = c.IdempotencyKey
@@ -128,12 +308,12 @@ func insertCall(ctx context.Context, tx *sql.Tx, c voice.Call) error {
 	if c.Active && c.Decision == voice.Accept {
 		active = 1
 	}
-	at := Millis(c.CreatedAt)
-	_, err := tx.ExecContext(ctx, `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
-  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-		c.CallSID, c.AccountSID, c.From, c.To, c.FromCountry, c.CallerName,
-		string(c.Decision), c.Reason, c.Status, active, c.TwiML, idem, at)
+	st, err := s.db.txStmt(ctx, tx, insertCallSQL)
+	if err != nil {
+		return translate(err, "call")
+	}
+	_, err = st.ExecContext(ctx, c.CallSID, c.AccountSID, c.From, c.To, c.FromCountry, c.CallerName,
+		string(c.Decision), c.Reason, c.Status, active, c.TwiML, idem, Millis(c.CreatedAt))
 	return translate(err, "call")
 }
 
@@ -149,7 +329,7 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 		dur = *u.DurationSec
 	}
 	at := Millis(u.At)
-	res, err := s.db.SQL.ExecContext(ctx, `UPDATE calls SET
+	res, err := s.db.write(ctx, `UPDATE calls SET
   status = CASE WHEN ended_at IS NOT NULL AND $2 = 0 THEN status ELSE $1 END,
   duration_sec = COALESCE($3, duration_sec),
   status_seq = CASE WHEN $4 < 0 THEN status_seq ELSE $4 END,
@@ -185,7 +365,7 @@ WHERE call_sid = $2`, Millis(at), callSID)
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {
-	res, err := s.db.SQL.ExecContext(ctx, q, args...)
+	res, err := s.db.write(ctx, q, args...)
 	if err != nil {
 		return translate(err, "call")
 	}
@@ -221,9 +401,9 @@ func (s *CallStore) PutStreamToken(ctx context.Context, t voice.StreamToken) err
 // CallSid; one UPDATE, so two concurrent redemptions cannot both win.
 func (s *CallStore) UseStreamToken(ctx context.Context, hash string, now time.Time) (string, error) {
 	var callSID string
-	err := s.db.SQL.QueryRowContext(ctx, `UPDATE stream_tokens SET used_at = $1
+	err := s.db.writeRow(ctx, `UPDATE stream_tokens SET used_at = $1
 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-RETURNING call_sid`, Millis(now), hash).Scan(&callSID)
+RETURNING call_sid`, []any{Millis(now), hash}, &callSID)
 	if err != nil {
 		return "", translate(err, "stream token")
 	}

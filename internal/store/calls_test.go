@@ -230,3 +230,95 @@ func TestCallerStore(t *testing.T) {
 		}
 	})
 }
+
+// TestCallCapacityCounterFollowsRows checks the trigger-kept counter
+// against a real count after every kind of change to calls.active
+// (admission, status callback, stream end, stale-slot release, delete).
+func TestCallCapacityCounterFollowsRows(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		check := func(step string) {
+			t.Helper()
+			var counter, rows int64
+			if err := db.SQL.QueryRowContext(ctx, `SELECT active FROM call_capacity WHERE id = 1`).Scan(&counter); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE active = 1`).Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			if counter != rows {
+				t.Fatalf("%s: counter = %d, active rows = %d", step, counter, rows)
+			}
+		}
+		check("empty")
+		for i := range 4 {
+			c := acceptedCall(200+i, "")
+			if _, _, err := s.AdmitCall(ctx, c, capacity(10, c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("four admitted")
+		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(200), Status: "completed", Sequence: 1, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		check("status completed")
+		if err := s.MarkCallEnded(ctx, sid(201), t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkCallEnded(ctx, sid(201), t0); err != nil {
+			t.Fatal(err)
+		}
+		check("stream ended twice")
+		if _, err := db.SQL.ExecContext(ctx, `DELETE FROM calls WHERE call_sid = $1`, sid(202)); err != nil {
+			t.Fatal(err)
+		}
+		check("deleted")
+		// At the cap, the stale slot (no stream, created before
+		// PendingSince) is released and the new call admitted.
+		stale := capacity(1, acceptedCall(204, ""))
+		stale.PendingSince = t0.Add(time.Second)
+		got, _, err := s.AdmitCall(ctx, acceptedCall(204, ""), stale)
+		if err != nil || got.Decision != voice.Accept {
+			t.Fatalf("stale slot not released: %v, %v", got.Decision, err)
+		}
+		check("stale slot released")
+	})
+}
+
+// TestCallStoreConcurrentRetries delivers the same call many times at
+// once: one row, every delivery answered with it, no error.
+func TestCallStoreConcurrentRetries(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		c := acceptedCall(300, "idem-300")
+		const n = 12
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := 0
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, fresh, err := s.AdmitCall(ctx, c, capacity(5, c))
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || got.CallSID != c.CallSID || got.TwiML != c.TwiML {
+					t.Errorf("delivery = %+v, %v", got, err)
+				}
+				if fresh {
+					created++
+				}
+			}()
+		}
+		wg.Wait()
+		if created != 1 {
+			t.Fatalf("created = %d, want 1", created)
+		}
+		var rows int
+		if err := db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE call_sid = $1`, c.CallSID).Scan(&rows); err != nil || rows != 1 {
+			t.Fatalf("rows = %d, %v", rows, err)
+		}
+	})
+}

@@ -51,7 +51,7 @@ func (s *ConferenceStore) Blocked(ctx context.Context, number string) (bool, err
 
 // EnsureConference creates the row when missing and returns it.
 func (s *ConferenceStore) EnsureConference(ctx context.Context, name, callerCallSID string, now time.Time) (conference.Conference, error) {
-	_, err := s.db.SQL.ExecContext(ctx, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, $3, $3)
+	_, err := s.db.write(ctx, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, $3, $3)
 ON CONFLICT (name) DO NOTHING`, name, callerCallSID, Millis(now))
 	if err != nil {
 		return conference.Conference{}, translate(err, "conference")
@@ -149,7 +149,7 @@ func (s *ConferenceStore) SetConferenceStatus(ctx context.Context, name, status 
 
 // update runs one conference UPDATE; no row changed is not_found.
 func (s *ConferenceStore) update(ctx context.Context, q string, args ...any) error {
-	res, err := s.db.SQL.ExecContext(ctx, q, args...)
+	res, err := s.db.write(ctx, q, args...)
 	if err != nil {
 		return translate(err, "conference")
 	}
@@ -163,7 +163,7 @@ func (s *ConferenceStore) update(ctx context.Context, q string, args ...any) err
 // status set by a status callback (status_seq >= 0) is not overwritten:
 // the callback can arrive before Twilio's REST answer does.
 func (s *ConferenceStore) UpsertParticipant(ctx context.Context, name string, p conference.Participant, now time.Time) error {
-	_, err := s.db.SQL.ExecContext(ctx, `INSERT INTO conference_participants (conference_name, call_sid, number, role, status, created_at, updated_at)
+	_, err := s.db.write(ctx, `INSERT INTO conference_participants (conference_name, call_sid, number, role, status, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $6)
 ON CONFLICT (conference_name, call_sid) DO UPDATE SET
   number = CASE WHEN excluded.number <> '' THEN excluded.number ELSE conference_participants.number END,

@@ -107,7 +107,7 @@ func (s *ContactStore) UpdateContact(ctx context.Context, c contacts.Contact) er
 	if err != nil {
 		return err
 	}
-	res, err := s.db.SQL.ExecContext(ctx, `UPDATE contacts SET name = $1, name_key = $2, phone_number = $3, aliases = $4, note = $5, updated_at = $6 WHERE id = $7`,
+	res, err := s.db.write(ctx, `UPDATE contacts SET name = $1, name_key = $2, phone_number = $3, aliases = $4, note = $5, updated_at = $6 WHERE id = $7`,
 		c.Name, contacts.Key(c.Name), c.PhoneNumber, aliases, c.Note, Millis(c.UpdatedAt), c.ID)
 	if IsUniqueViolation(err) {
 		return apperr.Wrap(err, apperr.Conflict, "a contact with that name already exists")
@@ -123,7 +123,7 @@ func (s *ContactStore) UpdateContact(ctx context.Context, c contacts.Contact) er
 
 // DeleteContact removes a contact.
 func (s *ContactStore) DeleteContact(ctx context.Context, id string) error {
-	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM contacts WHERE id = $1`, id)
+	res, err := s.db.write(ctx, `DELETE FROM contacts WHERE id = $1`, id)
 	if err != nil {
 		return translate(err, "contact")
 	}

@@ -58,7 +58,7 @@ func (s *TranscriptStore) ListTranscripts(ctx context.Context, callSID string) (
 // DeleteTranscriptsForCall erases one call's lines and returns how many
 // there were.
 func (s *TranscriptStore) DeleteTranscriptsForCall(ctx context.Context, callSID string) (int64, error) {
-	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM transcripts WHERE call_sid = $1`, callSID)
+	res, err := s.db.write(ctx, `DELETE FROM transcripts WHERE call_sid = $1`, callSID)
 	if err != nil {
 		return 0, translate(err, "transcripts")
 	}
@@ -68,7 +68,7 @@ func (s *TranscriptStore) DeleteTranscriptsForCall(ctx context.Context, callSID 
 // DeleteTranscriptsBefore erases lines older than t (the retention
 // window) and returns how many went.
 func (s *TranscriptStore) DeleteTranscriptsBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.db.SQL.ExecContext(ctx, `DELETE FROM transcripts WHERE created_at < $1`, Millis(t))
+	res, err := s.db.write(ctx, `DELETE FROM transcripts WHERE created_at < $1`, Millis(t))
 	if err != nil {
 		return 0, translate(err, "transcripts")
 	}

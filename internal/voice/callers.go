@@ -42,9 +42,19 @@ type ListStore interface {
 	// CallerListed reports whether number is on list and how many numbers
 	// the list holds.
 	CallerListed(ctx context.Context, list, number string) (listed bool, size int, err error)
+	// CallerStatus is what the policy needs to know of one caller, in one
+	// query (it runs for every incoming call).
+	CallerStatus(ctx context.Context, number string) (CallerStatus, error)
 	// SyncEnvCallers makes the list's env-sourced entries exactly numbers
 	// (entries added through the API are kept).
 	SyncEnvCallers(ctx context.Context, list string, numbers []string, at time.Time) error
+}
+
+// CallerStatus is a caller's standing on the lists.
+type CallerStatus struct {
+	Blocked        bool // on the deny list
+	Allowed        bool // on the allow list
+	AllowListInUse bool // the allow list has any entry (then only those may call)
 }
 
 // ValidList checks a list name from a URL.

@@ -24,20 +24,14 @@ func (s *Service) decide(ctx context.Context, in *Inbound, th Throttle) (Decisio
 	if s.settings.PhoneNumber != "" && in.To != s.settings.PhoneNumber {
 		return Reject, ReasonWrongNumber, nil
 	}
-	if in.From != "" {
-		blocked, _, err := s.lists.CallerListed(ctx, ListBlocked, in.From)
-		if err != nil {
-			return "", "", err
-		}
-		if blocked {
-			return Reject, ReasonBlockedNumber, nil
-		}
-	}
-	allowed, size, err := s.lists.CallerListed(ctx, ListAllowed, in.From)
+	st, err := s.lists.CallerStatus(ctx, in.From)
 	if err != nil {
 		return "", "", err
 	}
-	if size > 0 && (in.From == "" || !allowed) {
+	if in.From != "" && st.Blocked {
+		return Reject, ReasonBlockedNumber, nil
+	}
+	if st.AllowListInUse && (in.From == "" || !st.Allowed) {
 		return Hangup, ReasonNotAllowed, nil
 	}
 	if in.FromCountry != "" && s.countries[in.FromCountry] {

@@ -60,6 +60,7 @@ type Service struct {
 	onDecision func(Decision, string)
 	settings   Settings
 	countries  map[string]bool
+	answers    map[Decision]string // DecisionTwiML of each decision, built once
 	now        func() time.Time
 }
 
@@ -89,6 +90,14 @@ func New(d Deps, s Settings) *Service {
 		svc.countries[strings.ToUpper(strings.TrimSpace(c))] = true
 	}
 	svc.names = newNameCache(d.Names, svc.now)
+	// A decision's TwiML depends only on the configured links: build each
+	// once instead of per call.
+	svc.answers = map[Decision]string{}
+	for _, dec := range []Decision{Accept, Hangup, Busy, Reject} {
+		if tw, err := DecisionTwiML(dec, "", svc.settings.Links); err == nil {
+			svc.answers[dec] = tw
+		}
+	}
 	return svc
 }
 
@@ -113,11 +122,9 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 	if !ValidCallSID(in.CallSID) {
 		return Answer{}, apperr.New(apperr.Invalid, "CallSid is missing or malformed")
 	}
-	if c, err := s.calls.FindCall(ctx, in.CallSID, in.IdempotencyKey); err == nil {
-		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, Replayed: true, From: c.From}, nil
-	} else if !apperr.Is(err, apperr.NotFound) {
-		return Answer{}, err
-	}
+	// A retry is recognised by AdmitCall, in the same transaction as the
+	// insert (one lookup less per call on the hot path); the policy it
+	// runs first only costs the retry a throttling token.
 	d, reason := Busy, ReasonDraining
 	if !draining {
 		var err error
@@ -156,9 +163,12 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 
 // newCall builds the record of a decision with its TwiML.
 func (s *Service) newCall(in Inbound, d Decision, reason string) (Call, error) {
-	tw, err := DecisionTwiML(d, reason, s.settings.Links)
-	if err != nil {
-		return Call{}, err
+	tw, ok := s.answers[d]
+	if !ok {
+		var err error
+		if tw, err = DecisionTwiML(d, reason, s.settings.Links); err != nil {
+			return Call{}, err
+		}
 	}
 	status := in.CallStatus
 	if status == "" {
