@@ -78,6 +78,9 @@ type Store interface {
 	CallState(ctx context.Context, callSID string) (known, ended bool, err error)
 	// Blocked reports whether number is on the stored deny list.
 	Blocked(ctx context.Context, number string) (bool, error)
+	// SetTransferred marks the call as handed over from the agent (on), so
+	// the end of its media stream no longer ends it, or undoes that.
+	SetTransferred(ctx context.Context, callSID string, on bool, now time.Time) error
 	// EnsureConference creates the conference row when missing and
 	// returns the stored row.
 	EnsureConference(ctx context.Context, name, callerCallSID string, now time.Time) (Conference, error)

@@ -74,6 +74,8 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 	if err := s.checkOutbound(); err != nil {
 		return err
 	}
+	ctx, cancel := handOverContext(ctx)
+	defer cancel()
 	name := NameFor(callSID)
 	conf, err := s.store.EnsureConference(ctx, name, callSID, s.now())
 	if err != nil {
@@ -87,7 +89,7 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 		if err != nil {
 			return err
 		}
-		if err := s.twilio.UpdateCallTwiML(ctx, callSID, doc); err != nil {
+		if err := s.handOver(ctx, callSID, doc); err != nil {
 			return s.upstream(ctx, "move caller into conference", callSID, err, "Failed to add participant")
 		}
 		if err := s.store.MarkCallerJoined(ctx, name, s.now()); err != nil {
@@ -115,6 +117,35 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 	return nil
 }
 
+// handOverTimeout bounds a transfer's Twilio requests once they no
+// longer end with the request that asked for them.
+const handOverTimeout = 30 * time.Second
+
+// handOverContext detaches a transfer from its requester. Moving the
+// caller ends the call's media stream, and with it the agent's tool call
+// that may have asked for the move; the steps after it (dialling the
+// target, recording the participants) must still run.
+func handOverContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+}
+
+// handOver replaces the caller's call with doc (a conference join or a
+// forward). The call is marked transferred first, because Twilio ends the
+// media stream as soon as it applies doc and that end must not be taken
+// for the end of the call; when Twilio refuses, the mark is taken back.
+func (s *Service) handOver(ctx context.Context, callSID, doc string) error {
+	if err := s.store.SetTransferred(ctx, callSID, true, s.now()); err != nil {
+		return err
+	}
+	err := s.twilio.UpdateCallTwiML(ctx, callSID, doc)
+	if err != nil {
+		if uerr := s.store.SetTransferred(ctx, callSID, false, s.now()); uerr != nil {
+			s.log.Error("could not take back the transfer mark", "call_sid", callSID, "error", uerr)
+		}
+	}
+	return err
+}
+
 // AddToConference is AddParticipant under the name the voice agent's tools
 // use.
 func (s *Service) AddToConference(ctx context.Context, callSID, target string) error {
@@ -133,11 +164,13 @@ func (s *Service) Forward(ctx context.Context, callSID, target string) error {
 	if err := s.checkOutbound(); err != nil {
 		return err
 	}
+	ctx, cancel := handOverContext(ctx)
+	defer cancel()
 	doc, err := forwardTwiML(target, s.settings.OutboundNumber)
 	if err != nil {
 		return err
 	}
-	if err := s.twilio.UpdateCallTwiML(ctx, callSID, doc); err != nil {
+	if err := s.handOver(ctx, callSID, doc); err != nil {
 		return s.upstream(ctx, "forward call", callSID, err, "Failed to forward call")
 	}
 	s.record(ctx, "forward", callSID, target)

@@ -70,13 +70,23 @@ type TwilioREST struct {
 
 	username, password string
 
-	mu          sync.Mutex
-	requests    []RESTRequest
-	failures    []restFailure
-	conferences map[string]*Conference // by SID
-	ended       map[string]bool        // call SIDs hung up
-	names       map[string]CallerName
-	changed     chan struct{} // closed and replaced on each request
+	mu           sync.Mutex
+	requests     []RESTRequest
+	failures     []restFailure
+	conferences  map[string]*Conference // by SID
+	ended        map[string]bool        // call SIDs hung up
+	names        map[string]CallerName
+	changed      chan struct{} // closed and replaced on each request
+	onCallUpdate func(callSID string)
+}
+
+// OnCallUpdate sets fn to run on every accepted call update (new TwiML or
+// a hang-up) before the fake answers it, as Twilio would end the call's
+// media stream then: tests stop their MediaClient for callSID in fn.
+func (f *TwilioREST) OnCallUpdate(fn func(callSID string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onCallUpdate = fn
 }
 
 // NewTwilioREST starts a fake accepting Basic auth username/password (the

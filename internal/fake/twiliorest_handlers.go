@@ -41,6 +41,16 @@ func (f *TwilioREST) serve(w http.ResponseWriter, r *http.Request) {
 		writeRESTError(sw, status, code, "scripted failure")
 		return
 	}
+	if op == OpUpdateCall {
+		// Real Twilio ends the call's media stream when it applies new
+		// TwiML (or a hang-up), often before its REST answer arrives.
+		f.mu.Lock()
+		hook := f.onCallUpdate
+		f.mu.Unlock()
+		if hook != nil {
+			hook(parts["call"])
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch op {

@@ -21,8 +21,9 @@ const greeting = "Hello, you are speaking with the example voice agent."
 // liveRig is the real wired server with a fake Realtime model and a fake
 // Twilio REST API, for tests that watch simulated calls.
 type liveRig struct {
-	srv *apptest.Server
-	rt  *fake.Realtime
+	srv  *apptest.Server
+	rt   *fake.Realtime
+	rest *fake.TwilioREST
 }
 
 func newLiveRig(t *testing.T, db *store.DB, env map[string]string) *liveRig {
@@ -40,7 +41,7 @@ func newLiveRig(t *testing.T, db *store.DB, env map[string]string) *liveRig {
 		e[k] = v
 	}
 	srv := apptest.New(t, apptest.Options{DB: db, Env: e, App: app.Options{TwilioHTTPClient: rest.HTTPClient()}})
-	return &liveRig{srv: srv, rt: rt}
+	return &liveRig{srv: srv, rt: rt, rest: rest}
 }
 
 func ctxFor(t *testing.T) context.Context {

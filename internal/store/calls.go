@@ -317,9 +317,35 @@ func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) error 
 	return translate(err, "call")
 }
 
+// statusUpdateSet is the change a status callback makes; both engines'
+// UpdateCallStatus statements share it so they cannot drift apart.
+const statusUpdateSet = `UPDATE calls SET
+  status = CASE WHEN ended_at IS NOT NULL AND $2 = 0 THEN status ELSE $1 END,
+  duration_sec = COALESCE($3, duration_sec),
+  status_seq = CASE WHEN $4 < 0 THEN status_seq ELSE $4 END,
+  active = CASE WHEN $2 = 1 THEN 0 ELSE active END,
+  ended_at = CASE WHEN $2 = 1 AND ended_at IS NULL THEN $5 ELSE ended_at END,
+  updated_at = $5`
+
+// updateStatusPostgres reads the row's ended_at as it was before the
+// update in the same statement: the sub-select locks the row (FOR UPDATE),
+// so a concurrent MarkCallEnded is either wholly before it (and seen) or
+// waits for it.
+const updateStatusPostgres = statusUpdateSet + `
+FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
+WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
+RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL`
+
+// updateStatusSQLite is the same update; SQLite's RETURNING cannot see the
+// old row, so the caller reads ended_at first in the same transaction.
+const updateStatusSQLite = statusUpdateSet + `
+WHERE call_sid = $6 AND ($4 < 0 OR status_seq < $4)`
+
 // UpdateCallStatus applies a status callback unless a later one was
-// applied; a final status ends the call and frees its slot.
-func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) error {
+// applied; a final status ends the call and frees its slot. ended reports
+// that this callback is what ended the call (it had no ended_at before),
+// so the end is announced once whoever records it first.
+func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) (ended bool, err error) {
 	final := 0
 	if voice.FinalStatus(u.Status) {
 		final = 1
@@ -328,27 +354,46 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	if u.DurationSec != nil {
 		dur = *u.DurationSec
 	}
-	at := Millis(u.At)
-	res, err := s.db.write(ctx, `UPDATE calls SET
-  status = CASE WHEN ended_at IS NOT NULL AND $2 = 0 THEN status ELSE $1 END,
-  duration_sec = COALESCE($3, duration_sec),
-  status_seq = CASE WHEN $4 < 0 THEN status_seq ELSE $4 END,
-  active = CASE WHEN $2 = 1 THEN 0 ELSE active END,
-  ended_at = CASE WHEN $2 = 1 AND ended_at IS NULL THEN $5 ELSE ended_at END,
-  updated_at = $5
-WHERE call_sid = $6 AND ($4 < 0 OR status_seq < $4)`,
-		u.Status, final, dur, u.Sequence, at, u.CallSID)
-	if err != nil {
-		return translate(err, "call")
+	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID}
+	if s.db.Engine == SQLite {
+		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, args)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	err = s.db.writeRow(ctx, updateStatusPostgres, args, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
 		// Either unknown, or an older callback arriving late: only the
 		// first is an error.
-		if _, err := s.FindCall(ctx, u.CallSID, ""); err != nil {
-			return err
-		}
+		_, err = s.FindCall(ctx, u.CallSID, "")
+		return false, err
 	}
-	return nil
+	return ended, translate(err, "call")
+}
+
+// updateStatusSQLite is UpdateCallStatus on SQLite: read and update in one
+// transaction under the writer lock, so nothing ends the call in between.
+func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, final bool, args []any) (ended bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		read, err := s.db.txStmt(ctx, tx, `SELECT ended_at FROM calls WHERE call_sid = $1`)
+		if err != nil {
+			return translate(err, "call")
+		}
+		var was sql.NullInt64
+		if err := read.QueryRowContext(ctx, callSID).Scan(&was); err != nil {
+			return translate(err, "call")
+		}
+		upd, err := s.db.txStmt(ctx, tx, updateStatusSQLite)
+		if err != nil {
+			return translate(err, "call")
+		}
+		res, err := upd.ExecContext(ctx, args...)
+		if err != nil {
+			return translate(err, "call")
+		}
+		// No row changed: an older callback arriving late, not an error.
+		n, _ := res.RowsAffected()
+		ended = final && n > 0 && !was.Valid
+		return nil
+	})
+	return ended, err
 }
 
 // MarkStreamStarted records when the media stream started.
@@ -358,10 +403,13 @@ func (s *CallStore) MarkStreamStarted(ctx context.Context, callSID string, at ti
 WHERE call_sid = $2`, Millis(at), callSID)
 }
 
-// MarkCallEnded records the end and frees the call's slot.
+// MarkCallEnded records the end of the call's media stream as the end of
+// the call and frees its slot, unless the call was transferred (then it
+// lives on in a conference or forward until Twilio's final status
+// callback, and this is NotFound like an unknown call).
 func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) error {
 	return s.exec(ctx, `UPDATE calls SET active = 0, ended_at = COALESCE(ended_at, $1), updated_at = $1
-WHERE call_sid = $2`, Millis(at), callSID)
+WHERE call_sid = $2 AND transferred_at IS NULL`, Millis(at), callSID)
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {

@@ -39,6 +39,25 @@ func (s *ConferenceStore) CallState(ctx context.Context, callSID string) (known,
 	return true, ended || endedAt.Valid, nil
 }
 
+// SetTransferred marks the call as handed over to a conference or forward
+// (on) or back with the agent (off, after a failed hand-over).
+func (s *ConferenceStore) SetTransferred(ctx context.Context, callSID string, on bool, now time.Time) error {
+	flag := 0
+	if on {
+		flag = 1
+	}
+	res, err := s.db.write(ctx, `UPDATE calls SET
+  transferred_at = CASE WHEN $1 = 1 THEN COALESCE(transferred_at, $2) ELSE NULL END, updated_at = $2
+WHERE call_sid = $3`, flag, Millis(now), callSID)
+	if err != nil {
+		return translate(err, "call")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.New(apperr.NotFound, "call not found")
+	}
+	return nil
+}
+
 // Blocked reports whether number is on the stored deny list.
 func (s *ConferenceStore) Blocked(ctx context.Context, number string) (bool, error) {
 	var n int
