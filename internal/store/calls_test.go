@@ -67,7 +67,7 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 
 		// A completed call frees its slot.
 		d := int64(42)
-		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "completed", DurationSec: &d, Sequence: 3, At: t0.Add(time.Minute)}); err != nil {
+		if _, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "completed", DurationSec: &d, Sequence: 3, At: t0.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		c3 := acceptedCall(3, "")
@@ -79,13 +79,13 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 			t.Fatalf("completed call = %+v", ended)
 		}
 		// An older callback arriving late changes nothing.
-		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "in-progress", Sequence: 1, At: t0}); err != nil {
+		if _, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "in-progress", Sequence: 1, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		if late, _ := s.FindCall(ctx, c1.CallSID, ""); late.Status != "completed" {
 			t.Fatalf("late callback applied: %v", late.Status)
 		}
-		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(97), Status: "completed", Sequence: 0, At: t0}); !apperr.Is(err, apperr.NotFound) {
+		if _, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(97), Status: "completed", Sequence: 0, At: t0}); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("unknown call status: %v", err)
 		}
 
@@ -259,7 +259,7 @@ func TestCallCapacityCounterFollowsRows(t *testing.T) {
 			}
 		}
 		check("four admitted")
-		if err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(200), Status: "completed", Sequence: 1, At: t0}); err != nil {
+		if _, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(200), Status: "completed", Sequence: 1, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		check("status completed")

@@ -241,7 +241,11 @@ func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) err
 }
 
 // Status applies a call status callback (POST /voice/status). Callbacks
-// for calls this server never recorded (outbound legs) are ignored.
+// for calls this server never recorded (outbound legs) are ignored. When
+// the callback is what ended the call (rejected, busy or transferred
+// calls, callers who hung up before their stream), it publishes
+// call.ended; a call whose end was already recorded (by the relay) is
+// not announced again.
 func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	if !ValidCallSID(u.CallSID) {
 		return apperr.New(apperr.Invalid, "CallSid is missing or malformed")
@@ -255,11 +259,18 @@ func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	if u.At.IsZero() {
 		u.At = s.now()
 	}
-	err := s.calls.UpdateCallStatus(ctx, u)
-	if err == nil || apperr.Is(err, apperr.NotFound) {
-		return nil
+	ended, err := s.calls.UpdateCallStatus(ctx, u)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
 	}
-	return err
+	if ended {
+		data := map[string]any{"status": u.Status}
+		if u.DurationSec != nil {
+			data["durationSec"] = *u.DurationSec
+		}
+		s.events.Publish(events.Event{Type: events.CallEnded, CallSID: u.CallSID, Time: s.now(), Data: data})
+	}
+	return nil
 }
 
 // normalize keeps each field to its expected shape; anything else is

@@ -147,8 +147,9 @@ type CallStore interface {
 	AdmitCall(ctx context.Context, c Call, capacity *Capacity) (Call, bool, error)
 	// UpdateCallStatus applies a status callback unless a later one
 	// (higher sequence) was applied; a final status ends the call and frees
-	// its slot. Unknown calls are NotFound.
-	UpdateCallStatus(ctx context.Context, u StatusUpdate) error
+	// its slot. ended reports that this callback ended the call (it had no
+	// end recorded before). Unknown calls are NotFound.
+	UpdateCallStatus(ctx context.Context, u StatusUpdate) (ended bool, err error)
 	// MarkStreamStarted records when the media stream started.
 	MarkStreamStarted(ctx context.Context, callSID string, at time.Time) error
 	// MarkCallEnded records the end and frees the call's slot.
