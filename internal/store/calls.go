@@ -127,17 +127,11 @@ func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
 	return a.out, a.created, nil
 }
 
-// admitInTx is the admission itself: the stored call when there is one,
-// else c (or its overflow when capacity is full) inserted.
+// admitInTx is the admission itself: c (or its overflow when capacity is
+// full) inserted, or the stored call when this is a retry. The insert
+// comes first and does nothing on a duplicate CallSid or idempotency key,
+// so a new call, the common case, costs no lookup.
 func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) error {
-	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
-	if err == nil {
-		a.out = existing
-		return nil
-	}
-	if !apperr.Is(err, apperr.NotFound) {
-		return err
-	}
 	c := a.call
 	if a.capacity != nil && c.Decision == voice.Accept {
 		full, err := s.full(ctx, tx, a.capacity)
@@ -148,10 +142,19 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) err
 			c = a.capacity.Overflow
 		}
 	}
-	if err := s.insert(ctx, tx, c); err != nil {
+	inserted, err := s.insert(ctx, tx, c)
+	if err != nil {
 		return err
 	}
-	a.out, a.created = c, true
+	if inserted {
+		a.out, a.created = c, true
+		return nil
+	}
+	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	a.out = existing
 	return nil
 }
 
@@ -297,9 +300,12 @@ func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capaci
 
 const insertCallSQL = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
   decision, reason, status, active, twiml, idempotency_key, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+ON CONFLICT DO NOTHING`
 
-func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) error {
+// insert stores c; inserted is false when a call with its CallSid or
+// idempotency key is already stored.
+func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) (inserted bool, err error) {
 	var idem any
 	if c.IdempotencyKey != "" {
 		idem = c.IdempotencyKey
@@ -310,11 +316,15 @@ func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) error 
 	}
 	st, err := s.db.txStmt(ctx, tx, insertCallSQL)
 	if err != nil {
-		return translate(err, "call")
+		return false, translate(err, "call")
 	}
-	_, err = st.ExecContext(ctx, c.CallSID, c.AccountSID, c.From, c.To, c.FromCountry, c.CallerName,
+	res, err := st.ExecContext(ctx, c.CallSID, c.AccountSID, c.From, c.To, c.FromCountry, c.CallerName,
 		string(c.Decision), c.Reason, c.Status, active, c.TwiML, idem, Millis(c.CreatedAt))
-	return translate(err, "call")
+	if err != nil {
+		return false, translate(err, "call")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, translate(err, "call")
 }
 
 // statusUpdateSet is the change a status callback makes; both engines'
