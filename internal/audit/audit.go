@@ -20,10 +20,15 @@ const (
 	TypeConnectionAttempt = "connection_attempt"
 	TypeAuthFailure       = "authentication_failure"
 	TypeAuthSuccess       = "auth-success"
-	TypeMessageReceived   = "message_received"
-	TypeMessageSent       = "message_sent"
-	TypeError             = "error_occurred"
-	TypeResourceCleanup   = "resource_cleanup"
+	// TypeMessageReceived and TypeMessageSent are per-call counts, never
+	// one row per message: the relay records one of each when a media
+	// stream ends, Detail {"twilio": n, "model": n}.
+	TypeMessageReceived = "message_received"
+	TypeMessageSent     = "message_sent"
+	// TypeError is a failure worth keeping: the relay records model
+	// errors and a lost model socket (Detail source, code, message).
+	TypeError           = "error_occurred"
+	TypeResourceCleanup = "resource_cleanup"
 	// TypeSecurityAlert is raised by the Recorder's pattern check
 	// (pattern.go) and by code that detects an attack itself (the per-IP
 	// bearer lockout records one with Detail "alert": AlertAuthLockout).

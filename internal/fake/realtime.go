@@ -69,6 +69,12 @@ type RealtimeOptions struct {
 	// ExpireAfter sends a session_expired error and closes the socket after
 	// this long (fault injection).
 	ExpireAfter time.Duration
+	// RespondToToolOutput makes the server start a response of its own as
+	// soon as a function_call_output item arrives (as server VAD may when
+	// the caller keeps talking), so a response.create the client sends
+	// right after the output meets the one-active-response rule
+	// (conversation_already_has_active_response) every time.
+	RespondToToolOutput bool
 	// DiscardAudio keeps appends out of the recording (Appended, Events);
 	// AppendCount and InputMs still run. For load tests.
 	DiscardAudio bool
@@ -110,10 +116,11 @@ type Realtime struct {
 	changed  signal
 	wg       sync.WaitGroup
 
-	mu       sync.Mutex
-	sessions []*RealtimeSession
-	tools    []ToolCall
-	closed   bool
+	mu          sync.Mutex
+	sessions    []*RealtimeSession
+	tools       []ToolCall
+	createFails []ServerError
+	closed      bool
 }
 
 // NewRealtime starts a fake Realtime server. Call Close when done.
@@ -190,6 +197,26 @@ func (r *Realtime) NextResponseCallsTool(name, argsJSON string) {
 	r.mu.Lock()
 	r.tools = append(r.tools, ToolCall{Name: name, Arguments: argsJSON})
 	r.mu.Unlock()
+}
+
+// FailNextResponseCreate makes the next response.create of any session
+// fail with an error event of this code and message (its error.event_id is
+// the client's event_id); no response starts (fault injection).
+func (r *Realtime) FailNextResponseCreate(code, message string) {
+	r.mu.Lock()
+	r.createFails = append(r.createFails, ServerError{Code: code, Message: message})
+	r.mu.Unlock()
+}
+
+func (r *Realtime) popCreateFail() (ServerError, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.createFails) == 0 {
+		return ServerError{}, false
+	}
+	e := r.createFails[0]
+	r.createFails = r.createFails[1:]
+	return e, true
 }
 
 func (r *Realtime) popTool() (ToolCall, bool) {

@@ -20,6 +20,15 @@ type clientMsg struct {
 	ResponseID   string          `json:"response_id"`
 	Session      json.RawMessage `json:"session"`
 	Item         json.RawMessage `json:"item"`
+	Response     json.RawMessage `json:"response"`
+}
+
+// responseParams is the part of response.create's "response" the fake
+// honours: it records both and echoes metadata in the response object, as
+// the GA API does.
+type responseParams struct {
+	Instructions string            `json:"instructions"`
+	Metadata     map[string]string `json:"metadata"`
 }
 
 type clientItem struct {
@@ -83,13 +92,22 @@ func (s *RealtimeSession) handle(raw []byte, at time.Time) {
 		delete(s.items, m.ItemID)
 		s.emitLocked(map[string]any{"type": "conversation.item.deleted", "item_id": m.ItemID})
 	case "response.create":
+		var p responseParams
+		if len(m.Response) > 0 && string(m.Response) != "null" && json.Unmarshal(m.Response, &p) != nil {
+			s.errorLocked("invalid_type", "response", "Invalid type for 'response': expected an object.", m.EventID)
+			return
+		}
+		if fail, ok := s.rt.popCreateFail(); ok {
+			s.errorLocked(fail.Code, "", fail.Message, m.EventID)
+			return
+		}
 		if s.active != nil {
 			s.errorLocked("conversation_already_has_active_response", "",
 				fmt.Sprintf("Conversation already has an active response in progress: %s. Wait until the response is finished before creating a new one.", s.active.rec.ID),
 				m.EventID)
 			return
 		}
-		s.startResponseLocked()
+		s.startResponseLocked(p)
 	case "response.cancel":
 		if s.active == nil || (m.ResponseID != "" && m.ResponseID != s.active.rec.ID) {
 			s.errorLocked("response_cancel_not_active", "", "Cancellation failed: no active response found", m.EventID)
@@ -175,6 +193,9 @@ func (s *RealtimeSession) onItemCreateLocked(m *clientMsg) {
 	_ = json.Unmarshal(m.Item, &item)
 	item["id"], item["object"], item["status"] = it.ID, "realtime.item", "completed"
 	s.addItemLocked(&convItem{id: it.ID, kind: it.Type, role: it.Role}, item)
+	if it.Type == "function_call_output" && s.rt.opts.RespondToToolOutput && s.active == nil {
+		s.startResponseLocked(responseParams{})
+	}
 }
 
 // addItemLocked records an item and announces it with the mode's names.

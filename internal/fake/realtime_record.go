@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"time"
 )
 
@@ -61,9 +62,14 @@ type ResponseRecord struct {
 	// Tool is the scripted call for function-call responses.
 	Tool *ToolCall
 	// CallID is the call_id of a function-call response.
-	CallID    string
-	CreatedAt time.Time
-	DoneAt    time.Time
+	CallID string
+	// Instructions and Metadata are the client's response.create
+	// parameters (empty for a response the server started itself);
+	// Metadata is echoed in response.created and response.done.
+	Instructions string
+	Metadata     map[string]string
+	CreatedAt    time.Time
+	DoneAt       time.Time
 }
 
 // convItem is a conversation item the fake knows about.
@@ -216,6 +222,7 @@ func (s *RealtimeSession) Responses() []ResponseRecord {
 	for i, r := range s.responses {
 		out[i] = *r
 		out[i].ItemIDs = append([]string(nil), r.ItemIDs...)
+		out[i].Metadata = maps.Clone(r.Metadata)
 	}
 	return out
 }

@@ -56,15 +56,17 @@ func (s *RealtimeSession) StartResponse() bool {
 	if s.active != nil {
 		return false
 	}
-	s.startResponseLocked()
+	s.startResponseLocked(responseParams{})
 	return true
 }
 
 // startResponseLocked creates a response (audio or a scripted tool call)
-// and runs it on its own goroutine.
-func (s *RealtimeSession) startResponseLocked() {
+// with the client's parameters (none for a server-started one) and runs it
+// on its own goroutine.
+func (s *RealtimeSession) startResponseLocked(p responseParams) {
 	s.respSeq++
-	rec := &ResponseRecord{ID: "resp_" + strconv.Itoa(s.respSeq), Status: "in_progress", CreatedAt: time.Now()}
+	rec := &ResponseRecord{ID: "resp_" + strconv.Itoa(s.respSeq), Status: "in_progress", CreatedAt: time.Now(),
+		Instructions: p.Instructions, Metadata: p.Metadata}
 	tool, isTool := ToolCall{}, false
 	if len(s.tools) > 0 {
 		tool, isTool = s.tools[0], true
@@ -122,7 +124,10 @@ func (s *RealtimeSession) responseObject(ar *activeResponse) map[string]any {
 		out[i] = it
 	}
 	r := map[string]any{"id": ar.rec.ID, "object": "realtime.response", "status": ar.rec.Status,
-		"status_details": nil, "output": out}
+		"status_details": nil, "output": out, "metadata": nil}
+	if ar.rec.Metadata != nil {
+		r["metadata"] = ar.rec.Metadata
+	}
 	if ar.rec.Status == "cancelled" {
 		r["status_details"] = map[string]any{"type": "cancelled", "reason": ar.rec.StatusReason}
 	}

@@ -385,3 +385,49 @@ func TestRealtimeManySessions(t *testing.T) {
 		t.Fatalf("AppendCount = %d", got)
 	}
 }
+
+func TestRealtimeResponseParamsAndCreateFaults(t *testing.T) {
+	rt := NewRealtime(RealtimeOptions{})
+	defer rt.Close()
+	c := readyClient(t, rt)
+	rt.FailNextResponseCreate("invalid_value", "Invalid value for 'response.instructions'.")
+	c.send(map[string]any{"type": "response.create", "event_id": "evt_1"})
+	if e := c.next("error"); str(e, "error", "code") != "invalid_value" || str(e, "error", "event_id") != "evt_1" {
+		t.Fatalf("injected error = %v", e)
+	}
+	// Metadata is echoed in the response object; instructions are recorded.
+	c.send(map[string]any{"type": "response.create", "event_id": "evt_2",
+		"response": map[string]any{"instructions": "Say bye.", "metadata": map[string]string{"k": "v"}}})
+	if cr := c.next("response.created"); str(cr, "response", "metadata", "k") != "v" {
+		t.Fatalf("response.created = %v", cr)
+	}
+	if done := c.next("response.done"); str(done, "response", "metadata", "k") != "v" {
+		t.Fatalf("response.done = %v", done)
+	}
+	r := rt.Sessions()[0].Responses()
+	if len(r) != 1 || r[0].Instructions != "Say bye." || r[0].Metadata["k"] != "v" {
+		t.Fatalf("responses = %+v", r)
+	}
+}
+
+func TestRealtimeRespondToToolOutput(t *testing.T) {
+	rt := NewRealtime(RealtimeOptions{RespondToToolOutput: true, ChunkInterval: 20 * time.Millisecond})
+	defer rt.Close()
+	c := readyClient(t, rt)
+	rt.NextResponseCallsTool("get_weather", `{}`)
+	c.send(map[string]any{"type": "response.create"})
+	callID := str(c.next("response.output_item.done"), "item", "call_id")
+	c.next("response.done")
+	c.send(map[string]any{"type": "conversation.item.create", "item": map[string]any{"type": "function_call_output", "call_id": callID, "output": `{"temp":21}`}})
+	c.send(map[string]any{"type": "response.create", "event_id": "evt_after_output"})
+	evs := c.until("error")
+	if cr := ofType(evs, "response.created"); len(cr) != 1 || dig(cr[0], "response", "metadata") != nil {
+		t.Fatalf("server's own response not started: %v", types(evs))
+	}
+	if e := evs[len(evs)-1]; str(e, "error", "code") != "conversation_already_has_active_response" || str(e, "error", "event_id") != "evt_after_output" {
+		t.Fatalf("error = %v", e)
+	}
+	if _, text := concatDeltas(c.until("response.done"), "response.output_audio_transcript.delta"); !strings.Contains(text, `{"temp":21}`) {
+		t.Fatalf("server's answer %q does not embed the tool output", text)
+	}
+}

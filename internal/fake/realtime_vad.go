@@ -85,7 +85,7 @@ func (s *RealtimeSession) speechStoppedLocked(endMs int, td turnDetection) {
 	s.emitLocked(map[string]any{"type": "input_audio_buffer.speech_stopped", "audio_end_ms": endMs, "item_id": v.itemID})
 	s.commitUserTurnLocked(v.itemID)
 	if td.createResponse && s.active == nil {
-		s.startResponseLocked()
+		s.startResponseLocked(responseParams{})
 	}
 }
 

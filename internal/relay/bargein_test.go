@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
@@ -156,4 +157,46 @@ func TestLateDeltasAfterClearAreDropped(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBargeInOnALongAnswerIsNoFlood(t *testing.T) {
+	// A 25 s answer (250 deltas of 100 ms, each followed by a mark) reaches
+	// Twilio long before it plays. The caller cuts in after 0.2 s; the clear
+	// makes Twilio return about 248 marks at once, more than the flood
+	// limiter's burst of 200.
+	h := newHarness(t, harnessOpts{rt: fake.RealtimeOptions{Responses: []fake.ScriptedResponse{{Chunks: 250}}}})
+	c, s := greet(t, h, 250*800, 250)
+	send(t, c.SendSilence(10))
+	send(t, c.SendSpeech(3))
+	waitFor(t, "clear", c.WaitFor, func() bool { return len(c.Clears()) == 1 })
+	waitFor(t, "every mark returned", c.WaitFor, func() bool { return len(c.MarksEchoed()) == 250 || c.Closed() })
+	if cleared := len(c.MarksEchoed()) - countPlayed(c.MarksEchoed()); cleared <= msgBurst {
+		t.Fatalf("only %d marks returned by the clear; the test needs more than %d", cleared, msgBurst)
+	}
+
+	// The call goes on: the caller finishes and the model answers.
+	send(t, c.SendSilence(30))
+	waitFor(t, "second answer", c.WaitFor, func() bool { return len(c.MarksReceived()) == 255 || c.Closed() })
+	if c.Closed() {
+		t.Fatalf("the call was closed (code %d) after a barge-in", c.CloseCode())
+	}
+	if n := len(s.Responses()); n != 2 {
+		t.Fatalf("responses = %d, want the long answer and a second one", n)
+	}
+	if tr := s.Truncates(); len(tr) != 1 || tr[0].AudioEndMs > 300 {
+		t.Fatalf("truncates = %+v, want one at about 0.2 s", tr)
+	}
+	if alerts := h.audit.ofType(audit.TypeSecurityAlert); len(alerts) != 0 {
+		t.Fatalf("security alerts = %+v", alerts)
+	}
+}
+
+func countPlayed(echoes []fake.MarkEcho) int {
+	n := 0
+	for _, e := range echoes {
+		if !e.Cleared {
+			n++
+		}
+	}
+	return n
 }

@@ -33,7 +33,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		if b.buf == nil {
 			b.buf = b.pool.Get().(*[]byte)
 		}
-		*b.buf = append(*b.buf, p...)
+		*b.buf = append(growZeroed(*b.buf, len(p)), p...) // an outgrown array is zeroed
 		return len(p), nil
 	}
 	return b.Conn.Write(p)
@@ -59,7 +59,7 @@ func (b *batchConn) flush() error {
 	b.buf = nil
 	_, err := b.Conn.Write(*buf)
 	clear(*buf)
-	if cap(*buf) <= 64<<10 {
+	if cap(*buf) <= maxPooledBuf {
 		*buf = (*buf)[:0]
 		b.pool.Put(buf)
 	}

@@ -16,7 +16,7 @@ import (
 
 // Per-call limits.
 const (
-	twilioReadLimit   = 64 << 10 // hard cap: gorilla closes the socket (1009)
+	twilioReadLimit   = 64 << 10 // hard cap: a policy violation (1008, audited)
 	twilioMsgLimit    = 16 << 10 // soft cap: counted as a protocol error
 	maxFrameBytes     = 4096     // decoded media payload cap (a frame is 160)
 	twilioReadTimeout = 30 * time.Second
@@ -97,6 +97,8 @@ type Call struct {
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
+	errReports   atomic.Int32 // error events published so far
+	counts       messageCounts
 
 	// Twilio reader only.
 	msg       twilioMsg
@@ -126,7 +128,9 @@ type Call struct {
 // responseState follows the one-active-response rule and the goodbye.
 type responseState struct {
 	active          bool
-	awaitingCreated bool
+	awaitingCreated bool   // a response.create was sent; no response.created or refusal yet
+	createSeq       int    // numbers the event_ids of response.create
+	createID        string // event_id of the last response.create, until refused
 	want            bool
 	wantInstr       string
 	wantGoodbye     bool
@@ -135,8 +139,7 @@ type responseState struct {
 
 	goodbyeReason   endReason
 	goodbyeDeadline time.Time
-	goodbyeSent     bool
-	goodbyeResp     string
+	goodbyeResp     string // id of the response.created tagged as the goodbye
 	hangupArmed     bool
 }
 
@@ -183,7 +186,9 @@ func (c *Call) endReason() endReason {
 func (c *Call) run() {
 	c.r.m.ActiveCalls.Inc()
 	conn := c.tw.conn
-	conn.SetReadLimit(twilioReadLimit)
+	// No gorilla read limit: it would answer an oversized message with its
+	// own 1009 before the relay could close with 1008 and audit it.
+	// readMessage enforces twilioReadLimit instead, reading no further.
 	_ = conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
@@ -217,6 +222,7 @@ func (c *Call) connectModel() {
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Error("cannot open the model session", "err", err)
+				c.reportError(sourceModel, string(endModelFailed), "the model session could not be opened", true)
 				c.end(endModelFailed)
 			}
 			return
@@ -236,8 +242,11 @@ func (c *Call) connectModel() {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		if err := c.model.writeLoop(c.ctx); err != nil {
+		if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
+			// (After the call ended, a write can only fail because
+			// teardown closed the socket: that is no model failure.)
 			c.log.Warn("model write failed", "err", err)
+			c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
 			c.end(endModelClosed)
 		}
 	}()
@@ -295,14 +304,20 @@ func (c *Call) teardown() {
 	sess.close()
 	c.wg.Wait()
 
-	// Release and zero every buffer that held audio.
+	// Release and zero every buffer that held audio (the readers zero
+	// their own read buffers as they exit). gorilla/websocket's internal
+	// buffers cannot be zeroed: each connection's bufio read buffer and
+	// the pooled write buffers (of an unexported type) hold frames of
+	// base64 audio and are unreachable from here; they are small (2-4 KiB)
+	// and overwritten by the next frames that pass through them.
 	c.tw.drain()
 	c.model.drain()
 	clear(c.scratch)
-	clear(c.audio)
+	clear(c.audio[:cap(c.audio)])
 	clear(c.carry[:cap(c.carry)])
 	c.scratch, c.audio, c.carry = nil, nil, nil
 	c.flushAgentText()
+	c.auditMessageCounts(sess)
 
 	// A transferred call lives on (in the conference or the forward):
 	// only the stream ended, and Twilio's status callback ends the call.

@@ -19,19 +19,22 @@ func (c *Call) readModel(conn *websocket.Conn) {
 	})
 	// Grown on demand by readMessage; most events are a few hundred bytes.
 	buf := make([]byte, 0, 2<<10)
+	defer func() { clear(buf[:cap(buf)]) }() // it held agent audio
 	var extended time.Time
 	for {
-		msg, _, err := readMessage(conn, buf, modelReadLimit)
+		msg, _, err := readMessage(conn, buf, modelReadLimit, 0)
 		if msg != nil {
 			buf = msg[:0]
 		}
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Warn("model socket closed", "err", err)
+				c.reportError(sourceModel, string(endModelClosed), "the model socket closed", true)
 			}
 			c.end(endModelClosed)
 			return
 		}
+		c.counts.fromModel++
 		now := time.Now()
 		if now.Sub(extended) > time.Second {
 			_ = conn.SetReadDeadline(now.Add(modelIdleTimeout))
@@ -73,7 +76,7 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 	case mkResponseCreated:
 		d, err := e.detail()
 		if err == nil {
-			c.onResponseCreated(d.Response.ID)
+			c.onResponseCreated(d.Response.ID, isGoodbye(d.Response.Metadata))
 		}
 	case mkResponseDone:
 		d, err := e.detail()
@@ -100,19 +103,28 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 	}
 }
 
+// errActiveResponse is the code of a response.create refused because a
+// response is already running.
+const errActiveResponse = "conversation_already_has_active_response"
+
 func (c *Call) onModelError(me modelError) {
+	conflict := me.Code == errActiveResponse
+	if c.onCreateRefused(me.EventID, conflict) && conflict {
+		// Routine (server VAD started a response first): retried after
+		// response.done, so not reported.
+		c.log.Debug("response deferred: another response is active")
+		return
+	}
 	switch me.Code {
+	case errActiveResponse:
+		c.log.Debug("model refused an event: a response is active", "event_id", me.EventID)
 	case "session_expired":
 		c.log.Warn("model session expired", "message", redact.Text(me.Message))
+		c.reportError(sourceModel, me.Code, "the model session expired", true)
 		c.end(endSessionExpired)
-	case "conversation_already_has_active_response":
-		c.mu.Lock()
-		c.resp.awaitingCreated = false
-		c.resp.want = true
-		c.resp.wantInstr, c.resp.wantGoodbye = c.resp.lastInstr, c.resp.lastGoodbye
-		c.mu.Unlock()
 	default:
-		c.log.Warn("model error", "code", me.Code, "type", me.Type, "message", redact.Text(me.Message))
+		c.log.Warn("model error", "code", me.Code, "type", me.Type, "event_id", me.EventID, "message", redact.Text(me.Message))
+		c.reportError(sourceModel, me.Code, me.Message, true)
 	}
 }
 
@@ -129,6 +141,7 @@ func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
 	}
 	need := base64.StdEncoding.DecodedLen(len(e.Delta))
 	if cap(c.audio) < need {
+		clear(c.audio[:cap(c.audio)]) // the outgrown array held agent audio
 		c.audio = make([]byte, need)
 	}
 	n, err := base64.StdEncoding.Decode(c.audio[:need], e.Delta)
@@ -142,6 +155,7 @@ func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
 	}
 	c.lastActivity.Store(now.UnixNano())
 	b := c.r.pool.get()
+	b.reserve((len(c.carry)+len(audio))/FrameBytes*twilioMediaLen(len(sid)) + twilioMarkMaxLen(len(sid)))
 	frames := 0
 	if len(c.carry) > 0 {
 		k := min(FrameBytes-len(c.carry), len(audio))
@@ -190,6 +204,7 @@ func (c *Call) flushCarry(now time.Time) {
 		c.carry = append(c.carry, 0xFF) // mu-law silence
 	}
 	b := c.r.pool.get()
+	b.reserve(twilioMediaLen(len(sid)) + twilioMarkMaxLen(len(sid)))
 	b.b = appendTwilioMedia(b.b, sid, c.carry)
 	b.add()
 	b.b = appendTwilioMark(b.b, sid, seq)

@@ -37,19 +37,27 @@ func (l *rateLimiter) allow(now time.Time) bool {
 func (c *Call) readTwilio() {
 	conn := c.tw.conn
 	buf := make([]byte, 0, 1024)
+	defer func() { clear(buf[:cap(buf)]) }() // it held caller audio
 	var extended time.Time
 	for {
-		msg, text, err := readMessage(conn, buf, twilioMsgLimit)
+		msg, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
 		if msg != nil {
 			buf = msg[:0]
 		}
-		if errors.Is(err, errMessageTooLarge) {
+		switch {
+		case err == nil:
+			c.counts.fromTwilio++
+		case errors.Is(err, errMessageTooLarge):
+			c.counts.fromTwilio++
 			if c.protocolError("message over the size cap") {
 				return
 			}
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, errMessageOversize), errors.Is(err, websocket.ErrReadLimit):
+			c.counts.fromTwilio++
+			c.violation("oversize message")
+			return
+		default:
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && c.ctx.Err() == nil {
 				c.log.Debug("twilio socket closed", "err", err)
 			}
@@ -61,7 +69,14 @@ func (c *Call) readTwilio() {
 			_ = conn.SetReadDeadline(now.Add(twilioReadTimeout))
 			extended = now
 		}
-		if !c.limiter.allow(now) {
+		var derr error
+		if text {
+			derr = decodeTwilio(msg, &c.msg)
+		}
+		// A mark echo the relay is waiting for is not counted: after a
+		// clear Twilio returns every pending mark at once, one per model
+		// delta (250 for a 25 s answer), which is no flood.
+		if !(text && derr == nil && c.awaitedEcho(&c.msg)) && !c.limiter.allow(now) {
 			c.violation("more than 100 messages a second")
 			return
 		}
@@ -71,8 +86,8 @@ func (c *Call) readTwilio() {
 			}
 			continue
 		}
-		if err := decodeTwilio(msg, &c.msg); err != nil {
-			if c.protocolError(err.Error()) {
+		if derr != nil {
+			if c.protocolError(derr.Error()) {
 				return
 			}
 			continue
@@ -81,6 +96,21 @@ func (c *Call) readTwilio() {
 			return
 		}
 	}
+}
+
+// awaitedEcho reports whether m is the echo of a mark the relay sent and
+// has not seen come back (each mark passes once).
+func (c *Call) awaitedEcho(m *twilioMsg) bool {
+	if m.Event != twMark {
+		return false
+	}
+	seq, ok := markSeq(m.MarkName)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pb.echo(seq)
 }
 
 // protocolError counts a malformed message and reports true when the
@@ -95,11 +125,13 @@ func (c *Call) protocolError(what string) bool {
 	return false
 }
 
-// violation closes the stream with 1008 and records why.
+// violation closes the stream with 1008 and records why (a security
+// alert, not also an error_occurred row).
 func (c *Call) violation(why string) {
 	c.log.Warn("media stream closed for a policy violation", "why", why)
 	c.r.audit(audit.Event{Type: audit.TypeSecurityAlert, Severity: audit.Warning, Actor: "twilio-media",
 		RemoteIP: c.remoteIP, CallSID: c.callSID, Detail: map[string]any{"violation": why}})
+	c.reportError(sourceTwilio, string(endPolicy), "media stream closed: "+why, false)
 	c.end(endPolicy)
 }
 
@@ -203,6 +235,7 @@ func (c *Call) onMedia(m *twilioMsg, now time.Time) {
 		return
 	}
 	b := c.r.pool.get()
+	b.reserve(audioAppendLen(len(m.Payload)))
 	b.b = appendAudioAppend(b.b, m.Payload)
 	b.add()
 	it := outItem{buf: b, read: now, frames: 1}

@@ -19,9 +19,25 @@ func FuzzDecodeTwilio(f *testing.F) {
 	f.Add([]byte(`{"event":"stop"}`))
 	f.Add([]byte(`[{"event":"media"}]`))
 	f.Add([]byte(`{"event":"media","media":{"payload":"AAAA"}`))
+	f.Add([]byte(`{"event":"media","media":{"payload":"/w==\n"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m twilioMsg
 		err := decodeTwilio(data, &m)
+		// A payload the relay accepts is forwarded verbatim inside the
+		// append event's JSON string: it must keep that event valid JSON.
+		if err == nil && m.Event == twMedia {
+			var scratch [maxFrameBytes]byte
+			if _, perr := checkPayload(m.Payload, scratch[:]); perr == nil {
+				if ev := appendAudioAppend(nil, m.Payload); !json.Valid(ev) {
+					t.Fatalf("payload %q accepted, but its append event is not valid JSON: %q", m.Payload, ev)
+				}
+				for _, c := range m.Payload {
+					if !isBase64Char(c) {
+						t.Fatalf("payload %q accepted with a non-base64 byte %q", m.Payload, c)
+					}
+				}
+			}
+		}
 		var ref struct {
 			Event     string `json:"event"`
 			StreamSID string `json:"streamSid"`
@@ -48,6 +64,10 @@ func FuzzDecodeTwilio(f *testing.F) {
 			t.Fatalf("streamSid %q, encoding/json says %q", m.StreamSID, ref.StreamSID)
 		}
 	})
+}
+
+func isBase64Char(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
 }
 
 // FuzzDecodeModel feeds arbitrary frames to the Realtime event decoder and

@@ -272,3 +272,37 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestOversizeMessageIsAPolicyViolation(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	c := h.dial(fake.MediaOptions{})
+	h.session(1)
+	// Past the hard cap (64 KiB): closed at once, not just counted.
+	_ = c.SendRaw(bytes.Repeat([]byte("A"), twilioReadLimit+1)) // the relay may close mid-write
+	waitFor(t, "closed", c.WaitFor, c.Closed)
+	if got := c.CloseCode(); got != websocket.ClosePolicyViolation {
+		t.Fatalf("close code = %d, want 1008", got)
+	}
+	alerts := h.audit.ofType(audit.TypeSecurityAlert)
+	if len(alerts) != 1 || alerts[0].Detail["violation"] != "oversize message" || alerts[0].CallSID != c.CallSid() {
+		t.Fatalf("security alerts = %+v", alerts)
+	}
+	waitTrue(t, "end recorded", func() bool { _, ok := h.calls.endReason(c.CallSid()); return ok })
+	if why, _ := h.calls.endReason(c.CallSid()); why != string(endPolicy) {
+		t.Fatalf("end reason = %q, want %q", why, endPolicy)
+	}
+}
+
+func TestStreamAfterCloseEndsTheCallRecord(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.relay.Close()
+	c := h.dial(fake.MediaOptions{NoStart: true})
+	waitFor(t, "closed", c.WaitFor, c.Closed)
+	if got := c.CloseCode(); got != websocket.CloseGoingAway {
+		t.Fatalf("close code = %d, want 1001", got)
+	}
+	waitTrue(t, "end recorded", func() bool { _, ok := h.calls.endReason(c.CallSid()); return ok })
+	if why, _ := h.calls.endReason(c.CallSid()); why != string(endShutdown) {
+		t.Fatalf("end reason = %q, want %q", why, endShutdown)
+	}
+}

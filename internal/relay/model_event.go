@@ -146,6 +146,9 @@ type modelDetail struct {
 		ID     string      `json:"id"`
 		Status string      `json:"status"`
 		Output []modelItem `json:"output"`
+		// Metadata is kept raw: a value of an unexpected type must not
+		// make the whole event undecodable.
+		Metadata json.RawMessage `json:"metadata"`
 	} `json:"response"`
 	AudioEndMs int64 `json:"audio_end_ms"`
 }
@@ -156,14 +159,43 @@ func (e *modelEvent) detail() (modelDetail, error) {
 	return d, err
 }
 
+// The goodbye's response.create carries response.metadata {metaKey:
+// metaGoodbye}; the model echoes metadata in the response object.
+const (
+	metaKey     = "voiceagent"
+	metaGoodbye = "goodbye"
+)
+
+// isGoodbye reports whether a response object's metadata tags it as the
+// goodbye.
+func isGoodbye(metadata json.RawMessage) bool {
+	var m map[string]any
+	if len(metadata) == 0 || json.Unmarshal(metadata, &m) != nil {
+		return false
+	}
+	v, _ := m[metaKey].(string)
+	return v == metaGoodbye
+}
+
 // Client events. input_audio_buffer.append is assembled by hand around the
 // caller's base64 payload, which is forwarded byte for byte.
 
-// appendAudioAppend appends an input_audio_buffer.append event.
+const (
+	audioAppendHead = `{"type":"input_audio_buffer.append","audio":"`
+	audioAppendTail = `"}`
+)
+
+// audioAppendLen is the length of the append event for a payload.
+func audioAppendLen(payloadLen int) int {
+	return len(audioAppendHead) + payloadLen + len(audioAppendTail)
+}
+
+// appendAudioAppend appends an input_audio_buffer.append event. payload
+// must have passed checkPayload (plain base64), which keeps it valid JSON.
 func appendAudioAppend(dst, payload []byte) []byte {
-	dst = append(dst, `{"type":"input_audio_buffer.append","audio":"`...)
+	dst = append(dst, audioAppendHead...)
 	dst = append(dst, payload...)
-	return append(dst, `"}`...)
+	return append(dst, audioAppendTail...)
 }
 
 // appendTruncate appends a conversation.item.truncate event.
@@ -177,13 +209,15 @@ func appendTruncate(dst []byte, itemID string, audioEndMs int64) []byte {
 
 type clientEvent struct {
 	Type     string          `json:"type"`
+	EventID  string          `json:"event_id,omitempty"`
 	Item     any             `json:"item,omitempty"`
 	Response *responseParams `json:"response,omitempty"`
 	Session  any             `json:"session,omitempty"`
 }
 
 type responseParams struct {
-	Instructions string `json:"instructions,omitempty"`
+	Instructions string            `json:"instructions,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
 }
 
 type userTextItem struct {
@@ -213,11 +247,15 @@ func marshalEvent(ev clientEvent) []byte {
 }
 
 // responseCreate asks the model to answer, optionally with instructions
-// for this response only.
-func responseCreate(instructions string) []byte {
-	ev := clientEvent{Type: "response.create"}
-	if instructions != "" {
+// for this response only. eventID comes back as error.event_id if the
+// model refuses it; a goodbye is tagged in response.metadata.
+func responseCreate(eventID, instructions string, goodbye bool) []byte {
+	ev := clientEvent{Type: "response.create", EventID: eventID}
+	if instructions != "" || goodbye {
 		ev.Response = &responseParams{Instructions: instructions}
+	}
+	if goodbye {
+		ev.Response.Metadata = map[string]string{metaKey: metaGoodbye}
 	}
 	return marshalEvent(ev)
 }

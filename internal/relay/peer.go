@@ -21,10 +21,29 @@ type msgBuf struct {
 // add closes the message written since the previous end.
 func (m *msgBuf) add() { m.ends = append(m.ends, len(m.b)) }
 
+// reserve makes room for n more bytes, so appends that follow never move
+// the buffer to a new array and drop the old one uncleared.
+func (m *msgBuf) reserve(n int) { m.b = growZeroed(m.b, n) }
+
+// reset empties m for reuse. Only m.b[:len] can be dirty: bytes past len
+// were zeroed by the previous reset or never written.
 func (m *msgBuf) reset() {
 	clear(m.b) // audio never lingers in a pooled buffer
 	m.b = m.b[:0]
 	m.ends = m.ends[:0]
+}
+
+// growZeroed returns buf with room for n more bytes. When that needs a
+// larger array, the old one is zeroed before it is dropped: it may hold
+// audio, and nothing else would ever clear it.
+func growZeroed(buf []byte, n int) []byte {
+	if cap(buf)-len(buf) >= n {
+		return buf
+	}
+	nb := make([]byte, len(buf), max(2*cap(buf), len(buf)+n, 512))
+	copy(nb, buf)
+	clear(buf[:cap(buf)])
+	return nb
 }
 
 type bufPool struct{ p sync.Pool }
@@ -38,12 +57,15 @@ func newBufPool() *bufPool {
 func (bp *bufPool) get() *msgBuf { return bp.p.Get().(*msgBuf) }
 
 func (bp *bufPool) put(m *msgBuf) {
-	if cap(m.b) > 64<<10 {
-		return // let an unusually large buffer go
-	}
 	m.reset()
+	if cap(m.b) > maxPooledBuf {
+		return // let an unusually large buffer go (zeroed by reset)
+	}
 	bp.p.Put(m)
 }
+
+// maxPooledBuf is the largest buffer worth keeping in a pool.
+const maxPooledBuf = 64 << 10
 
 // outItem is one queue entry for a socket writer.
 type outItem struct {
@@ -69,6 +91,7 @@ type peer struct {
 	m       peerMetrics
 	timeout time.Duration // write deadline per message
 	ping    time.Duration
+	sent    int // messages written; the writer goroutine's own
 }
 
 func newPeer(name string, queueLen int, pool *bufPool, m peerMetrics) *peer {
@@ -172,6 +195,7 @@ func (p *peer) writeItem(it outItem) error {
 		if err := p.conn.WriteMessage(websocket.TextMessage, it.buf.b[start:end]); err != nil {
 			return err
 		}
+		p.sent++
 		start = end
 	}
 	if it.frames > 0 {
@@ -204,29 +228,58 @@ func (p *peer) closeWith(code int, reason string) {
 	_ = p.conn.Close()
 }
 
-var errMessageTooLarge = errors.New("message over the size cap")
+var (
+	errMessageTooLarge = errors.New("message over the size cap")
+	errMessageOversize = errors.New("message over the hard size cap")
+)
 
-// readMessage reads the next text message into buf (grown up to limit) and
-// returns it. Binary messages are reported with ok=false.
-func readMessage(conn *websocket.Conn, buf []byte, limit int) (msg []byte, text bool, err error) {
+// readMessage reads the next message into buf, grown up to limit, and
+// returns it; text is false for a binary message. A message of limit
+// bytes or more is errMessageTooLarge; when hardLimit > limit its rest is
+// read into buf and discarded, and one longer than hardLimit in all is
+// errMessageOversize (read no further: the caller closes the socket).
+// Whenever buf grows, the array it leaves is zeroed. The returned slice is
+// the buffer to reuse (and zero when done), also on error.
+func readMessage(conn *websocket.Conn, buf []byte, limit, hardLimit int) (msg []byte, text bool, err error) {
 	mt, r, err := conn.NextReader()
 	if err != nil {
-		return nil, false, err
+		return buf, false, err
 	}
 	buf = buf[:0]
 	for {
-		if len(buf) == cap(buf) {
-			if cap(buf) >= limit {
-				return buf, false, errMessageTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
+		if len(buf) >= limit {
+			return discardRest(r, buf, hardLimit)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		if len(buf) == cap(buf) {
+			buf = growZeroed(buf, min(max(cap(buf), 512), limit-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, mt == websocket.TextMessage, nil
 		}
 		if err != nil {
+			return buf, false, err
+		}
+	}
+}
+
+// discardRest reads the rest of an over-long message into buf, whose
+// len bytes were read already, until it ends or passes hardLimit.
+func discardRest(r io.Reader, buf []byte, hardLimit int) ([]byte, bool, error) {
+	total := len(buf)
+	if hardLimit <= total {
+		return buf, false, errMessageTooLarge
+	}
+	for {
+		n, err := r.Read(buf[:cap(buf)])
+		total += n
+		switch {
+		case total > hardLimit:
+			return buf, false, errMessageOversize
+		case err == io.EOF:
+			return buf, false, errMessageTooLarge
+		case err != nil:
 			return buf, false, err
 		}
 	}

@@ -28,7 +28,8 @@ type playback struct {
 
 	marks    []uint64 // pending mark sequence numbers, oldest first
 	nextMark uint64
-	acked    uint64 // highest mark echoed
+	acked    uint64 // highest mark played (or given up on at a barge-in)
+	echoed   uint64 // highest mark Twilio has sent back, played or cleared
 
 	dropped  [8]string // recently truncated items: their late deltas are dropped
 	dropNext int
@@ -109,6 +110,18 @@ func (p *playback) ack(seq uint64) {
 		// Everything sent has played: resynchronise the estimate.
 		p.playEnd = p.latestTs
 	}
+}
+
+// echo notes a mark message from Twilio and reports whether the relay is
+// waiting for it: a mark it sent that has not come back yet, even one a
+// barge-in already gave up on (a clear makes Twilio return them all).
+// Twilio returns marks in order, so each is awaited once.
+func (p *playback) echo(seq uint64) bool {
+	if seq <= p.echoed || seq > p.nextMark {
+		return false
+	}
+	p.echoed = seq
+	return true
 }
 
 // pending reports whether audio sent to Twilio may still be playing.

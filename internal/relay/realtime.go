@@ -24,6 +24,9 @@ type modelSession struct {
 	batch *batchConn // nil when the connection could not be wrapped
 	// beta is true when the server answered with the preview session shape.
 	beta bool
+	// received and sent count the messages of the handshake
+	// (session.created, session.update), for the call's message counts.
+	received, sent int
 }
 
 func (s *modelSession) close() {
@@ -62,7 +65,7 @@ func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(modelFirstEvent))
 	s := &modelSession{conn: conn, batch: batch}
 	// The first event is session.created, whose shape tells GA from beta.
-	msg, _, err := readMessage(conn, make([]byte, 0, 8192), modelReadLimit)
+	msg, _, err := readMessage(conn, make([]byte, 0, 8192), modelReadLimit, 0)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("wait for session.created: %w", err)
@@ -83,6 +86,7 @@ func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
 		conn.Close()
 		return nil, fmt.Errorf("send session.update: %w", err)
 	}
+	s.received, s.sent = 1, 1
 	r.m.ModelConnectTime.Observe(time.Since(start).Seconds())
 	return s, nil
 }

@@ -145,7 +145,9 @@ func (r *Relay) Serve(conn *websocket.Conn, callSID, remoteIP string) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
+		c.cancel()
 		c.tw.closeWith(websocket.CloseGoingAway, "shutting down")
+		r.endUnserved(c)
 		return
 	}
 	r.calls[c] = struct{}{}
@@ -162,6 +164,21 @@ func (r *Relay) Serve(conn *websocket.Conn, callSID, remoteIP string) {
 		}()
 		c.run()
 	}()
+}
+
+// endUnserved records the end of a call whose stream arrived after Close:
+// it was answered and its stream token spent, so its record must not stay
+// live.
+func (r *Relay) endUnserved(c *Call) {
+	if r.Calls != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
+			c.log.Warn("recording the call end failed", "err", err)
+		}
+	}
+	r.publish(events.CallEnded, c.callSID, map[string]any{"durationSec": 0, "status": string(endShutdown)})
+	c.log.Info("media stream refused: shutting down")
 }
 
 func (r *Relay) notifyLocked() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
@@ -141,28 +142,37 @@ func TestToolNumberAllowedByPolicy(t *testing.T) {
 }
 
 func TestToolResultWaitsForActiveResponse(t *testing.T) {
-	h := newHarness(t, harnessOpts{rt: fake.RealtimeOptions{Responses: []fake.ScriptedResponse{{}, {Chunks: 30}}}})
+	// The server answers the tool output itself at once (as server VAD
+	// does when the caller keeps talking), so the relay's response.create
+	// right after the output always meets the one-active-response rule;
+	// that answer runs about 150 ms, long enough for the rule to bite.
+	h := newHarness(t, harnessOpts{rt: fake.RealtimeOptions{RespondToToolOutput: true,
+		ChunkInterval: 5 * time.Millisecond, Responses: []fake.ScriptedResponse{{Chunks: 30}}}})
 	h.dir.add("Alice Example", "+14155550100")
-	h.tel.block = make(chan struct{})
-	h.rt.NextResponseCallsTool("add_to_conference", `{"contact_name":"Alice Example"}`)
+	h.rt.NextResponseCallsTool("lookup_contact", `{"name":"Alice Example"}`)
 	h.dial(fake.MediaOptions{})
 	s := h.session(1)
-	// While the tool runs, the server starts a response of its own (as
-	// server VAD does when the caller keeps talking).
-	waitFor(t, "tool call done", s.WaitFor, func() bool { r := s.Responses(); return len(r) == 1 && r[0].Status == "completed" })
-	if !s.StartResponse() {
-		t.Fatal("could not start a server response")
-	}
-	close(h.tel.block)
-	waitFor(t, "tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 1 })
-	// The relay's response.create comes after the active response, so a
-	// third response runs; a conflict error, if any, was retried.
-	waitFor(t, "response after the tool", s.WaitFor, func() bool {
+	waitFor(t, "response after the server's own", s.WaitFor, func() bool {
 		r := s.Responses()
 		return len(r) == 3 && r[2].Status == "completed"
 	})
-	if !strings.Contains(s.Responses()[2].Transcript, "Tool result") {
-		t.Fatalf("third response = %+v", s.Responses()[2])
+	r := s.Responses()
+	if r[0].Tool == nil || !strings.Contains(r[1].Transcript, "Tool result") || r[1].Instructions != "" {
+		t.Fatalf("responses = %+v, want the tool call, then the server's own answer to its output", r)
+	}
+	creates := s.EventsOfType("response.create")
+	if len(creates) != 3 {
+		t.Fatalf("response.create sent %d times, want 3 (greeting, after the tool, retry)", len(creates))
+	}
+	// The create after the tool output was refused, by its event_id ...
+	errs := s.Errors()
+	if len(errs) != 1 || errs[0].Code != "conversation_already_has_active_response" ||
+		errs[0].EventID == "" || errs[0].EventID != creates[1].EventID {
+		t.Fatalf("errors = %+v, want one conflict naming response.create %q", errs, creates[1].EventID)
+	}
+	// ... and retried once the server's response was done.
+	if !creates[2].At.After(r[1].DoneAt) || creates[2].EventID == creates[1].EventID {
+		t.Fatalf("retry %q at %v, server response done at %v", creates[2].EventID, creates[2].At, r[1].DoneAt)
 	}
 }
 

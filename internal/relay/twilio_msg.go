@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -146,9 +147,12 @@ func decodeMedia(media []byte, m *twilioMsg) error {
 	err := scanObject(media, func(key []byte, v jsonValue) bool {
 		switch string(key) {
 		case "payload":
+			// Base64 never needs an escape: an escaped payload would
+			// be unescaped here and then no longer fit verbatim into
+			// the append event's JSON string.
 			m.Payload = nil
-			if v.str {
-				m.Payload = v.bytes()
+			if v.str && !v.escaped {
+				m.Payload = v.raw
 			}
 		case "timestamp":
 			m.Timestamp = -1
@@ -204,35 +208,65 @@ func validDigit(c byte) bool {
 }
 
 // checkPayload validates a base64 mu-law payload and returns its decoded
-// size, decoding into scratch so nothing is allocated.
+// size, decoding into scratch so nothing is allocated. The payload is
+// forwarded verbatim inside a JSON string, so it must hold only base64
+// alphabet and padding: the decoder refuses every other byte except CR
+// and LF, which it skips, so those are refused here.
 func checkPayload(payload, scratch []byte) (int, error) {
 	if base64.StdEncoding.DecodedLen(len(payload)) > len(scratch) {
 		return 0, errFrameTooLarge
 	}
+	if bytes.IndexByte(payload, '\n') >= 0 || bytes.IndexByte(payload, '\r') >= 0 {
+		return 0, errPayloadNotBase64
+	}
 	return base64.StdEncoding.Decode(scratch, payload)
 }
 
-var errFrameTooLarge = errors.New("media frame over the size cap")
+var (
+	errFrameTooLarge    = errors.New("media frame over the size cap")
+	errPayloadNotBase64 = errors.New("media payload is not plain base64")
+)
 
 // Outbound Twilio messages are assembled by hand: they are tiny, fixed in
 // shape, and one is written for every 20 ms of agent audio.
 
+// The fixed parts of the outbound media and mark messages; their lengths
+// size the buffer reserved for one model delta.
+const (
+	mediaHead = `{"event":"media","streamSid":"`
+	mediaMid  = `","media":{"payload":"`
+	mediaTail = `"}}`
+	markHead  = `{"event":"mark","streamSid":"`
+	markMid   = `","mark":{"name":"m`
+	markTail  = `"}}`
+)
+
+// twilioMediaLen is the length of a media message carrying one frame.
+func twilioMediaLen(sidLen int) int {
+	return len(mediaHead) + sidLen + len(mediaMid) + base64.StdEncoding.EncodedLen(FrameBytes) + len(mediaTail)
+}
+
+// twilioMarkMaxLen bounds the length of a mark message.
+func twilioMarkMaxLen(sidLen int) int {
+	return len(markHead) + sidLen + len(markMid) + 20 + len(markTail) // 20: digits of a uint64
+}
+
 // appendTwilioMedia appends a media message carrying frame (raw mu-law).
 func appendTwilioMedia(dst []byte, streamSID string, frame []byte) []byte {
-	dst = append(dst, `{"event":"media","streamSid":"`...)
+	dst = append(dst, mediaHead...)
 	dst = append(dst, streamSID...)
-	dst = append(dst, `","media":{"payload":"`...)
+	dst = append(dst, mediaMid...)
 	dst = base64.StdEncoding.AppendEncode(dst, frame)
-	return append(dst, `"}}`...)
+	return append(dst, mediaTail...)
 }
 
 // appendTwilioMark appends a mark message named "m<seq>".
 func appendTwilioMark(dst []byte, streamSID string, seq uint64) []byte {
-	dst = append(dst, `{"event":"mark","streamSid":"`...)
+	dst = append(dst, markHead...)
 	dst = append(dst, streamSID...)
-	dst = append(dst, `","mark":{"name":"m`...)
+	dst = append(dst, markMid...)
 	dst = strconv.AppendUint(dst, seq, 10)
-	return append(dst, `"}}`...)
+	return append(dst, markTail...)
 }
 
 // appendTwilioClear appends a clear message.

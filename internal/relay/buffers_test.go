@@ -1,0 +1,130 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/metrics"
+)
+
+// Buffers that held audio are zeroed before they are dropped, not only
+// the pooled ones: a grown slice leaves its old array behind.
+
+func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
+
+func TestGrowZeroedClearsTheOutgrownArray(t *testing.T) {
+	old := append(make([]byte, 0, 16), "0123456789abcdef"...)
+	grown := growZeroed(old, 100)
+	if string(grown) != "0123456789abcdef" || cap(grown)-len(grown) < 100 {
+		t.Fatalf("grown = %q (cap %d)", grown, cap(grown))
+	}
+	if !allZero(old[:cap(old)]) {
+		t.Fatalf("outgrown array still holds %q", old)
+	}
+	if same := growZeroed(grown, 10); &same[0] != &grown[0] {
+		t.Fatal("growZeroed moved a buffer that had room")
+	}
+}
+
+func TestBufPoolZeroesBuffersItLetsGo(t *testing.T) {
+	bp := newBufPool()
+	m := &msgBuf{b: make([]byte, 0, 2*maxPooledBuf)}
+	m.b = append(m.b, bytes.Repeat([]byte{0x7f}, maxPooledBuf+1)...)
+	arr := m.b[:cap(m.b)]
+	bp.put(m)
+	if !allZero(arr) {
+		t.Fatal("an oversized buffer left the pool holding audio")
+	}
+}
+
+func TestMsgBufReserveZeroesTheOutgrownArray(t *testing.T) {
+	m := &msgBuf{b: make([]byte, 0, 32)}
+	m.b = append(m.b, "audio"...)
+	arr := m.b[:cap(m.b)]
+	m.reserve(64)
+	if string(m.b) != "audio" || !allZero(arr) {
+		t.Fatalf("reserve: buffer %q, old array zeroed %v", m.b, allZero(arr))
+	}
+}
+
+func TestBatchConnZeroesOutgrownBatches(t *testing.T) {
+	cc := &countConn{}
+	small := make([]byte, 0, 8)
+	b := &batchConn{Conn: cc, pool: newBatchPool()}
+	b.buf = &small
+	b.holdWrites()
+	_, _ = b.Write([]byte("audio"))
+	first := (*b.buf)[:cap(*b.buf)]
+	_, _ = b.Write(bytes.Repeat([]byte("x"), 64))
+	if !allZero(first) {
+		t.Fatalf("outgrown batch array still holds %q", first)
+	}
+	if err := b.flush(); err != nil || len(cc.writes) != 1 || !strings.HasPrefix(string(cc.writes[0]), "audiox") {
+		t.Fatalf("flush wrote %q (%v)", cc.writes, err)
+	}
+}
+
+func TestReadMessageZeroesOutgrownBuffers(t *testing.T) {
+	msg := []byte(`{"event":"media","media":{"payload":"` + strings.Repeat("/w==", 2500) + `"}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = conn.WriteMessage(websocket.TextMessage, msg)
+		_, _, _ = conn.NextReader() // until the client closes
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 0, 1024)
+	first := buf[:cap(buf)]
+	got, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
+	if err != nil || !text || !bytes.Equal(got, msg) {
+		t.Fatalf("readMessage = %d bytes, text %v, err %v", len(got), text, err)
+	}
+	if !allZero(first) {
+		t.Fatal("the buffer readMessage outgrew still holds the message")
+	}
+}
+
+func TestAudioScratchZeroedWhenOutgrown(t *testing.T) {
+	cfg, err := config.Load(func(k string) string { return map[string]string{"OPENAI_API_KEY": "sk-test"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Deps{Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil)})
+	defer r.Close()
+	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
+	defer c.cancel()
+	c.started, c.streamSID = true, "MZ00000000000000000000000000000001"
+	delta := func(n int) {
+		ev := []byte(`{"type":"response.output_audio.delta","item_id":"item_1","delta":"` +
+			base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x7f}, n)) + `"}`)
+		if err := decodeModel(ev, &c.ev); err != nil {
+			t.Fatal(err)
+		}
+		c.onModel(&c.ev, time.Now())
+	}
+	delta(FrameBytes)
+	small := c.audio[:cap(c.audio)]
+	delta(10 * FrameBytes)
+	if !allZero(small) {
+		t.Fatal("the outgrown audio buffer still holds agent audio")
+	}
+	c.tw.drain()
+}

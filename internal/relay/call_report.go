@@ -1,0 +1,63 @@
+package relay
+
+import (
+	"strings"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/redact"
+)
+
+// maxErrorReports bounds the error events (and audit rows) one call
+// produces, so a model that answers every frame with an error cannot fill
+// the audit queue other calls share.
+const maxErrorReports = 20
+
+// maxErrorMessage bounds the model's error text kept in a report.
+const maxErrorMessage = 300
+
+// errorSource says which side an error came from.
+const (
+	sourceModel  = "model"
+	sourceTwilio = "twilio"
+)
+
+// reportError publishes an error event for live viewers and, when
+// audited, records an error_occurred audit row. message is either the
+// relay's own fixed text or the model's error message (masked here); no
+// audio ever reaches either.
+func (c *Call) reportError(source, code, message string, audited bool) {
+	if c.errReports.Add(1) > maxErrorReports {
+		return
+	}
+	if len(message) > maxErrorMessage {
+		message = strings.ToValidUTF8(message[:maxErrorMessage], "")
+	}
+	message = redact.Text(message)
+	c.r.publish(events.Error, c.callSID, map[string]any{"source": source, "code": code, "message": message})
+	if audited {
+		c.r.audit(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "relay", CallSID: c.callSID,
+			Detail: map[string]any{"source": source, "code": code, "message": message}})
+	}
+}
+
+// messageCounts are one call's WebSocket messages by peer, recorded at
+// teardown as message_received and message_sent audit rows (never per
+// frame). Each counter has one writer: a socket's reader or writer
+// goroutine; teardown reads them after those have ended.
+type messageCounts struct {
+	fromTwilio, fromModel int
+}
+
+// auditMessageCounts records the per-call message counts.
+func (c *Call) auditMessageCounts(sess *modelSession) {
+	fromModel, toModel := c.counts.fromModel, c.model.sent
+	if sess != nil {
+		fromModel += sess.received
+		toModel += sess.sent
+	}
+	c.r.audit(audit.Event{Type: audit.TypeMessageReceived, CallSID: c.callSID, Actor: "relay",
+		Detail: map[string]any{"twilio": c.counts.fromTwilio, "model": fromModel}})
+	c.r.audit(audit.Event{Type: audit.TypeMessageSent, CallSID: c.callSID, Actor: "relay",
+		Detail: map[string]any{"twilio": c.tw.sent, "model": toModel}})
+}
