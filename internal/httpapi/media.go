@@ -30,6 +30,12 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "the voice agent is not configured"))
 		return
 	}
+	s.Audit.Record(audit.Event{
+		Type:     audit.TypeConnectionAttempt,
+		Actor:    "twilio-media",
+		RemoteIP: ClientIP(r.Context()),
+		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path)},
+	})
 	if r.Header.Get("Origin") != "" {
 		s.mediaRefused(w, r, http.StatusForbidden, "origin_present")
 		return

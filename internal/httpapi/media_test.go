@@ -163,6 +163,21 @@ func TestMediaStreamUpgradeRefused(t *testing.T) {
 		t.Fatalf("signed upgrade with a fresh token: %v", err)
 	}
 	c.Close()
+	// Every attempt, refused or not, is a connection_attempt row, with
+	// the token hidden.
+	s.audit.Flush(ctx)
+	attempts, err := s.db.Audit().ListAuditEvents(ctx, audit.Filter{Type: audit.TypeConnectionAttempt, Until: time.Now().Add(time.Hour), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) != len(cases)+1 {
+		t.Fatalf("connection_attempt rows = %d, want %d", len(attempts), len(cases)+1)
+	}
+	for _, ev := range attempts {
+		if ev.Detail["surface"] != "media" || strings.Contains(ev.Detail["path"].(string), "tok_") || strings.Contains(ev.Detail["path"].(string), goodToken) {
+			t.Fatalf("connection_attempt row %+v", ev)
+		}
+	}
 	// The access-log line is written when the call has ended.
 	waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
