@@ -325,8 +325,14 @@ func (c *Call) teardown() {
 		why = endTransferred
 	}
 	if c.r.Calls != nil && why != endTransferred {
-		if err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why)); err != nil {
+		transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
+		switch {
+		case err != nil:
 			c.log.Warn("recording the call end failed", "err", err)
+		case transferred:
+			// An operator moved the call (the relay's own tools set the
+			// flag above): it is not over, so no call.ended.
+			why = endTransferred
 		}
 	}
 	dur := time.Since(c.begin)

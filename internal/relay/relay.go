@@ -32,7 +32,10 @@ type Auditor interface {
 // CallRecords is the part of the inbound-calls service the relay updates.
 type CallRecords interface {
 	MarkStreamStarted(ctx context.Context, callSID string) error
-	MarkCallEnded(ctx context.Context, callSID, reason string) error
+	// MarkCallEnded records the end of the call's stream as the end of
+	// the call; transferred reports that the call was handed over (by an
+	// operator or a tool) and lives on without the agent.
+	MarkCallEnded(ctx context.Context, callSID, reason string) (transferred bool, err error)
 }
 
 // Deps are the relay's collaborators. Config, Log and Metrics are
@@ -173,7 +176,7 @@ func (r *Relay) endUnserved(c *Call) {
 	if r.Calls != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
+		if _, err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
 			c.log.Warn("recording the call end failed", "err", err)
 		}
 	}

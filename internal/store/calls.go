@@ -414,12 +414,24 @@ WHERE call_sid = $2`, Millis(at), callSID)
 }
 
 // MarkCallEnded records the end of the call's media stream as the end of
-// the call and frees its slot, unless the call was transferred (then it
+// the call and frees its slot, unless the call was transferred: then it
 // lives on in a conference or forward until Twilio's final status
-// callback, and this is NotFound like an unknown call).
+// callback, and the answer is apperr.Conflict (NotFound for an unknown
+// call).
 func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) error {
-	return s.exec(ctx, `UPDATE calls SET active = 0, ended_at = COALESCE(ended_at, $1), updated_at = $1
+	err := s.exec(ctx, `UPDATE calls SET active = 0, ended_at = COALESCE(ended_at, $1), updated_at = $1
 WHERE call_sid = $2 AND transferred_at IS NULL`, Millis(at), callSID)
+	if !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	var transferred bool
+	if qerr := s.db.queryRow(ctx, `SELECT transferred_at IS NOT NULL FROM calls WHERE call_sid = $1`, callSID).Scan(&transferred); qerr != nil {
+		return translate(qerr, "call")
+	}
+	if transferred {
+		return apperr.New(apperr.Conflict, "the call was transferred")
+	}
+	return err
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {

@@ -231,13 +231,20 @@ func (s *Service) MarkStreamStarted(ctx context.Context, callSID string) error {
 
 // MarkCallEnded records the end of the call (reason goes to the log) and
 // frees its capacity slot.
-func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) error {
-	err := s.calls.MarkCallEnded(ctx, callSID, s.now())
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		return err
+// transferred reports that the call was handed over to a conference or
+// forward: the stream ended, the call did not (and stays recorded as
+// live until Twilio's final status callback).
+func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) (transferred bool, err error) {
+	err = s.calls.MarkCallEnded(ctx, callSID, s.now())
+	switch {
+	case apperr.Is(err, apperr.Conflict):
+		s.log.Debug("media stream of a transferred call ended", "call_sid", callSID, "reason", reason)
+		return true, nil
+	case err != nil && !apperr.Is(err, apperr.NotFound):
+		return false, err
 	}
 	s.log.Debug("call ended", "call_sid", callSID, "reason", reason)
-	return nil
+	return false, nil
 }
 
 // Status applies a call status callback (POST /voice/status). Callbacks
