@@ -54,9 +54,10 @@ type Bus struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	mu     sync.Mutex
-	subs   map[*Subscription]struct{}
-	closed bool
+	mu        sync.Mutex
+	subs      map[*Subscription]struct{}
+	closed    bool
+	queueSize int // of new subscriptions when > 0 (SetQueueSize)
 }
 
 var _ Publisher = (*Bus)(nil)
@@ -136,15 +137,29 @@ func (b *Bus) Publish(ev Event) {
 // Subscribe registers a subscriber. Read Events until Gone is closed;
 // call Close when done.
 func (b *Bus) Subscribe() *Subscription {
-	s := &Subscription{bus: b, ch: make(chan Event, b.opts.QueueSize), gone: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	size := b.opts.QueueSize
+	if b.queueSize > 0 {
+		size = b.queueSize
+	}
+	s := &Subscription{bus: b, ch: make(chan Event, size), gone: make(chan struct{})}
 	if b.closed {
 		s.end(ReasonClosed)
 		return s
 	}
 	b.subs[s] = struct{}{}
 	return s
+}
+
+// SetQueueSize sets the queue size of subscriptions made from now on (0:
+// back to Options.QueueSize); existing subscriptions keep theirs. It is
+// for tests that give one subscriber of the bus an app built (a /logs
+// viewer) a short queue.
+func (b *Bus) SetQueueSize(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.queueSize = n
 }
 
 // Subscribers is the number of current subscribers.

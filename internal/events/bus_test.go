@@ -237,3 +237,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestSetQueueSizeAppliesToNewSubscriptions: a short queue set for one
+// subscription overflows on its own; the others keep the bus's size.
+func TestSetQueueSizeAppliesToNewSubscriptions(t *testing.T) {
+	var drops atomic.Int64
+	bus := events.NewBus(logging.Discard(), events.Options{QueueSize: 8, OnDrop: func() { drops.Add(1) }})
+	defer bus.Close()
+	before := bus.Subscribe()
+	defer before.Close()
+	bus.SetQueueSize(2)
+	short := bus.Subscribe()
+	bus.SetQueueSize(0)
+	after := bus.Subscribe()
+	defer after.Close()
+	for i := range 3 {
+		bus.Publish(events.Event{Type: events.TranscriptLine, CallSID: sidA, Data: map[string]any{"seq": i}})
+	}
+	select {
+	case <-short.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the short queue did not overflow")
+	}
+	if got, want := short.Reason(), events.ReasonSlow; got != want {
+		t.Fatalf("reason = %q, want %q", got, want)
+	}
+	if got := drops.Load(); got != 1 {
+		t.Fatalf("drops = %d, want 1", got)
+	}
+	for _, s := range []*events.Subscription{before, after} {
+		for i := range 3 {
+			if ev := recv(t, s); ev.Data["seq"] != i {
+				t.Fatalf("event %d = %v", i, ev.Data["seq"])
+			}
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
 // requireBrowserEnv makes a missing browser a failure instead of a skip
@@ -59,7 +60,9 @@ func (c *console) problems() []string {
 // TestDashboardInABrowser opens the dashboard in headless Chromium against
 // the real server, enters the token, runs a simulated call through the
 // fakes and waits for the agent's greeting to appear in the live
-// transcript; then the call ends and shows up under recent calls.
+// transcript; then the call ends and shows up under recent calls. A call
+// the policy rejected never shows as live, and shows under recent calls
+// once its status callback ends it.
 func TestDashboardInABrowser(t *testing.T) {
 	bin := chromium(t)
 	rig := newLiveRig(t, nil, nil)
@@ -125,6 +128,12 @@ func TestDashboardInABrowser(t *testing.T) {
 		fail("log in: %v", err)
 	}
 
+	// Not the configured number: rejected before the live call starts.
+	rejected := fake.DefaultCallParams("+15555550124", "+15005550009")
+	rejected.Set("AccountSid", apptest.AccountSID)
+	rig.webhook(t, "/voice/incoming", rejected)
+	rejectedSID := rejected.Get("CallSid")
+
 	c, sid := rig.call(t, "+15555550123")
 	greeted(t, c)
 	line := `[...document.querySelectorAll('article.call[data-call-sid="` + sid + `"] .transcript li[data-role="agent"] .text')]` +
@@ -137,6 +146,14 @@ func TestDashboardInABrowser(t *testing.T) {
 		fail("caller shown as %q (%v), want a masked number", caller, err)
 	}
 	screenshot("dashboard-live-call")
+	// Its events came before the live call's, so they have been handled.
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector('article.call[data-call-sid="`+rejectedSID+`"]')`)); err != nil || shown {
+		fail("the rejected call shows under live calls (%v)", err)
+	}
+	rig.statusCallback(t, rejectedSID, "busy", 0, 1)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('#recent-body tr[data-call-sid="`+rejectedSID+`"]')`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the rejected call did not show under recent calls once ended: %v", err)
+	}
 
 	// The token lives in memory only.
 	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie + location.href`))

@@ -322,3 +322,104 @@ func TestCallStoreConcurrentRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateCallStatusReportsTheEnd: UpdateCallStatus says whether the
+// callback is what ended the call, so call.ended is announced once
+// whoever records the end first (the relay or the status callback).
+func TestUpdateCallStatusReportsTheEnd(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		status := func(callSID, st string, seq int64) bool {
+			t.Helper()
+			d := int64(7)
+			ended, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: callSID, Status: st, DurationSec: &d, Sequence: seq, At: t0.Add(time.Minute)})
+			if err != nil {
+				t.Fatalf("status %s %s: %v", callSID, st, err)
+			}
+			return ended
+		}
+		admit := func(c voice.Call) {
+			t.Helper()
+			if _, _, err := s.AdmitCall(ctx, c, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Progress does not end a call; the first final status does, and
+		// a repeat of it (same or no sequence number) does not again.
+		admit(acceptedCall(400, ""))
+		if status(sid(400), "in-progress", 1) {
+			t.Fatal("in-progress reported as the end")
+		}
+		if !status(sid(400), "completed", 2) {
+			t.Fatal("completed on an open call: ended = false, want true")
+		}
+		if c, _ := s.FindCall(ctx, sid(400), ""); c.EndedAt == nil || c.Active || c.Status != "completed" {
+			t.Fatalf("after completed = %+v", c)
+		}
+		if status(sid(400), "completed", -1) || status(sid(400), "completed", 3) {
+			t.Fatal("a second final status reported the end again")
+		}
+		if status(sid(400), "ringing", 1) {
+			t.Fatal("a late callback reported the end")
+		}
+
+		// A rejected call never streams: its final callback ends it.
+		rejected := acceptedCall(401, "")
+		rejected.Decision, rejected.Reason, rejected.Active = voice.Reject, voice.ReasonBlockedNumber, false
+		admit(rejected)
+		if !status(sid(401), "busy", -1) {
+			t.Fatal("busy on a rejected call: ended = false, want true")
+		}
+
+		// The relay recorded the end first: the callback still applies
+		// its status and duration but is not the end.
+		admit(acceptedCall(402, ""))
+		if err := s.MarkStreamStarted(ctx, sid(402), t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkCallEnded(ctx, sid(402), t0.Add(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if status(sid(402), "completed", 5) {
+			t.Fatal("completed after the relay's end: ended = true, want false")
+		}
+		if c, _ := s.FindCall(ctx, sid(402), ""); c.Status != "completed" || c.DurationSec == nil || *c.DurationSec != 7 {
+			t.Fatalf("after the relay's end and completed = %+v", c)
+		}
+
+		// Duplicate final callbacks delivered at once (separate
+		// connections): exactly one of them ended the call.
+		const calls, copies = 6, 3
+		for i := range calls {
+			admit(acceptedCall(410+i, ""))
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ends := map[string]int{}
+		for i := range calls {
+			for range copies {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ended, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: sid(410 + i), Status: "completed", Sequence: -1, At: t0})
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						t.Errorf("concurrent status: %v", err)
+					}
+					if ended {
+						ends[sid(410+i)]++
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		for i := range calls {
+			if n := ends[sid(410+i)]; n != 1 {
+				t.Errorf("call %d: %d callbacks reported the end, want 1", i, n)
+			}
+		}
+	})
+}

@@ -12,6 +12,11 @@
   let retryTimer = null;
   let olderCursor = "";
   const live = new Map(); // callSid -> {el, state, from, since}
+  // Calls that ended or were turned away: a late event (the relay's
+  // stream.stopped after Twilio's status callback ended the call) must not
+  // bring their card back. The oldest are forgotten first.
+  const gone = new Set();
+  const MAX_GONE = 1000;
 
   function setStatus(text, state) {
     $("status").textContent = text;
@@ -31,6 +36,7 @@
     if (ws) { ws.onclose = null; ws.close(1000, "logout"); ws = null; }
     live.forEach((c) => c.el.remove());
     live.clear();
+    gone.clear();
     $("recent-body").replaceChildren();
     $("login").hidden = false;
     $("live").hidden = true;
@@ -82,6 +88,7 @@
     const page = await api("/api/calls?status=active&limit=200");
     if (!page) return;
     page.calls.forEach((c) => {
+      if (gone.has(c.callSid)) return;
       const call = upsert(c.callSid);
       if (!call.from) setFrom(call, c.from);
       if (!call.since) call.since = Date.parse(c.answeredAt || c.createdAt);
@@ -122,10 +129,19 @@
     call.parts.lines.scrollTop = call.parts.lines.scrollHeight;
   }
 
-  function endCall(sid) {
+  // notLive removes the call's card, if any, for good.
+  function notLive(sid) {
+    gone.add(sid);
+    if (gone.size > MAX_GONE) gone.delete(gone.values().next().value);
     const call = live.get(sid);
     if (call) { call.el.remove(); live.delete(sid); }
     $("no-live").hidden = live.size > 0;
+  }
+
+  // endCall handles call.ended, whoever sent it (the relay, or Twilio's
+  // status callback for calls that never streamed or were transferred).
+  function endCall(sid) {
+    notLive(sid);
     loadRecent(false).catch(() => {});
   }
 
@@ -134,6 +150,10 @@
     if (!msg.callSid || msg.type.startsWith("viewer.")) return;
     const d = msg.data || {};
     if (msg.type === "call.ended") { endCall(msg.callSid); return; }
+    // A call the policy turned away (rejected, busy, hung up) is never
+    // live: it shows under recent calls once Twilio reports its end.
+    if (msg.type === "call.received" && d.decision !== "accept") { notLive(msg.callSid); return; }
+    if (gone.has(msg.callSid)) return;
     const call = upsert(msg.callSid);
     switch (msg.type) {
       case "call.received":
