@@ -324,15 +324,20 @@ func (c *Call) teardown() {
 	if c.transferred.Load() && (why == endStop || why == endTwilioClosed) {
 		why = endTransferred
 	}
+	announce := why != endTransferred
 	if c.r.Calls != nil && why != endTransferred {
-		transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
+		ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
 		switch {
 		case err != nil:
 			c.log.Warn("recording the call end failed", "err", err)
 		case transferred:
 			// An operator moved the call (the relay's own tools set the
 			// flag above): it is not over, so no call.ended.
-			why = endTransferred
+			why, announce = endTransferred, false
+		case !ended:
+			// Twilio's status callback ended the call first and
+			// announced it.
+			announce = false
 		}
 	}
 	dur := time.Since(c.begin)
@@ -344,7 +349,7 @@ func (c *Call) teardown() {
 		m.WebSocketCloses.WithLabelValues("model", string(why)).Inc()
 	}
 	c.r.publish(events.StreamStopped, c.callSID, map[string]any{"reason": string(why)})
-	if why != endTransferred {
+	if announce {
 		c.r.publish(events.CallEnded, c.callSID, map[string]any{"durationSec": int(dur.Seconds()), "status": string(why)})
 	}
 	c.r.audit(audit.Event{Type: audit.TypeResourceCleanup, CallSID: c.callSID, Actor: "relay",

@@ -270,14 +270,14 @@ func (r *recCalls) MarkStreamStarted(_ context.Context, callSID string) error {
 	return nil
 }
 
-func (r *recCalls) MarkCallEnded(_ context.Context, callSID, reason string) (bool, error) {
+func (r *recCalls) MarkCallEnded(_ context.Context, callSID, reason string) (bool, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ended == nil {
 		r.ended = map[string]string{}
 	}
 	r.ended[callSID] = reason
-	return false, nil
+	return true, false, nil
 }
 
 func (r *recCalls) endReason(callSID string) (string, bool) {

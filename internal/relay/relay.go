@@ -33,9 +33,11 @@ type Auditor interface {
 type CallRecords interface {
 	MarkStreamStarted(ctx context.Context, callSID string) error
 	// MarkCallEnded records the end of the call's stream as the end of
-	// the call; transferred reports that the call was handed over (by an
-	// operator or a tool) and lives on without the agent.
-	MarkCallEnded(ctx context.Context, callSID, reason string) (transferred bool, err error)
+	// the call. ended reports that this is what ended it (false when
+	// Twilio's status callback came first and announced the end);
+	// transferred that the call was handed over (by an operator or a
+	// tool) and lives on without the agent.
+	MarkCallEnded(ctx context.Context, callSID, reason string) (ended, transferred bool, err error)
 }
 
 // Deps are the relay's collaborators. Config, Log and Metrics are
@@ -176,7 +178,7 @@ func (r *Relay) endUnserved(c *Call) {
 	if r.Calls != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if _, err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
+		if _, _, err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
 			c.log.Warn("recording the call end failed", "err", err)
 		}
 	}

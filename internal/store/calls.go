@@ -414,24 +414,27 @@ WHERE call_sid = $2`, Millis(at), callSID)
 }
 
 // MarkCallEnded records the end of the call's media stream as the end of
-// the call and frees its slot, unless the call was transferred: then it
-// lives on in a conference or forward until Twilio's final status
-// callback, and the answer is apperr.Conflict (NotFound for an unknown
-// call).
-func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) error {
-	err := s.exec(ctx, `UPDATE calls SET active = 0, ended_at = COALESCE(ended_at, $1), updated_at = $1
-WHERE call_sid = $2 AND transferred_at IS NULL`, Millis(at), callSID)
-	if !apperr.Is(err, apperr.NotFound) {
-		return err
+// the call and frees its slot. ended is false when the call had already
+// ended (Twilio's status callback came first); a transferred call lives
+// on in a conference or forward until Twilio's final status callback, and
+// the answer is then apperr.Conflict (NotFound for an unknown call).
+func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error) {
+	res, err := s.db.write(ctx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1
+WHERE call_sid = $2 AND transferred_at IS NULL AND ended_at IS NULL`, Millis(at), callSID)
+	if err != nil {
+		return false, translate(err, "call")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
 	}
 	var transferred bool
-	if qerr := s.db.queryRow(ctx, `SELECT transferred_at IS NOT NULL FROM calls WHERE call_sid = $1`, callSID).Scan(&transferred); qerr != nil {
-		return translate(qerr, "call")
+	if err := s.db.queryRow(ctx, `SELECT transferred_at IS NOT NULL FROM calls WHERE call_sid = $1`, callSID).Scan(&transferred); err != nil {
+		return false, translate(err, "call")
 	}
 	if transferred {
-		return apperr.New(apperr.Conflict, "the call was transferred")
+		return false, apperr.New(apperr.Conflict, "the call was transferred")
 	}
-	return err
+	return false, nil
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {

@@ -102,14 +102,14 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 		if err := s.MarkStreamStarted(ctx, c3.CallSID, t0.Add(2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.MarkCallEnded(ctx, c3.CallSID, t0.Add(time.Minute)); err != nil {
+		if ended, err := s.MarkCallEnded(ctx, c3.CallSID, t0.Add(time.Minute)); err != nil || !ended {
 			t.Fatal(err)
 		}
 		c3r, _ := s.FindCall(ctx, c3.CallSID, "")
 		if c3r.Active || c3r.AnsweredAt == nil || c3r.EndedAt == nil || c3r.Status != "in-progress" {
 			t.Fatalf("after lifecycle = %+v", c3r)
 		}
-		if err := s.MarkCallEnded(ctx, sid(96), t0); !apperr.Is(err, apperr.NotFound) {
+		if _, err := s.MarkCallEnded(ctx, sid(96), t0); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("end unknown: %v", err)
 		}
 	})
@@ -263,10 +263,15 @@ func TestCallCapacityCounterFollowsRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("status completed")
-		if err := s.MarkCallEnded(ctx, sid(201), t0); err != nil {
+		// The stream of a call Twilio already reported completed: recorded,
+		// but not what ended the call.
+		if ended, err := s.MarkCallEnded(ctx, sid(200), t0); err != nil || ended {
+			t.Fatalf("stream end after the final callback = %v, %v; want false, nil", ended, err)
+		}
+		if ended, err := s.MarkCallEnded(ctx, sid(201), t0); err != nil || !ended {
 			t.Fatal(err)
 		}
-		if err := s.MarkCallEnded(ctx, sid(201), t0); err != nil {
+		if ended, err := s.MarkCallEnded(ctx, sid(201), t0); err != nil || ended {
 			t.Fatal(err)
 		}
 		check("stream ended twice")
@@ -379,7 +384,7 @@ func TestUpdateCallStatusReportsTheEnd(t *testing.T) {
 		if err := s.MarkStreamStarted(ctx, sid(402), t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.MarkCallEnded(ctx, sid(402), t0.Add(30*time.Second)); err != nil {
+		if _, err := s.MarkCallEnded(ctx, sid(402), t0.Add(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if status(sid(402), "completed", 5) {

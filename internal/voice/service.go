@@ -229,22 +229,25 @@ func (s *Service) MarkStreamStarted(ctx context.Context, callSID string) error {
 	return nil
 }
 
-// MarkCallEnded records the end of the call (reason goes to the log) and
-// frees its capacity slot.
-// transferred reports that the call was handed over to a conference or
-// forward: the stream ended, the call did not (and stays recorded as
-// live until Twilio's final status callback).
-func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) (transferred bool, err error) {
-	err = s.calls.MarkCallEnded(ctx, callSID, s.now())
+// MarkCallEnded records the end of the call's media stream as the end of
+// the call (reason goes to the log) and frees its slot. ended reports
+// that this is what ended the call, so its end is announced once (it is
+// false when Twilio's status callback came first); transferred that the
+// call was handed over to a conference or forward and lives on without
+// the agent until Twilio's final status callback.
+func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) (ended, transferred bool, err error) {
+	ended, err = s.calls.MarkCallEnded(ctx, callSID, s.now())
 	switch {
 	case apperr.Is(err, apperr.Conflict):
 		s.log.Debug("media stream of a transferred call ended", "call_sid", callSID, "reason", reason)
-		return true, nil
-	case err != nil && !apperr.Is(err, apperr.NotFound):
-		return false, err
+		return false, true, nil
+	case apperr.Is(err, apperr.NotFound):
+		return false, false, nil
+	case err != nil:
+		return false, false, err
 	}
-	s.log.Debug("call ended", "call_sid", callSID, "reason", reason)
-	return false, nil
+	s.log.Debug("call ended", "call_sid", callSID, "reason", reason, "already_ended", !ended)
+	return ended, false, nil
 }
 
 // Status applies a call status callback (POST /voice/status). Callbacks

@@ -153,7 +153,7 @@ type CallStore interface {
 	// MarkStreamStarted records when the media stream started.
 	MarkStreamStarted(ctx context.Context, callSID string, at time.Time) error
 	// MarkCallEnded records the end and frees the call's slot.
-	MarkCallEnded(ctx context.Context, callSID string, at time.Time) error
+	MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error)
 }
 
 // TokenStore keeps one-time media-stream tokens (hashes only).
