@@ -175,11 +175,20 @@ func (r *Recorder) Close() {
 	<-r.done
 }
 
+// batchLinger is how long the writer waits for more events after the
+// first of a batch: under load (an audit row per call decision) one
+// transaction then carries hundreds of rows instead of a few, and the
+// database's commit cost is shared; when idle a row waits this long.
+const batchLinger = 20 * time.Millisecond
+
 func (r *Recorder) run() {
 	defer close(r.done)
 	batch := make([]Event, 0, 256)
+	linger := time.NewTimer(batchLinger)
+	linger.Stop()
 	for ev := range r.queue {
 		batch = append(batch[:0], ev)
+		linger.Reset(batchLinger)
 	drain:
 		for len(batch) < cap(batch) {
 			select {
@@ -188,10 +197,11 @@ func (r *Recorder) run() {
 					break drain
 				}
 				batch = append(batch, ev)
-			default:
+			case <-linger.C:
 				break drain
 			}
 		}
+		linger.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := r.store.InsertAuditEvents(ctx, batch); err != nil {
 			r.log.Error("audit write failed", "events", len(batch), "err", err)

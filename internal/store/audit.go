@@ -20,11 +20,10 @@ var _ audit.Store = (*AuditStore)(nil)
 // InsertAuditEvents writes a batch in one transaction.
 func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
+		stmt, err := s.db.txStmt(ctx, tx, `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 		if err != nil {
 			return fmt.Errorf("prepare audit insert: %w", err)
 		}
-		defer stmt.Close()
 		for _, ev := range evs {
 			detail := []byte("{}")
 			if len(ev.Detail) > 0 {
