@@ -59,6 +59,37 @@ type DB struct {
 	stmts  map[string]*sql.Stmt
 
 	admissions admitBatch // SQLite group commit of AdmitCall
+
+	// SQLite WAL checkpoints run in the background (checkpointLoop)
+	// instead of inside whichever commit crosses the WAL size limit.
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
+	closeOnce       sync.Once
+}
+
+// checkpointEvery is how often the SQLite WAL is copied back into the
+// database file.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpointLoop copies the SQLite WAL into the database file in the
+// background. SQLite's own automatic checkpoint runs inside the commit
+// that makes the WAL exceed its limit, holding the writer (and every
+// admission batched behind it) for milliseconds; a PASSIVE checkpoint
+// here never waits for or blocks writers or readers.
+func (db *DB) checkpointLoop() {
+	defer close(db.checkpointsDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCheckpoints:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _ = db.SQL.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) //nolint:errcheck // retried on the next tick
+			cancel()
+		}
+	}
 }
 
 // Open connects to PostgreSQL when databaseURL is set, otherwise opens (and
@@ -74,7 +105,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -86,7 +117,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}}, nil
+	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	go db.checkpointLoop()
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -135,8 +168,15 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
-// Close closes the cached statements and the pool.
+// Close stops the background checkpoints, closes the cached statements
+// and the pool.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if db.stopCheckpoints != nil {
+			close(db.stopCheckpoints)
+			<-db.checkpointsDone
+		}
+	})
 	db.stmtMu.Lock()
 	for q, st := range db.stmts {
 		st.Close()

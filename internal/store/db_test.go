@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/store"
@@ -67,4 +71,48 @@ func TestUniqueViolationIsDetected(t *testing.T) {
 			t.Fatal("raw driver error must not carry an apperr code")
 		}
 	})
+}
+
+// TestSQLiteCheckpointsInTheBackground: commits never checkpoint the WAL
+// themselves (wal_autocheckpoint is off); the background loop copies it
+// into the database file, which then grows without any explicit call.
+func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var auto int
+	if err := db.SQL.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d, %v; want 0", auto, err)
+	}
+	main := filepath.Join(dir, "voiceagent.db")
+	size := func() int64 {
+		fi, err := os.Stat(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	time.Sleep(600 * time.Millisecond) // the migrations' pages reach the file
+	before := size()
+	filler := strings.Repeat("x", 2000)
+	for i := range 500 {
+		if _, err := db.SQL.ExecContext(ctx, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', $2, $3)`,
+			"CA0000000000000000000000000000ffff", filler, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes: the WAL was never checkpointed", before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
