@@ -26,7 +26,7 @@ func Valid(s string) bool {
 // Normalize turns an operator-supplied number into E.164. It accepts the
 // usual separators (spaces, dashes, dots, parentheses), a leading "00" as
 // the international prefix, and a number given without the plus sign but
-// with its country code (such as 60393880467). Anything else is ErrInvalid.
+// with its country code (such as 15555550123). Anything else is ErrInvalid.
 func Normalize(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	var b strings.Builder
