@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -106,21 +105,13 @@ type admission struct {
 	wake    chan struct{} // told once: done, or lead the next batch
 }
 
-// admitOne runs one admission in its own transaction.
+// admitOne runs one admission in its own transaction. A delivery of the
+// same call stored concurrently is no error: the insert does nothing on
+// a duplicate and the stored call is the answer.
 func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
-	ctx := a.ctx
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		return s.admitInTx(ctx, tx, &a)
+	err := s.db.InTx(a.ctx, func(tx *sql.Tx) error {
+		return s.admitInTx(a.ctx, tx, &a)
 	})
-	if apperr.Is(err, apperr.Conflict) {
-		// Another delivery of this call was stored first: its answer is
-		// the one to give.
-		existing, ferr := s.FindCall(ctx, a.call.CallSID, a.call.IdempotencyKey)
-		if ferr != nil {
-			return voice.Call{}, false, ferr
-		}
-		return existing, false, nil
-	}
 	if err != nil {
 		return voice.Call{}, false, err
 	}
@@ -227,32 +218,19 @@ func (b *admitBatch) lead(s *CallStore, self *admission) {
 // does not end with the leader's context: the others are waiting on it.
 func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
 	txCtx := context.WithoutCancel(ctx)
-	fail := func(err error) {
+	err := s.db.inTxLocked(txCtx, func(tx *sql.Tx) error {
 		for _, a := range batch {
-			a.err, a.done = err, true
+			if a.ctx.Err() != nil {
+				continue // answered with its context's error
+			}
+			if err := s.admitInTx(txCtx, tx, a); err != nil {
+				return err
+			}
 		}
-	}
-	tx, err := s.db.SQL.BeginTx(txCtx, nil)
-	if err != nil {
-		fail(fmt.Errorf("begin: %w", err))
-		return
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		return nil
+	})
 	for _, a := range batch {
-		if a.ctx.Err() != nil {
-			continue // answered with its context's error
-		}
-		if err := s.admitInTx(txCtx, tx, a); err != nil {
-			fail(err)
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("commit: %w", err))
-		return
-	}
-	for _, a := range batch {
-		a.done = true
+		a.err, a.done = err, true
 	}
 }
 

@@ -277,6 +277,12 @@ func (r errRow) Scan(...any) error { return r.err }
 // call the DB's own write helpers, only tx.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer db.lockWrites()()
+	return db.inTxLocked(ctx, fn)
+}
+
+// inTxLocked is InTx for a caller that already holds the SQLite writer
+// lock.
+func (db *DB) inTxLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
