@@ -43,6 +43,13 @@ const (
 	TypeConfigCheck      = "config_check"
 )
 
+// Scoped API tokens (internal/apitoken): creation and revocation, and a
+// request refused because its token lacks the route's scope.
+const (
+	TypeTokenChange  = "api_token_change"
+	TypeAccessDenied = "access_denied"
+)
+
 // Severities.
 const (
 	Info    = "info"
