@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
@@ -50,6 +51,8 @@ type App struct {
 	Conferences *conference.Service
 	// Voice decides incoming calls and keeps call records and caller lists.
 	Voice *voice.Service
+	// Tokens are the scoped API tokens.
+	Tokens *apitoken.Service
 
 	obs     observability
 	closers []func()
@@ -90,6 +93,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	})
 	a.closers = append(a.closers, a.Relay.Close)
 
+	// Scoped API tokens beside INTERNAL_API_BEARER; Close writes back
+	// the last-used times still pending.
+	a.Tokens = apitoken.NewService(db.APITokens(), a.Audit, apitoken.Options{Log: log})
+	a.closers = append(a.closers, a.Tokens.Close)
+
 	a.Server = httpapi.New(httpapi.Deps{
 		Config:   cfg,
 		Log:      log,
@@ -108,6 +116,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Voice:        a.Voice,
 		StreamTokens: a.Voice,
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
+		Tokens:       a.Tokens,
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

@@ -52,7 +52,7 @@ func TestDrainRefusesNewWorkAndWaitsForOpenWork(t *testing.T) {
 	for !srv.Server.Draining() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if code, body := get(t, srv.URL+"/ready", ""); code != 503 || !strings.Contains(body, "draining") {
+	if code, body := get(t, srv.URL+"/ready", apptest.Bearer); code != 503 || !strings.Contains(body, "draining") {
 		t.Fatalf("/ready while draining = %d %s", code, body)
 	}
 	if code, body := get(t, srv.URL+"/api/whoami", apptest.Bearer); code != 503 || !strings.Contains(body, "shutting down") {

@@ -30,10 +30,11 @@ func (s *Server) apiCORS() func(http.Handler) http.Handler {
 }
 
 // apiRateLimit allows API_REQUESTS_PER_MINUTE requests per client IP (the
-// address realIP settled on, so a trusted proxy is not one big client).
+// address realIP settled on, so a trusted proxy is not one big client;
+// IPv6 clients per /64, see ipBucket).
 func (s *Server) apiRateLimit() func(http.Handler) http.Handler {
 	return httprate.LimitBy(s.cfg.APIRatePerMin, time.Minute,
-		func(r *http.Request) (string, error) { return ClientIP(r.Context()), nil },
+		func(r *http.Request) (string, error) { return ipBucket(ClientIP(r.Context())), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "too many requests; slow down"}})
 		}),

@@ -9,37 +9,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
-// bearerAuth guards /api: "Authorization: Bearer <token>" compared in
-// constant time against every configured token (two during a rotation).
-// A client IP with more than AUTH_FAILURE_LIMIT failures in 15 minutes is
-// refused 429 for 15 minutes, even with a right token.
+// bearerAuth guards /api: "Authorization: Bearer <token>", either one of
+// INTERNAL_API_BEARER's tokens (compared in constant time; admin) or a
+// scoped token (internal/apitoken). The token's name and scopes go into
+// the request context; routes then demand their scope with need.
 func (s *Server) bearerAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, ok := s.authorize(w, r, "api", func() (string, string) { return s.checkBearer(r.Header.Get("Authorization")) })
+		p, ok := s.authorize(w, r, "api", func() (principal, error) { return s.checkBearer(r.Context(), r.Header.Get("Authorization")) })
 		if !ok {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyTokenName, name)))
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
 }
 
-// authorize applies the lockout around check (which returns the token
-// name, or "" and the client message) and answers 429 or 401 itself when
-// it fails; surface labels the failure ("api", "logs"). Every route that
-// takes the bearer token goes through here, however the token arrives.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface string, check func() (name, msg string)) (string, bool) {
+// authorize applies the lockout around check (which returns the caller,
+// or an apperr: Unauthenticated with the client message, anything else
+// answered as it is) and answers 429, 401 or 503 itself when it fails;
+// surface labels the failure ("api", "logs"). Every route that takes a
+// bearer token goes through here, however the token arrives.
+//
+// A locked-out client address (bucket: the IPv4 address, or the IPv6 /64)
+// is still served when its token is right: the tokens are too long to
+// guess, so the lockout only has to stop guessing, and serving right
+// tokens means nobody behind the same NAT or proxy can lock an operator
+// out. Wrong tokens from a locked bucket get 429 and are not counted or
+// audited again (the lockout's own alert covers them).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface string, check func() (principal, error)) (principal, bool) {
 	ip := ClientIP(r.Context())
-	if locked, until := s.lockout.locked(ip); locked {
-		s.lockedOut(w, r, until)
-		return "", false
-	}
-	name, msg := check()
-	if name == "" {
-		if lockedNow, n := s.lockout.fail(ip); lockedNow {
+	bucket := ipBucket(ip)
+	locked, until := s.lockout.locked(bucket)
+	p, err := check()
+	if err != nil {
+		if !apperr.Is(err, apperr.Unauthenticated) {
+			s.writeError(w, r, err)
+			return principal{}, false
+		}
+		if locked {
+			s.lockedOut(w, r, until)
+			return principal{}, false
+		}
+		if lockedNow, n := s.lockout.fail(bucket); lockedNow {
 			s.Audit.Record(audit.Event{
 				Type:     audit.TypeSecurityAlert,
 				Severity: audit.Warning,
@@ -48,11 +63,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface strin
 			})
 			s.log.Warn("auth-lockout", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ip), "failures", n)
 		}
-		s.authFailed(w, r, surface, msg)
-		return "", false
+		s.authFailed(w, r, surface, apperr.MessageOf(err))
+		return principal{}, false
 	}
-	s.log.Info("auth-success", "request_id", RequestID(r.Context()), "token", name)
-	return name, true
+	s.log.Info("auth-success", "request_id", RequestID(r.Context()), "token", p.name, "locked_address", locked)
+	return p, true
 }
 
 // lockedOut answers 429 to a locked-out client IP.
@@ -63,33 +78,42 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request, until time.Ti
 	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
 }
 
-// checkBearer returns the matching token's name, or "" and the client
-// message for the failure.
-func (s *Server) checkBearer(header string) (name, msg string) {
+// checkBearer returns the caller an Authorization header names.
+func (s *Server) checkBearer(ctx context.Context, header string) (principal, error) {
 	const prefix = "Bearer "
 	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return "", "Missing Bearer token"
+		return principal{}, apperr.New(apperr.Unauthenticated, "Missing Bearer token")
 	}
-	return s.matchToken(strings.TrimSpace(header[len(prefix):]))
+	return s.matchToken(ctx, strings.TrimSpace(header[len(prefix):]))
 }
 
-// matchToken compares hashes so the comparison time depends on neither the
-// token's length nor its content; every configured token is compared.
-func (s *Server) matchToken(token string) (name, msg string) {
+// matchToken finds the caller a token belongs to. The configured tokens
+// are compared as hashes, so the comparison time depends on neither the
+// token's length nor its content, and every one is compared; a token of
+// the scoped shape is then looked up by its hash (apitoken.Authenticate).
+func (s *Server) matchToken(ctx context.Context, token string) (principal, error) {
 	if token == "" {
-		return "", "Missing Bearer token"
+		return principal{}, apperr.New(apperr.Unauthenticated, "Missing Bearer token")
 	}
 	got := sha256.Sum256([]byte(token))
+	name := ""
 	for _, t := range s.cfg.BearerTokens {
 		want := sha256.Sum256([]byte(t.Value))
 		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 && name == "" {
 			name = t.Name
 		}
 	}
-	if name == "" {
-		return "", "Invalid token"
+	if name != "" {
+		return principal{name: name, scopes: adminScopes}, nil
 	}
-	return name, ""
+	if s.Tokens == nil {
+		return principal{}, apperr.New(apperr.Unauthenticated, "Invalid token")
+	}
+	t, err := s.Tokens.Authenticate(ctx, token)
+	if err != nil {
+		return principal{}, err
+	}
+	return principal{name: t.Name, scopes: t.Scopes}, nil
 }
 
 // authFailed answers 401 with WWW-Authenticate and audits the failure

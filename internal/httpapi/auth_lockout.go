@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -89,4 +90,24 @@ func (l *authLockout) sweepLocked(now time.Time) {
 			delete(l.ips, ip)
 		}
 	}
+}
+
+// ipBucket is the key an address is counted under by the lockout and the
+// per-IP rate limit: an IPv4 address as it is, an IPv6 address by its /64
+// (one subscriber usually holds a whole /64, so per-/128 buckets would
+// give a guesser 2^64 fresh addresses).
+func ipBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

@@ -66,7 +66,9 @@ func TestRotationLogsTokenName(t *testing.T) {
 }
 
 // TestBruteForceLockout: more than AUTH_FAILURE_LIMIT failures from one
-// client IP lock that IP out (even with a right token); others are not.
+// client IP lock that IP out for guesses, but a right token is still
+// served (finding 3 of issue 12: a lockout anyone behind the same NAT could
+// aim at an operator); other IPs are not affected.
 func TestBruteForceLockout(t *testing.T) {
 	a := newOpAPI(t, storetest.SQLite(t), map[string]string{"AUTH_FAILURE_LIMIT": "3", "TRUSTED_PROXIES": "127.0.0.1/32"})
 	from := func(ip, auth string) (*http.Response, []byte) {
@@ -84,9 +86,14 @@ func TestBruteForceLockout(t *testing.T) {
 	if resp, _ := from(attacker, "Bearer guess"); resp.StatusCode != 401 {
 		t.Fatalf("4th failure = %d", resp.StatusCode)
 	}
-	resp, body := from(attacker, "Bearer "+apptest.Bearer)
+	// Locked: guesses get 429 (not counted or audited again) ...
+	resp, body := from(attacker, "Bearer guess-again")
 	if resp.StatusCode != 429 || decodeError(t, body).Error.Code != "rate_limited" || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("locked out with right token = %d %s", resp.StatusCode, body)
+		t.Fatalf("locked out, wrong token = %d %s", resp.StatusCode, body)
+	}
+	// ... a right token from the same address is served.
+	if resp, body := from(attacker, "Bearer "+apptest.Bearer); resp.StatusCode != 200 {
+		t.Fatalf("locked address with the right token = %d %s, want 200", resp.StatusCode, body)
 	}
 	if resp, _ := from(other, "Bearer "+apptest.Bearer); resp.StatusCode != 200 {
 		t.Fatalf("other IP = %d", resp.StatusCode)
@@ -101,6 +108,27 @@ func TestBruteForceLockout(t *testing.T) {
 	var ips string
 	if err := a.srv.DB.SQL.QueryRow(`SELECT remote_ip FROM audit_events WHERE type = 'security_alert'`).Scan(&ips); err != nil || strings.Contains(ips, attacker) {
 		t.Fatalf("alert remote_ip = %q (%v), want masked", ips, err)
+	}
+}
+
+// TestLockoutIPv6Per64: an IPv6 guesser cannot escape the lockout by
+// moving through its /64; a neighbouring /64 is not locked.
+func TestLockoutIPv6Per64(t *testing.T) {
+	a := newOpAPI(t, storetest.SQLite(t), map[string]string{"AUTH_FAILURE_LIMIT": "2", "TRUSTED_PROXIES": "127.0.0.1/32"})
+	from := func(ip, auth string) int {
+		resp, _ := a.call("GET", "/api/whoami", "", map[string]string{"Authorization": auth, "X-Forwarded-For": ip})
+		return resp.StatusCode
+	}
+	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"} {
+		if got := from(ip, "Bearer guess"); got != 401 {
+			t.Fatalf("failure %d from %s = %d", i+1, ip, got)
+		}
+	}
+	if got := from("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "Bearer guess"); got != 429 {
+		t.Fatalf("another address in the same /64 = %d, want 429", got)
+	}
+	if got := from("2001:db8:1:3::1", "Bearer guess"); got != 401 {
+		t.Fatalf("another /64 = %d, want 401", got)
 	}
 }
 

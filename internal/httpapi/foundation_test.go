@@ -54,9 +54,9 @@ func TestHealthAndReady(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/ready = %d %s", resp.StatusCode, body)
 	}
-	// Database down: ready says why, health does not care.
+	// Database down: ready says why (to a token), health does not care.
 	srv.DB.Close()
-	resp, body = do(t, "GET", srv.URL+"/ready", "", nil)
+	resp, body = do(t, "GET", srv.URL+"/ready", "Bearer "+apptest.Bearer, nil)
 	if resp.StatusCode != 503 || !strings.Contains(string(body), "database") {
 		t.Fatalf("/ready with database closed = %d %s", resp.StatusCode, body)
 	}

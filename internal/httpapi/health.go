@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/apitoken"
 )
 
 // handleHealth is GET /health: liveness only, no I/O.
@@ -11,20 +13,35 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReady is GET /ready: 503 with a reason while draining or when the
-// database does not answer; 200 otherwise, with "degraded" listing any
-// resource threshold exceeded (heap, goroutines, connections, error_rate).
+// handleReady is GET /ready: 503 while draining or when the database does
+// not answer, 200 otherwise. Without a token the body says only
+// {"status":"ok"} or {"status":"unavailable"}; with a bearer token that
+// holds metrics:read it adds the reason and "degraded" (any resource
+// threshold exceeded: heap, goroutines, connections, error_rate), which
+// tell an attacker how close the server is to its limits.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "draining"})
+	status, body := s.readiness(r)
+	if r.Header.Get("Authorization") == "" {
+		writeJSON(w, status, map[string]any{"status": body["status"]})
 		return
+	}
+	p, ok := s.authorize(w, r, "ready", func() (principal, error) { return s.checkBearer(r.Context(), r.Header.Get("Authorization")) })
+	if !ok || !s.allowed(w, r, p, apitoken.MetricsRead) {
+		return
+	}
+	writeJSON(w, status, body)
+}
+
+// readiness is /ready's status and detailed body.
+func (s *Server) readiness(r *http.Request) (int, map[string]any) {
+	if s.Draining() {
+		return http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "draining"}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.DB.Ping(ctx); err != nil {
 		s.logger(r).Warn("readiness: database ping failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unavailable"})
-		return
+		return http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "reason": "database unavailable"}
 	}
 	// Resource pressure is reported, not failed on: taking a busy
 	// instance out of rotation would only move its load elsewhere.
@@ -32,7 +49,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if reasons := s.degradedReasons(); len(reasons) > 0 {
 		body["degraded"] = reasons
 	}
-	writeJSON(w, http.StatusOK, body)
+	return http.StatusOK, body
 }
 
 // refuseWhileDraining answers 503 to new work once shutdown has begun.

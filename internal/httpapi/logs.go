@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 )
@@ -28,10 +29,11 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "live events are not configured"))
 		return
 	}
-	name, viaProtocol, ok := s.logsAuth(w, r)
-	if !ok {
+	p, viaProtocol, ok := s.logsAuth(w, r)
+	if !ok || !s.allowed(w, r, p, apitoken.CallsRead) {
 		return
 	}
+	name := p.name
 	if n := s.logViewers.Add(1); n > int64(s.cfg.MaxLogViewers) {
 		s.logViewers.Add(-1)
 		s.Metrics.WebSocketCloses.WithLabelValues("logs", "too_many_viewers").Inc()
@@ -75,22 +77,22 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 // lockout as /api) and answers 429 or 401 itself on failure. viaProtocol
 // reports that the token came as the bearer subprotocol, which the
 // upgrade must then echo.
-func (s *Server) logsAuth(w http.ResponseWriter, r *http.Request) (name string, viaProtocol, ok bool) {
-	name, ok = s.authorize(w, r, "logs", func() (string, string) {
+func (s *Server) logsAuth(w http.ResponseWriter, r *http.Request) (p principal, viaProtocol, ok bool) {
+	p, ok = s.authorize(w, r, "logs", func() (principal, error) {
 		if r.URL.RawQuery != "" {
-			return "", "Query parameters are refused: send the token in the Authorization header or as Sec-WebSocket-Protocol: bearer, <token>"
+			return principal{}, apperr.New(apperr.Unauthenticated, "Query parameters are refused: send the token in the Authorization header or as Sec-WebSocket-Protocol: bearer, <token>")
 		}
 		if h := r.Header.Get("Authorization"); h != "" {
-			return s.checkBearer(h)
+			return s.checkBearer(r.Context(), h)
 		}
 		protos := websocket.Subprotocols(r)
 		if len(protos) != 2 || !strings.EqualFold(protos[0], bearerSubprotocol) {
-			return "", "Missing Bearer token"
+			return principal{}, apperr.New(apperr.Unauthenticated, "Missing Bearer token")
 		}
 		viaProtocol = true
-		return s.matchToken(protos[1])
+		return s.matchToken(r.Context(), protos[1])
 	})
-	return name, viaProtocol, ok
+	return p, viaProtocol, ok
 }
 
 // allowedOrigin accepts non-browser clients (no Origin), the server's own

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
 )
@@ -286,8 +288,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestLogsSharesTheBearerLockout: failures on /logs count toward the
-// per-IP lockout like /api ones, and a locked-out address is refused 429
-// even with the right token.
+// per-IP lockout like /api ones; a locked-out address gets 429 for wrong
+// tokens and is still served with the right one (issue 12, finding 3).
 func TestLogsSharesTheBearerLockout(t *testing.T) {
 	srv := apptest.New(t, apptest.Options{Env: map[string]string{"AUTH_FAILURE_LIMIT": "3"}})
 	bad := websocket.Dialer{Subprotocols: []string{"bearer", "wrong-token-0000000000000000000000"}}
@@ -296,13 +298,41 @@ func TestLogsSharesTheBearerLockout(t *testing.T) {
 			t.Fatalf("bad attempt %d: %v %v, want 401", i+1, err, status(resp))
 		}
 	}
-	_, resp, err := websocket.DefaultDialer.Dial(logsURL(srv), http.Header{"Authorization": {"Bearer " + apptest.Bearer}})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("right token after the lockout: %v %v, want 429", err, status(resp))
+	if _, resp, err := bad.Dial(logsURL(srv), nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("wrong token after the lockout: %v %v, want 429", err, status(resp))
 	}
+	conn, resp, err := websocket.DefaultDialer.Dial(logsURL(srv), http.Header{"Authorization": {"Bearer " + apptest.Bearer}})
+	if err != nil {
+		t.Fatalf("right token after the lockout: %v %v, want served", err, status(resp))
+	}
+	conn.Close()
 	if got := counterValue(t, srv.Metrics.AuthFailures.WithLabelValues("logs")); got != 4 {
 		t.Fatalf("logs auth failures = %v, want 4", got)
 	}
+}
+
+// TestLogsNeedsCallsRead: a scoped token without calls:read is refused
+// 403 before the upgrade; one with it is served.
+func TestLogsNeedsCallsRead(t *testing.T) {
+	srv := apptest.New(t, apptest.Options{})
+	_, contactsOnly, err := srv.Tokens.Create(context.Background(), "test", "contacts", []apitoken.Scope{apitoken.ContactsRead}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, viewer, err := srv.Tokens.Create(context.Background(), "test", "viewer", []apitoken.Scope{apitoken.CallsRead}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{Subprotocols: []string{"bearer", contactsOnly}}
+	if _, resp, err := d.Dial(logsURL(srv), nil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("contacts:read on /logs: %v %v, want 403", err, status(resp))
+	}
+	d = websocket.Dialer{Subprotocols: []string{"bearer", viewer}}
+	conn, resp, err := d.Dial(logsURL(srv), nil)
+	if err != nil {
+		t.Fatalf("calls:read on /logs: %v %v", err, status(resp))
+	}
+	conn.Close()
 }
 
 // TestLogsViewersLeaveAtShutdown: closing the bus (App.Close) tells every

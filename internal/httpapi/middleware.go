@@ -72,8 +72,10 @@ func plainID(s string) bool {
 }
 
 // realIP records the client address. X-Forwarded-For is read only when the
-// TCP peer is a trusted proxy, walking right to left past trusted hops.
-func realIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
+// TCP peer is a trusted proxy, walking right to left past trusted hops;
+// from any other peer it is ignored and reported to untrustedXFF (when
+// not nil) with the peer's address.
+func realIP(trusted []netip.Prefix, untrustedXFF func(peer string) bool) func(http.Handler) http.Handler {
 	isTrusted := func(a netip.Addr) bool {
 		for _, p := range trusted {
 			if p.Contains(a) {
@@ -85,10 +87,13 @@ func realIP(trusted []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ip := peerIP(r.RemoteAddr)
-			if len(trusted) > 0 {
-				if a, err := netip.ParseAddr(ip); err == nil && isTrusted(a.Unmap()) {
-					ip = forwardedFor(r.Header.Values("X-Forwarded-For"), isTrusted, ip)
-				}
+			xff := r.Header.Values("X-Forwarded-For")
+			a, err := netip.ParseAddr(ip)
+			switch {
+			case err == nil && len(trusted) > 0 && isTrusted(a.Unmap()):
+				ip = forwardedFor(xff, isTrusted, ip)
+			case len(xff) > 0 && untrustedXFF != nil:
+				untrustedXFF(ip)
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyClientIP, ip)))
 		})

@@ -27,7 +27,7 @@ func TestRealIPTrustsOnlyConfiguredProxies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
-			h := realIP(trusted)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = ClientIP(r.Context()) }))
+			h := realIP(trusted, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = ClientIP(r.Context()) }))
 			r := httptest.NewRequest("GET", "/", nil)
 			r.RemoteAddr = tt.remote
 			if tt.xff != "" {
@@ -52,7 +52,7 @@ func testServer(t *testing.T, prod bool) (*Server, *strings.Builder) {
 	}
 	var logs strings.Builder
 	log := logging.New(&logs, "json", "debug")
-	return &Server{Deps: Deps{Config: cfg, Log: log, Audit: audit.NewRecorder(nopAudit{}, logging.Discard()), Metrics: metrics.New(nil)}, cfg: cfg, log: log}, &logs
+	return &Server{Deps: Deps{Config: cfg, Log: log, Audit: audit.NewRecorder(nopAudit{}, logging.Discard()), Metrics: metrics.New(nil)}, cfg: cfg, log: log, lockout: newAuthLockout(cfg.AuthFailLimit), xffWarn: newPeerWarner(log)}, &logs
 }
 
 func TestRecovererHidesThePanic(t *testing.T) {

@@ -18,7 +18,9 @@ func (okPinger) Ping(context.Context) error { return nil }
 func readyBody(t *testing.T, s *Server) (int, map[string]any) {
 	t.Helper()
 	w := httptest.NewRecorder()
-	s.handleReady(w, httptest.NewRequest("GET", "/ready", nil))
+	req := httptest.NewRequest("GET", "/ready", nil)
+	req.Header.Set("Authorization", "Bearer "+s.cfg.BearerTokens[0].Value) // the details need a token
+	s.handleReady(w, req)
 	var body map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)

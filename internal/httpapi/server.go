@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
@@ -58,6 +59,9 @@ type Deps struct {
 	// CallLimiter throttles incoming calls (nil: no throttling).
 	Voice       *voice.Service
 	CallLimiter *CallLimiter
+	// Tokens authenticates scoped API tokens and serves /api/tokens (nil:
+	// only INTERNAL_API_BEARER's tokens are accepted; /api/tokens is 503).
+	Tokens *apitoken.Service
 }
 
 // Server owns the router and the drain state.
@@ -78,6 +82,7 @@ type Server struct {
 	load       loadTracker  // error rate for /ready's degraded report
 
 	lockout  *authLockout        // bearer brute-force lockout per client IP
+	xffWarn  *peerWarner         // one warning per peer sending X-Forwarded-For untrusted
 	validate *validator.Validate // request DTO rules
 }
 
@@ -85,6 +90,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
 	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
+	s.xffWarn = newPeerWarner(d.Log)
 	s.validate = newValidator()
 	s.handler = s.routes()
 	return s
