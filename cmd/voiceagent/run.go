@@ -36,6 +36,7 @@ commands:
   migrate   apply database migrations and exit
   check     validate the configuration and print a security checklist
   simulate  place simulated calls (no account needed); --load benchmarks
+  token     create, list or revoke scoped API tokens (token help)
   version   print the version
 `
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "simulate":
 		return runSimulate(ctx, args, getenv, stdout, stderr)
+	case "token":
+		return runToken(ctx, args, getenv, stdout, stderr)
 	case "serve", "migrate", "check":
 		if len(args) > 0 {
 			fmt.Fprint(stderr, usage)
