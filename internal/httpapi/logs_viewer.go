@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"time"
 
@@ -174,6 +175,9 @@ func parseViewerMessage(kind int, b []byte) (string, error) {
 		return "", errors.New("binary message")
 	}
 	var m viewerMessage
+	if err := strictJSON(b, reflect.TypeFor[viewerMessage]()); err != nil {
+		return "", fmt.Errorf("viewer message: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -76,8 +77,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decodeJSON reads one JSON value into dst: the content type must be JSON,
-// the body is size-limited by the middleware, unknown fields and trailing
-// data are refused. Errors are apperr values ready for writeError.
+// the body is size-limited by the middleware, unknown fields, keys that
+// match a field only case-insensitively, duplicate keys (strictJSON) and
+// trailing data are refused. Errors are apperr values ready for writeError.
 func decodeJSON(r *http.Request, dst any) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
@@ -87,7 +89,11 @@ func decodeJSON(r *http.Request, dst any) error {
 	if err != nil || mt != "application/json" {
 		return apperr.New(apperr.Unsupported, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := readStrict(r.Body, dst)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
