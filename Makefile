@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 IMAGE     ?= voiceagent:$(VERSION)
 
-.PHONY: run test build lint migrate docker fuzz bench soak check simulate load
+.PHONY: run test build lint migrate docker fuzz bench soak check simulate load deps
 
 ## run: start the server on embedded defaults (SQLite under ./data, port 8080)
 run:
@@ -26,6 +26,10 @@ lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'gofmt needed' && exit 1)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## deps: list module updates, then govulncheck when its database (GOVULNDB) is reachable
+deps:
+	.ci/deps.sh
 
 ## migrate: apply database migrations and exit
 migrate:
