@@ -233,3 +233,29 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAuthenticate: a scoped token found in the cache, and looked up
+// in SQLite every time (what a request costs once per CacheTTL per token).
+func BenchmarkAuthenticate(b *testing.B) {
+	ctx := context.Background()
+	db := storetest.SQLite(b)
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", apitoken.CacheTTL}, {"store", time.Nanosecond}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := apitoken.NewService(db.APITokens(), &events{}, apitoken.Options{CacheTTL: tc.ttl})
+			defer s.Close()
+			_, secret, err := s.Create(ctx, "bench", "bench-"+tc.name, []apitoken.Scope{apitoken.CallsRead}, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Authenticate(ctx, secret); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
