@@ -8,7 +8,7 @@ func TestAPIRefusesAmbiguousJSON(t *testing.T) {
 	a := newOpAPI(t, nil, nil)
 	for body, msg := range map[string]string{
 		`{"name":"Alice","phoneNumber":"+15555550101","phoneNumber":"+15555550199"}`: `duplicate field "phoneNumber"`,
-		`{"name":"Alice","PhoneNumber":"+15555550101"}`:                             `unknown field "PhoneNumber"`,
+		`{"name":"Alice","PhoneNumber":"+15555550101"}`:                              `unknown field "PhoneNumber"`,
 	} {
 		resp, b := a.call("POST", "/api/contacts", body, nil)
 		if resp.StatusCode != 400 || decodeError(t, b).Error.Message != msg {
