@@ -36,3 +36,24 @@ func TestTextMasksNumbersInside(t *testing.T) {
 		t.Fatalf("Text(%q) changed", s)
 	}
 }
+
+// TestTextMasksWrittenForms: numbers as people and speech-to-text write
+// them are masked, separators kept; dates and short numbers stay.
+func TestTextMasksWrittenForms(t *testing.T) {
+	tests := map[string]string{
+		"+1 (415) 555-0177":               "+1 (***) ***-**77",
+		"call 415-555-0177 now":           "call 4**-***-**77 now",
+		"415.555.0177":                    "4**.***.**77",
+		"4 1 5 5 5 5 0 1 7 7":             "4 * * * * * * * 7 7",
+		"(415) 555-0177":                  "(4**) ***-**77",
+		"/x?From=%2B14155550177&y=1":      "/x?From=%2B1********77&y=1",
+		"+14155550177":                    "+1********77",
+		"on 2026-12-05 at 12:30, id 1234": "on 2026-12-05 at 12:30, id 1234",
+		"415 555 0177 415 555 0188":       "4** *** **** *** *** **88",
+	}
+	for in, want := range tests {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
