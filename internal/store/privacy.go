@@ -305,15 +305,17 @@ func (s *PrivacyStore) inTx(ctx context.Context, conn *sql.Conn, fn func(tx *sql
 
 type tableColumn struct{ table, column string }
 
-// textColumns lists every text column of the application's tables.
+// textColumns lists every text column of the application's tables (base
+// tables only: views have no row locator).
 func textColumns(ctx context.Context, tx *sql.Tx, engine Engine) ([]tableColumn, error) {
 	q := `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'goose%' AND UPPER(p.type) IN ('TEXT', 'VARCHAR', 'CHAR', 'CLOB', '')
 ORDER BY m.name, p.cid`
 	if engine == Postgres {
-		q = `SELECT table_name, column_name FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name NOT LIKE 'goose%' AND data_type IN ('text', 'character varying', 'character')
-ORDER BY table_name, ordinal_position`
+		q = `SELECT c.table_name, c.column_name FROM information_schema.columns c
+JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE 'goose%' AND c.data_type IN ('text', 'character varying', 'character')
+ORDER BY c.table_name, c.ordinal_position`
 	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
