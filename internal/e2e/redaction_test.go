@@ -13,6 +13,8 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
 
 // redactSubject is the caller of this test, and the number it speaks in
@@ -25,9 +27,13 @@ var redactForms = []string{"+1 (415) 555-0123", "415-555-0123", "415.555.0123", 
 // caller's number in every written form, plus operator requests with the
 // number in their paths in those forms (refused with 4xx), and then
 // searches the whole process log, the audit table and everything a /logs
-// viewer received: the number appears nowhere, in no form.
+// viewer received: the number appears nowhere, in no form. Both engines.
 func TestRedactionEverywhere(t *testing.T) {
-	r := newRig(t, rigOptions{Realtime: fake.RealtimeOptions{
+	storetest.Engines(t, redactionEverywhere)
+}
+
+func redactionEverywhere(t *testing.T, db *store.DB) {
+	r := newRig(t, rigOptions{DB: db, Realtime: fake.RealtimeOptions{
 		UserTranscripts: []string{"call me on " + strings.Join(redactForms, " or ")},
 		Responses:       []fake.ScriptedResponse{{Transcript: "Noted: 415-555-0123 and +1 (415) 555-0123."}},
 	}})
