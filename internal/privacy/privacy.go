@@ -80,7 +80,8 @@ func (e *Export) Add(kind string, row map[string]any) {
 type Store interface {
 	// EraseNumber removes number from every table in one transaction;
 	// where a row must stay (audit events) number is replaced by
-	// replacement.
+	// replacement. Non-nil counts with an error mean the erasure was
+	// committed but a later step (clearing freed space) failed.
 	EraseNumber(ctx context.Context, number, replacement string) (Counts, error)
 	// ExportNumber reads every row about number, in one read transaction.
 	ExportNumber(ctx context.Context, number string) (Export, error)
@@ -180,14 +181,22 @@ func (s *Service) Erase(ctx context.Context, actor, number string) (Counts, erro
 	s.flush(ctx)
 	hash := s.Hash(number)
 	counts, err := s.store.EraseNumber(ctx, number, hash)
-	if err != nil {
-		return nil, err
+	if err != nil && counts == nil {
+		return nil, err // nothing committed
 	}
 	detail := map[string]any{"action": "erase", "subject": hash}
 	for k, v := range counts {
 		detail[k] = v
 	}
+	if err != nil {
+		// Committed, but clearing the freed space failed: audited as such,
+		// and answered as an error so the operator repeats it.
+		detail["cleanup"] = "failed"
+	}
 	s.audit.Record(audit.Event{Type: audit.TypeErasure, Severity: audit.Warning, Actor: actor, Detail: detail, Time: time.Now()})
+	if err != nil {
+		return nil, err
+	}
 	return counts, nil
 }
 
