@@ -152,7 +152,22 @@ func (s *PrivacyStore) findSubjectRows(ctx context.Context, tx *sql.Tx, m *phone
 		}
 		byTable[c.table] = append(byTable[c.table], c.column)
 	}
-	digits := m.Digits()
+	// A digit string containing another adds no candidate: search only
+	// the shortest (for NANP numbers the ten national digits cover the
+	// international forms).
+	var digits []string
+	for _, d := range m.Digits() {
+		covered := false
+		for _, e := range digits {
+			if strings.Contains(d, e) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			digits = append(digits, d)
+		}
+	}
 	for _, table := range tables {
 		// Identifiers come from the catalog, never from input.
 		var conds []string
