@@ -5,6 +5,7 @@ package redact
 
 import (
 	"net/netip"
+	"regexp"
 	"strings"
 
 	"github.com/voiceagent/voiceagent/internal/phone"
@@ -129,16 +130,13 @@ func maskRun(b *strings.Builder, run string, digits int) {
 	}
 }
 
-// isDate reports runs shaped like a calendar date (2026-12-05,
-// 2026/12/05, 05.12.2026, 12/05/2026), which are not phone numbers.
-func isDate(run string) bool {
-	groups := strings.FieldsFunc(run, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
-	if len(groups) != 3 || strings.ContainsAny(run, " ()+%") {
-		return false
-	}
-	l0, l1, l2 := len(groups[0]), len(groups[1]), len(groups[2])
-	return (l0 == 4 && l1 == 2 && l2 == 2) || (l0 == 2 && l1 == 2 && l2 == 4)
-}
+// dateRun matches runs shaped like a calendar date (2026-12-05,
+// 2026/12/05, 05.12.2026, 12/05/2026), possibly followed by the hour of a
+// time ("2026-12-05 01:02:03" reads as the run "2026-12-05 01").
+var dateRun = regexp.MustCompile(`^(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}[-/.]\d{2}[-/.]\d{4})(?: \d{1,2})?$`)
+
+// isDate reports runs that are dates, not phone numbers.
+func isDate(run string) bool { return dateRun.MatchString(run) }
 
 // hasDigits is a cheap pre-check so only values with at least n digits
 // are scanned.
