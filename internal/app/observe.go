@@ -56,6 +56,10 @@ func (a *App) startObservability(ctx context.Context) error {
 		audit.Target{Name: "audit_events", Keep: time.Duration(a.Config.AuditRetentionDays) * day, Purge: a.DB.Audit().DeleteAuditEventsBefore},
 		audit.Target{Name: "transcripts", Keep: time.Duration(a.Config.TranscriptRetentionDays) * day, Purge: a.DB.Transcripts().DeleteTranscriptsBefore},
 		audit.Target{Name: "event_payloads", Keep: eventPayloadKeep, Purge: a.DB.DeleteEventPayloadsBefore},
+		// Calls and everything hanging off them (conferences, participants,
+		// conference events, stream tokens, webhook receipts, transcripts);
+		// live calls are never purged.
+		audit.Target{Name: "calls", Keep: time.Duration(a.Config.CallRetentionDays) * day, Purge: a.DB.Calls().DeleteCallsBefore},
 	)
 	a.obs.retention.Start(audit.RetentionEvery)
 	a.closers = append(a.closers, a.obs.retention.Stop)

@@ -117,7 +117,8 @@ func NewRecorder(store Store, log *slog.Logger, opts ...Option) *Recorder {
 	return r
 }
 
-// Record queues ev. The remote IP is masked here, once, for every caller.
+// Record queues ev. The remote IP and every phone number in Detail are
+// masked here, once, for every caller.
 func (r *Recorder) Record(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = r.now()
@@ -126,6 +127,7 @@ func (r *Recorder) Record(ev Event) {
 		ev.Severity = Info
 	}
 	ev.RemoteIP = redact.IP(ev.RemoteIP)
+	ev.Detail = redact.Data(ev.Detail) // phone numbers in any written form
 	if ev.Type == TypeSecurityAlert {
 		r.noteAlert(ev)
 	}

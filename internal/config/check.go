@@ -104,6 +104,10 @@ func (c *Config) Checklist() []Check {
 		add(c.DatabaseURL != "" || !c.Production(), Warn, "DATABASE_URL", "database chosen", "embedded SQLite in production: run one instance only")
 	}
 	add(c.LogFormat == "json" || !c.Production(), Warn, "LOG_FORMAT", c.LogFormat, "text logs in production; json is easier to ship")
+	// Transcripts are always kept (TRANSCRIPT_RETENTION_DAYS), so callers
+	// must be told.
+	add(c.TranscriptionNotice != "" || !c.Production(), Warn, "TRANSCRIPTION_NOTICE", "callers are told the call is handled by an AI assistant and transcribed",
+		"off: callers are not told that an AI assistant answers and that the call is transcribed (two-party consent laws require it)")
 	add(!c.LogsShowNumbers, Warn, "LOGS_SHOW_NUMBERS", "phone numbers are masked for live viewers", "live viewers see full phone numbers")
 	add(c.CallerNamePolicy == CallerNameOff || c.TwilioAccountSID != "", Warn, "CALLER_NAME_POLICY", c.CallerNamePolicy, "needs Twilio REST credentials; lookups will fail open")
 	return out

@@ -95,6 +95,8 @@ type Config struct {
 	LogsShowNumbers         bool   // LOGS_SHOW_NUMBERS
 	AuditRetentionDays      int    // AUDIT_RETENTION_DAYS
 	TranscriptRetentionDays int    // TRANSCRIPT_RETENTION_DAYS
+	CallRetentionDays       int    // CALL_RETENTION_DAYS
+	TranscriptionNotice     string // TRANSCRIPTION_NOTICE ("off": none), told to every caller first
 	MetricsAddr             string // METRICS_ADDR
 	PprofAddr               string // PPROF_ADDR (loopback only; off by default)
 }
@@ -209,6 +211,10 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.RealtimeVoice = l.str("REALTIME_VOICE", "alloy")
 	c.AgentInstructions = l.textOrFile("AGENT_INSTRUCTIONS", defaultInstructions)
 	c.AgentGreeting = l.str("AGENT_GREETING", "Greet the caller briefly, say you are an AI assistant, and ask how you can help.")
+	c.TranscriptionNotice = l.str("TRANSCRIPTION_NOTICE", DefaultTranscriptionNotice)
+	if strings.EqualFold(c.TranscriptionNotice, "off") {
+		c.TranscriptionNotice = ""
+	}
 	c.AgentDialPolicy = l.oneOf("AGENT_DIAL_POLICY", DialContactsOnly, DialContactsOnly, DialAny)
 	c.MaxCallDuration = l.duration("MAX_CALL_DURATION", 30*time.Minute)
 	c.CallIdleTimeout = l.duration("CALL_IDLE_TIMEOUT", 2*time.Minute)
@@ -219,6 +225,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.LogsShowNumbers = l.boolean("LOGS_SHOW_NUMBERS", false)
 	c.AuditRetentionDays = l.intRange("AUDIT_RETENTION_DAYS", 30, 1, 3650)
 	c.TranscriptRetentionDays = l.intRange("TRANSCRIPT_RETENTION_DAYS", 30, 1, 3650)
+	c.CallRetentionDays = l.intRange("CALL_RETENTION_DAYS", 30, 1, 3650)
 	c.MetricsAddr = l.str("METRICS_ADDR", "")
 	c.PprofAddr = l.str("PPROF_ADDR", "")
 	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {

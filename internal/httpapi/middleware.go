@@ -138,7 +138,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			attrs := []any{"request_id", RequestID(r.Context()), "path", r.URL.Path, "panic", redact.Text(toString(v))}
+			attrs := []any{"request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "panic", redact.Text(toString(v))}
 			if !s.cfg.Production() {
 				attrs = append(attrs, "stack", string(debug.Stack()))
 			}

@@ -26,6 +26,10 @@ type exportJSON struct {
 	ConferenceEvents       []map[string]any `json:"conferenceEvents"`
 	CallerLists            []map[string]any `json:"callerLists"`
 	AuditEvents            []map[string]any `json:"auditEvents"`
+	StreamTokens           []map[string]any `json:"streamTokens"`
+	WebhookReceipts        []map[string]any `json:"webhookReceipts"`
+	EventPayloads          []map[string]any `json:"eventPayloads"`
+	Other                  []map[string]any `json:"other"`
 }
 
 // pathNumber reads {phoneNumber}, which clients may percent-encode
@@ -55,7 +59,8 @@ func (s *Server) handleDataErase(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleDataExport is GET /api/data/{phoneNumber}: everything stored about
-// the number.
+// the number, which is exactly what DELETE on the same path removes or
+// rewrites.
 func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
 	if s.Privacy == nil {
 		s.notConfigured(w, r, "data export")
@@ -66,7 +71,16 @@ func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, exportJSON{PhoneNumber: ex.PhoneNumber, Contacts: ex.Contacts, Calls: ex.Calls, Transcripts: ex.Transcripts,
-		Conferences: ex.Conferences, ConferenceParticipants: ex.ConferenceParticipants, ConferenceEvents: ex.ConferenceEvents,
-		CallerLists: ex.CallerLists, AuditEvents: ex.AuditEvents})
+	writeJSON(w, http.StatusOK, exportJSON{PhoneNumber: ex.PhoneNumber, Contacts: orEmpty(ex.Contacts), Calls: orEmpty(ex.Calls), Transcripts: orEmpty(ex.Transcripts),
+		Conferences: orEmpty(ex.Conferences), ConferenceParticipants: orEmpty(ex.ConferenceParticipants), ConferenceEvents: orEmpty(ex.ConferenceEvents),
+		CallerLists: orEmpty(ex.CallerLists), AuditEvents: orEmpty(ex.AuditEvents), StreamTokens: orEmpty(ex.StreamTokens), WebhookReceipts: orEmpty(ex.WebhookReceipts),
+		EventPayloads: orEmpty(ex.EventPayloads), Other: orEmpty(ex.Other)})
+}
+
+// orEmpty is rows, or an empty list instead of nil (JSON [] not null).
+func orEmpty(rows []map[string]any) []map[string]any {
+	if rows == nil {
+		return []map[string]any{}
+	}
+	return rows
 }

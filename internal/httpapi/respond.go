@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
 // errorBody is the one error shape every JSON endpoint answers with.
@@ -69,9 +70,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(code)
 	msg := apperr.MessageOf(err)
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "err", redact.Text(err.Error()))
 	} else {
-		s.log.DebugContext(r.Context(), "request refused", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "code", string(code))
+		s.log.DebugContext(r.Context(), "request refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "code", string(code))
 	}
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: string(code), Message: msg}})
 }

@@ -108,9 +108,9 @@ func (s *Server) writeTwiMLStatus(w http.ResponseWriter, status int) {
 func (s *Server) writeTwiMLError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(apperr.CodeOf(err))
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "Twilio webhook failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "err", err)
+		s.log.ErrorContext(r.Context(), "Twilio webhook failed", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "err", redact.Text(err.Error()))
 	} else {
-		s.log.DebugContext(r.Context(), "Twilio webhook refused", "request_id", RequestID(r.Context()), "path", r.URL.Path,
+		s.log.DebugContext(r.Context(), "Twilio webhook refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path),
 			"status", status, "message", apperr.MessageOf(err))
 	}
 	s.writeTwiMLStatus(w, status)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/redact"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -140,7 +141,7 @@ func (s *Server) handleTwiML(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.PublicURL == nil || s.cfg.PublicURL.Scheme != "https" {
 		s.log.ErrorContext(r.Context(), "twiml refused: PUBLIC_URL must be https to offer a media stream (wss://)",
-			"request_id", RequestID(r.Context()), "path", r.URL.Path, "status", http.StatusInternalServerError)
+			"request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", http.StatusInternalServerError)
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: string(apperr.Internal), Message: "internal error"}})
 		return
 	}

@@ -28,14 +28,21 @@ const (
 	KindCallerLists            = "callerLists"
 	KindAuditEvents            = "auditEvents"   // rewritten, not deleted
 	KindEventPayloads          = "eventPayloads" // large live events kept briefly for LISTEN/NOTIFY
-	KindOther                  = "other"         // any other row with a text column that held the number
+	KindStreamTokens           = "streamTokens"
+	KindWebhookReceipts        = "webhookReceipts"
+	KindOther                  = "other" // any other row with a text column that held the number
 )
+
+// AllKinds lists every kind, in the order the export shows them.
+var AllKinds = []string{KindContacts, KindCalls, KindTranscripts, KindConferences, KindConferenceParticipants, KindConferenceEvents,
+	KindCallerLists, KindAuditEvents, KindStreamTokens, KindWebhookReceipts, KindEventPayloads, KindOther}
 
 // Counts is how many rows of each kind an erasure removed or rewrote; a
 // row counts once however many of its columns held the number.
 type Counts map[string]int64
 
-// Export is everything stored about one number.
+// Export is everything stored about one number: exactly the rows an
+// erasure of the number deletes or rewrites, as they are before it.
 type Export struct {
 	PhoneNumber            string
 	Contacts               []map[string]any
@@ -46,13 +53,35 @@ type Export struct {
 	ConferenceEvents       []map[string]any
 	CallerLists            []map[string]any
 	AuditEvents            []map[string]any
+	StreamTokens           []map[string]any
+	WebhookReceipts        []map[string]any
+	EventPayloads          []map[string]any
+	// Other holds rows of any other table, each with its table's name
+	// under the key "_table".
+	Other []map[string]any
+}
+
+// Add appends row to the list of its kind.
+func (e *Export) Add(kind string, row map[string]any) {
+	lists := map[string]*[]map[string]any{
+		KindContacts: &e.Contacts, KindCalls: &e.Calls, KindTranscripts: &e.Transcripts, KindConferences: &e.Conferences,
+		KindConferenceParticipants: &e.ConferenceParticipants, KindConferenceEvents: &e.ConferenceEvents,
+		KindCallerLists: &e.CallerLists, KindAuditEvents: &e.AuditEvents, KindStreamTokens: &e.StreamTokens,
+		KindWebhookReceipts: &e.WebhookReceipts, KindEventPayloads: &e.EventPayloads,
+	}
+	l, ok := lists[kind]
+	if !ok {
+		l = &e.Other
+	}
+	*l = append(*l, row)
 }
 
 // Store erases and exports in storage.
 type Store interface {
 	// EraseNumber removes number from every table in one transaction;
 	// where a row must stay (audit events) number is replaced by
-	// replacement.
+	// replacement. Non-nil counts with an error mean the erasure was
+	// committed but a later step (clearing freed space) failed.
 	EraseNumber(ctx context.Context, number, replacement string) (Counts, error)
 	// ExportNumber reads every row about number, in one read transaction.
 	ExportNumber(ctx context.Context, number string) (Export, error)
@@ -117,9 +146,14 @@ func (s *Service) Hash(number string) string {
 	return "erased:" + hex.EncodeToString(m.Sum(nil))[:32]
 }
 
+// checkNumber accepts only a strict E.164 number of a length its
+// country's plan allows: a prefix of a number is not a number.
 func checkNumber(number string) error {
 	if !phone.Valid(number) {
 		return apperr.New(apperr.Invalid, "phoneNumber must be an E.164 number such as +15551234567")
+	}
+	if !phone.Possible(number) {
+		return apperr.New(apperr.Invalid, "phoneNumber is not a possible number in its country's numbering plan")
 	}
 	return nil
 }
@@ -147,14 +181,22 @@ func (s *Service) Erase(ctx context.Context, actor, number string) (Counts, erro
 	s.flush(ctx)
 	hash := s.Hash(number)
 	counts, err := s.store.EraseNumber(ctx, number, hash)
-	if err != nil {
-		return nil, err
+	if err != nil && counts == nil {
+		return nil, err // nothing committed
 	}
 	detail := map[string]any{"action": "erase", "subject": hash}
 	for k, v := range counts {
 		detail[k] = v
 	}
+	if err != nil {
+		// Committed, but clearing the freed space failed: audited as such,
+		// and answered as an error so the operator repeats it.
+		detail["cleanup"] = "failed"
+	}
 	s.audit.Record(audit.Event{Type: audit.TypeErasure, Severity: audit.Warning, Actor: actor, Detail: detail, Time: time.Now()})
+	if err != nil {
+		return nil, err
+	}
 	return counts, nil
 }
 

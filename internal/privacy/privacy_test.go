@@ -2,6 +2,7 @@ package privacy_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -91,3 +92,27 @@ func TestServiceNumbersRefused(t *testing.T) {
 		}
 	}
 }
+
+type cleanupFailStore struct{ fakeStore }
+
+func (cleanupFailStore) EraseNumber(context.Context, string, string) (privacy.Counts, error) {
+	return privacy.Counts{privacy.KindCalls: 1}, errors.New("erasure committed; VACUUM failed")
+}
+
+// TestErasureAuditedWhenCleanupFails: an erasure committed whose cleanup
+// failed is still audited (marked), and answered as an error.
+func TestErasureAuditedWhenCleanupFails(t *testing.T) {
+	var log steps
+	var got []audit.Event
+	svc := privacy.NewService(cleanupFailStore{fakeStore{&log}}, recordFunc(func(ev audit.Event) { got = append(got, ev) }), nil, privacy.Settings{HashKey: "k"})
+	if _, err := svc.Erase(context.Background(), "api:primary", subject); err == nil {
+		t.Fatal("cleanup failure not reported")
+	}
+	if len(got) != 1 || got[0].Detail["cleanup"] != "failed" || got[0].Detail[privacy.KindCalls] != int64(1) {
+		t.Fatalf("audit = %+v", got)
+	}
+}
+
+type recordFunc func(audit.Event)
+
+func (f recordFunc) Record(ev audit.Event) { f(ev) }

@@ -36,3 +36,41 @@ func TestTextMasksNumbersInside(t *testing.T) {
 		t.Fatalf("Text(%q) changed", s)
 	}
 }
+
+// TestTextMasksWrittenForms: numbers as people and speech-to-text write
+// them are masked, separators kept; dates and short numbers stay.
+func TestTextMasksWrittenForms(t *testing.T) {
+	tests := map[string]string{
+		"+1 (415) 555-0177":                     "+1 (***) ***-**77",
+		"call 415-555-0177 now":                 "call 4**-***-**77 now",
+		"415.555.0177":                          "4**.***.**77",
+		"4 1 5 5 5 5 0 1 7 7":                   "4 * * * * * * * 7 7",
+		"(415) 555-0177":                        "(4**) ***-**77",
+		"/x?From=%2B14155550177&y=1":            "/x?From=%2B1********77&y=1",
+		"+14155550177":                          "+1********77",
+		"on 2026-12-05 at 12:30, id 1234":       "on 2026-12-05 at 12:30, id 1234",
+		"at 2026-12-05 01:02:03 and 05.12.2026": "at 2026-12-05 01:02:03 and 05.12.2026",
+		"415 555 0177 415 555 0188":             "4** *** **** *** *** **88",
+	}
+	for in, want := range tests {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkText: the redaction every log line now passes through, on a
+// value without a number (the common case) and on one with two.
+func BenchmarkText(b *testing.B) {
+	for name, s := range map[string]string{
+		"clean":   "POST /voice/incoming request_id=0a1b2c3d status=200",
+		"numbers": "call +1 (415) 555-0177 or 415.555.0178 from /api/data/%2B14155550177",
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Text(s)
+			}
+		})
+	}
+}

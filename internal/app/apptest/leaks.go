@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/phone"
 )
 
 // AssertNoLeaks fails the test when text (captured logs, response bodies,
 // live events) holds any configured secret or any of the given phone
-// numbers unmasked. Numbers are also searched without their plus sign and
-// URL-encoded, the forms they take inside paths and form bodies.
+// numbers unmasked. Numbers are searched in every form people write them
+// (phone.Matcher: with or without the plus or country code, URL-encoded,
+// with spaces, dashes, dots or parentheses), and literally.
 func AssertNoLeaks(t testing.TB, what, text string, cfg *config.Config, numbers ...string) {
 	t.Helper()
 	for _, s := range cfg.Secrets() {
@@ -25,6 +27,13 @@ func AssertNoLeaks(t testing.TB, what, text string, cfg *config.Config, numbers 
 				lo, hi := max(0, i-60), min(len(text), i+len(form)+60)
 				t.Errorf("%s contains the unmasked number %s: ...%s...", what, maskForReport(n), strings.ReplaceAll(text[lo:hi], form, "<NUMBER>"))
 				break
+			}
+		}
+		if m, err := phone.NewMatcher(n); err == nil {
+			if spans := m.Find(text); len(spans) > 0 {
+				sp := spans[0]
+				lo, hi := max(0, sp[0]-60), min(len(text), sp[1]+60)
+				t.Errorf("%s contains the number %s as written: ...%s<NUMBER>%s...", what, maskForReport(n), text[lo:sp[0]], text[sp[1]:hi])
 			}
 		}
 	}

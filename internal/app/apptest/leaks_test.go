@@ -28,9 +28,13 @@ func TestAssertNoLeaksFindsSecretsAndNumbers(t *testing.T) {
 		{"all clean +1*********55", 0},
 		{"token=" + Bearer, 1},
 		{"auth " + AuthToken, 1},
-		{"from=+14155550355", 1},
-		{"path /api/data/%2B14155550355", 1},
-		{"bare 14155550355", 1},
+		{"from=+14155550355", 2},
+		{"path /api/data/%2B14155550355", 2},
+		{"bare 14155550355", 2},
+		{"said +1 (415) 555-0355", 1},
+		{"said 415.555.0355 twice", 1},
+		{"said 4 1 5 5 5 5 0 3 5 5", 1},
+		{"longer 4155550355 1", 0},
 	}
 	for _, tt := range tests {
 		r := &recorder{TB: t}
