@@ -58,7 +58,7 @@ type App struct {
 // New builds every service on an open, migrated database.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New(nil)}
-	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts))
+	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts), audit.WithDropCounter(a.Metrics.AuditDropped))
 	a.closers = append(a.closers, a.Audit.Close)
 	if err := a.startObservability(ctx); err != nil {
 		a.Close()
@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.
 	a.Server.OnDrain(a.Relay.Drain)
+	a.closers = append(a.closers, a.Server.FlushRefusals) // closed before the recorder
 	return a, nil
 }
 

@@ -85,6 +85,11 @@ type Recorder struct {
 	now     func() time.Time
 	burst   authBurst
 	alerts  Counter
+	// dropCounter counts dropped events (voiceagent_audit_dropped_total);
+	// unalerted holds drops not yet reported by a security_alert, which
+	// the writer records once the queue has room again.
+	dropCounter Counter
+	unalerted   atomic.Int64
 }
 
 // Counter is the metric a recorder bumps for each security alert
@@ -96,6 +101,9 @@ type Option func(*Recorder)
 
 // WithAlertCounter counts every security_alert the pattern checks raise.
 func WithAlertCounter(c Counter) Option { return func(r *Recorder) { r.alerts = c } }
+
+// WithDropCounter counts every event the full queue drops.
+func WithDropCounter(c Counter) Option { return func(r *Recorder) { r.dropCounter = c } }
 
 // WithClock replaces time.Now (tests of the time windows).
 func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
@@ -125,8 +133,12 @@ func (r *Recorder) Record(ev Event) {
 	r.enqueue(ev)
 	if ev.Type == TypeAuthFailure {
 		// Every source of authentication failures records through here,
-		// so the burst check sees them all.
-		r.checkAuthBurst(ev)
+		// so the burst check sees them all; an aggregated row (Refusals)
+		// stands for Detail "count" failures.
+		n, _ := ev.Detail["count"].(int)
+		for i := 0; i < max(1, min(n, AlertThreshold+1)); i++ {
+			r.checkAuthBurst(ev)
+		}
 	}
 }
 
@@ -144,8 +156,42 @@ func (r *Recorder) enqueue(ev Event) {
 	case r.queue <- ev:
 	default:
 		r.pending.Add(-1)
-		r.dropped.Add(1)
-		r.log.Warn("audit queue full; event dropped", "event", ev.Type)
+		r.drop(ev)
+	}
+}
+
+// drop counts an event the full queue could not take. The first drop of
+// an episode is logged at once; the writer records a security_alert with
+// the count as soon as it has written what is queued (alertDrops), so
+// security events are never lost without a trace.
+func (r *Recorder) drop(ev Event) {
+	r.dropped.Add(1)
+	if r.dropCounter != nil {
+		r.dropCounter.Inc()
+	}
+	if r.unalerted.Add(1) == 1 {
+		r.log.Error("audit queue full; events are being dropped", "event", ev.Type)
+	}
+}
+
+// alertDrops writes, from the writer goroutine, one security_alert for
+// the events dropped since the last one. It bypasses the queue, which is
+// what was full.
+func (r *Recorder) alertDrops() {
+	n := r.unalerted.Swap(0)
+	if n == 0 {
+		return
+	}
+	if r.alerts != nil {
+		r.alerts.Inc()
+	}
+	r.log.Warn("security alert: audit events dropped", "event", TypeSecurityAlert, "dropped", n)
+	ev := Event{Type: TypeSecurityAlert, Severity: Warning, Actor: "audit", Time: r.now(),
+		Detail: map[string]any{"pattern": "audit_queue_full", "dropped": n}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.store.InsertAuditEvents(ctx, []Event{ev}); err != nil {
+		r.log.Error("audit write failed", "events", 1, "err", err)
 	}
 }
 
@@ -207,8 +253,10 @@ func (r *Recorder) run() {
 			r.log.Error("audit write failed", "events", len(batch), "err", err)
 		}
 		cancel()
+		r.alertDrops()
 		r.pending.Add(-int64(len(batch)))
 	}
+	r.alertDrops()
 }
 
 // Filter selects audit events for listing.

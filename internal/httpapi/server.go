@@ -78,6 +78,11 @@ type Server struct {
 	load       loadTracker  // error rate for /ready's degraded report
 
 	lockout  *authLockout        // bearer brute-force lockout per client IP
+	// refusals aggregates refused webhook and media-stream requests into
+	// bounded audit rows; refusalLimit answers 429 to clients that keep
+	// failing (refusals.go).
+	refusals     *audit.Refusals
+	refusalLimit *failLimiter
 	validate *validator.Validate // request DTO rules
 }
 
@@ -85,6 +90,8 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
 	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
+	s.refusals = audit.NewRefusals(d.Audit)
+	s.refusalLimit = newFailLimiter(refusalLimit, refusalWindow)
 	s.validate = newValidator()
 	s.handler = s.routes()
 	return s
