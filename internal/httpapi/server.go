@@ -77,13 +77,13 @@ type Server struct {
 	logViewers atomic.Int64 // open /logs sockets
 	load       loadTracker  // error rate for /ready's degraded report
 
-	lockout  *authLockout        // bearer brute-force lockout per client IP
+	lockout *authLockout // bearer brute-force lockout per client IP
 	// refusals aggregates refused webhook and media-stream requests into
 	// bounded audit rows; refusalLimit answers 429 to clients that keep
 	// failing (refusals.go).
 	refusals     *audit.Refusals
 	refusalLimit *failLimiter
-	validate *validator.Validate // request DTO rules
+	validate     *validator.Validate // request DTO rules
 }
 
 // New builds the server and its routes.
