@@ -106,6 +106,7 @@ func (c *Config) Checklist() []Check {
 	add(c.LogFormat == "json" || !c.Production(), Warn, "LOG_FORMAT", c.LogFormat, "text logs in production; json is easier to ship")
 	add(!c.LogsShowNumbers, Warn, "LOGS_SHOW_NUMBERS", "phone numbers are masked for live viewers", "live viewers see full phone numbers")
 	add(c.CallerNamePolicy == CallerNameOff || c.TwilioAccountSID != "", Warn, "CALLER_NAME_POLICY", c.CallerNamePolicy, "needs Twilio REST credentials; lookups will fail open")
+	out = append(out, c.unsafeWarnings()...)
 	return out
 }
 

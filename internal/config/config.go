@@ -44,6 +44,7 @@ type BearerToken struct {
 // Config is the whole configuration. Field comments name the variable.
 type Config struct {
 	Env          string        // APP_ENV
+	EnvDefaulted bool          // APP_ENV was unset (development by default)
 	Port         int           // PORT
 	PublicURL    *url.URL      // PUBLIC_URL (scheme and host, no path)
 	DatabaseURL  string        // DATABASE_URL or DATABASE_URL_FILE (empty: SQLite under DataDir)
@@ -146,6 +147,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	l := loader{getenv: getenv}
 	c := &Config{}
 	c.Env = l.oneOf("APP_ENV", Development, Development, Production)
+	c.EnvDefaulted = strings.TrimSpace(getenv("APP_ENV")) == ""
 	prod := c.Env == Production
 	c.Port = l.intRange("PORT", 8080, 0, 65535)
 	c.PublicURL = l.publicURL("PUBLIC_URL")

@@ -32,6 +32,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if reasons := s.degradedReasons(); len(reasons) > 0 {
 		body["degraded"] = reasons
 	}
+	if w := s.cfg.DevelopmentDefaultsWarning(); w != "" {
+		body["warnings"] = []string{"APP_ENV " + w}
+	}
 	writeJSON(w, http.StatusOK, body)
 }
 
