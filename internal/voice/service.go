@@ -108,6 +108,7 @@ type Answer struct {
 	Reason   string
 	Replayed bool   // a retry: the stored answer was returned
 	From     string // the caller as first recorded ("" when anonymous)
+	Ended    bool   // the call has ended (Connect then answers <Hangup/>)
 }
 
 // pendingSlotTTL is how long an accepted call that never started a stream
@@ -210,7 +211,7 @@ func (s *Service) decided(c Call) {
 func (s *Service) admitted(ctx context.Context, in Inbound, th Throttle, draining bool) (Answer, error) {
 	c, err := s.calls.FindCall(ctx, in.CallSID, "")
 	if err == nil {
-		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, From: c.From}, nil
+		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, From: c.From, Ended: c.EndedAt != nil}, nil
 	}
 	if !apperr.Is(err, apperr.NotFound) {
 		return Answer{}, err
@@ -272,6 +273,12 @@ func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	ended, err := s.calls.UpdateCallStatus(ctx, u)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
+	}
+	if FinalStatus(u.Status) && err == nil {
+		// A token must not outlive its call: the unused ones die now.
+		if err := s.tokens.RevokeStreamTokens(ctx, u.CallSID); err != nil {
+			return err
+		}
 	}
 	if ended {
 		data := map[string]any{"status": u.Status}
