@@ -43,9 +43,9 @@ type WebhookReport struct {
 	FloodRequests int64
 	FloodStatuses map[int]int64
 	ServerCPU     time.Duration
-	Generator time.Duration
-	Machine   Machine
-	Options   WebhookOptions
+	Generator     time.Duration
+	Machine       Machine
+	Options       WebhookOptions
 }
 
 // RPS is the achieved rate of answered requests.
