@@ -81,16 +81,20 @@ type Config struct {
 	CallsPerMinute     int      // CALLS_PER_MINUTE
 	MaxConcurrentCalls int      // MAX_CONCURRENT_CALLS
 
-	RealtimeURL       string        // REALTIME_URL
-	RealtimeModel     string        // REALTIME_MODEL
-	RealtimeVoice     string        // REALTIME_VOICE
-	AgentInstructions string        // AGENT_INSTRUCTIONS or AGENT_INSTRUCTIONS_FILE
-	AgentGreeting     string        // AGENT_GREETING
-	AgentDialPolicy   string        // AGENT_DIAL_POLICY
-	MaxCallDuration   time.Duration // MAX_CALL_DURATION
-	CallIdleTimeout   time.Duration // CALL_IDLE_TIMEOUT
-	PrewarmHold       time.Duration // PREWARM_HOLD
-	ToolTimeout       time.Duration // TOOL_TIMEOUT
+	RealtimeURL       string // REALTIME_URL
+	RealtimeModel     string // REALTIME_MODEL
+	RealtimeVoice     string // REALTIME_VOICE
+	AgentInstructions string // AGENT_INSTRUCTIONS or AGENT_INSTRUCTIONS_FILE
+	AgentGreeting     string // AGENT_GREETING
+	AgentDialPolicy   string // AGENT_DIAL_POLICY
+	// Toll-fraud guards for every dialled number (dial.go).
+	DialDenyList         []string      // DIAL_DENY_LIST: E.164 numbers or prefixes such as +1900*
+	DialHighCostPrefixes []string      // DIAL_HIGH_COST_PREFIXES: nil = dialguard.DefaultHighCost
+	DialAllowedCountries []string      // DIAL_ALLOWED_COUNTRIES: ISO codes, "*" = any
+	MaxCallDuration      time.Duration // MAX_CALL_DURATION
+	CallIdleTimeout      time.Duration // CALL_IDLE_TIMEOUT
+	PrewarmHold          time.Duration // PREWARM_HOLD
+	ToolTimeout          time.Duration // TOOL_TIMEOUT
 
 	MaxLogViewers           int    // MAX_LOG_VIEWERS
 	LogsShowNumbers         bool   // LOGS_SHOW_NUMBERS
@@ -212,6 +216,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.AgentInstructions = l.textOrFile("AGENT_INSTRUCTIONS", defaultInstructions)
 	c.AgentGreeting = l.str("AGENT_GREETING", "Greet the caller briefly, say you are an AI assistant, and ask how you can help.")
 	c.AgentDialPolicy = l.oneOf("AGENT_DIAL_POLICY", DialContactsOnly, DialContactsOnly, DialAny)
+	c.loadDial(&l)
 	c.MaxCallDuration = l.duration("MAX_CALL_DURATION", 30*time.Minute)
 	c.CallIdleTimeout = l.duration("CALL_IDLE_TIMEOUT", 2*time.Minute)
 	c.PrewarmHold = l.duration("PREWARM_HOLD", 15*time.Second)
