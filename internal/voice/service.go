@@ -313,17 +313,6 @@ func (in Inbound) normalize() Inbound {
 	return in
 }
 
-// cleanName bounds a caller name to 64 printable characters.
-func cleanName(s string) string {
-	s = strings.TrimSpace(xmlSafe(s))
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64])
-	}
-	return s
-}
+// cleanName bounds a caller name to 64 printable characters
+// (CleanCallerName).
+func cleanName(s string) string { return CleanCallerName(s) }
