@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // Refusal aggregation: what an unauthenticated client can make us write is
@@ -42,6 +45,7 @@ type Refusals struct {
 	max    int
 	// after schedules the flush timer (time.AfterFunc; tests replace it).
 	after func(d time.Duration, f func())
+	log   *slog.Logger // for a panic the timer goroutine contains
 
 	mu        sync.Mutex
 	keys      map[refusalKey]*refusalEntry
@@ -56,13 +60,18 @@ func RefusalClock(now func() time.Time, after func(time.Duration, func())) Refus
 	return func(a *Refusals) { a.now, a.after = now, after }
 }
 
+// RefusalLog is where a panic in the flush timer is reported (its
+// goroutine contains it; the counts it held are lost).
+func RefusalLog(l *slog.Logger) RefusalOption { return func(a *Refusals) { a.log = l } }
+
 // RefusalLimit replaces the bound on tracked keys (tests of the overflow).
 func RefusalLimit(n int) RefusalOption { return func(a *Refusals) { a.max = n } }
 
 // NewRefusals aggregates into sink.
 func NewRefusals(sink Sink, opts ...RefusalOption) *Refusals {
 	a := &Refusals{sink: sink, now: time.Now, window: RefusalWindow, max: maxRefusalKeys,
-		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }, keys: map[refusalKey]*refusalEntry{}}
+		keys: map[refusalKey]*refusalEntry{}, log: slog.New(slog.DiscardHandler)}
+	a.after = func(d time.Duration, f func()) { time.AfterFunc(d, func() { a.contain(f) }) }
 	for _, o := range opts {
 		o(a)
 	}
@@ -189,4 +198,17 @@ func (a *Refusals) FlushAll() {
 	for _, ev := range rows {
 		a.sink.Record(ev)
 	}
+}
+
+// contain runs the timer's flush; a panic is logged, not fatal.
+func (a *Refusals) contain(f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			a.mu.Lock()
+			a.scheduled = false
+			a.mu.Unlock()
+			panics.Log(a.log, "panic contained", "refusals", v, false)
+		}
+	}()
+	f()
 }

@@ -90,7 +90,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
 	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
-	s.refusals = audit.NewRefusals(d.Audit)
+	s.refusals = audit.NewRefusals(d.Audit, audit.RefusalLog(d.Log))
 	s.refusalLimit = newFailLimiter(refusalLimit, refusalWindow)
 	s.validate = newValidator()
 	s.handler = s.routes()
