@@ -81,7 +81,7 @@ func TestRefusalFloodIsBounded(t *testing.T) {
 	logBytes := len(logs.String()) - logBefore
 	scale := float64(floodFor) / float64(10*time.Second)
 	t.Logf("flood: %d requests (%d answered 429), %d audit rows, %d log bytes", sent.Load(), limited.Load(), rows, logBytes)
-	if sent.Load() < 200 {
+	if sent.Load() < 100 { // the old code wrote a row for each
 		t.Fatalf("only %d requests sent: not a flood", sent.Load())
 	}
 	if limited.Load() == 0 {
