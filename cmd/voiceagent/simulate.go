@@ -44,6 +44,11 @@ Load benchmark (the server runs as a separate process: this binary's
   --early-hangups N      extra calls that hang up as soon as they connect
   --webhooks --rps N --concurrency N --duration D
                          signed /voice/incoming load instead of calls
+  --flood N              with --webhooks: N more workers send unauthenticated
+                         junk (unsigned/forged webhooks, bad media-stream
+                         upgrades) at full speed from another client address
+                         (X-Forwarded-For 198.51.100.7; a child server is
+                         started trusting the generator as a proxy)
   --soak --calls N --call-length D --duration D --every D
                          churn calls (N at a time, each D long) and
                          sample the server's goroutines, heap and RSS
@@ -68,6 +73,7 @@ type simFlags struct {
 	duration, ramp, acceptDly time.Duration
 	modelDelta                time.Duration
 	rps, concurrency          int
+	flood                     int
 	serverURL                 string
 	serverPID                 int
 	serverEnv                 multiFlag
@@ -104,6 +110,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.DurationVar(&f.modelDelta, "model-delta", 20*time.Millisecond, "")
 	fs.IntVar(&f.rps, "rps", 0, "")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "")
+	fs.IntVar(&f.flood, "flood", 0, "")
 	fs.StringVar(&f.serverURL, "server-url", "", "")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "")
 	fs.Var(&f.serverEnv, "server-env", "")

@@ -93,7 +93,11 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		if soakRT != nil {
 			realtimeURL = soakRT.URL()
 		}
-		env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, f.serverEnv)
+		serverEnv := f.serverEnv
+		if f.flood > 0 { // the flood's X-Forwarded-For makes it another client
+			serverEnv = append(multiFlag{"TRUSTED_PROXIES=127.0.0.1/32"}, serverEnv...)
+		}
+		env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, serverEnv)
 		if err != nil {
 			return err
 		}
@@ -125,7 +129,8 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		return writeJSON(f.jsonOut, rep)
 	}
 	if gen == nil {
-		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration})
+		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration,
+			Flood: f.flood, FloodIP: "198.51.100.7"})
 		if err != nil {
 			return err
 		}

@@ -61,7 +61,8 @@ type App struct {
 // New builds every service on an open, migrated database.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New(nil)}
-	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts))
+	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts), audit.WithDropCounter(a.Metrics.AuditDropped),
+		audit.WithPanicStacks(!cfg.Production()))
 	a.closers = append(a.closers, a.Audit.Close)
 	if err := a.startObservability(ctx); err != nil {
 		a.Close()
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.
 	a.Server.OnDrain(a.Relay.Drain)
+	a.closers = append(a.closers, a.Server.FlushRefusals) // closed before the recorder
 	return a, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/contacts"
+	"github.com/voiceagent/voiceagent/internal/dialguard"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/twilioapi"
@@ -39,6 +40,11 @@ func (a *App) buildOperator(opts Options) error {
 	if settings.OutboundNumber == "" {
 		settings.OutboundNumber = cfg.TwilioPhoneNumber
 	}
+	guard, err := dialguard.New(cfg.DialGuardSettings())
+	if err != nil {
+		return fmt.Errorf("dial guard: %w", err)
+	}
+	settings.Guard = guard
 	if cfg.PublicURL != nil {
 		settings.EventsURL = cfg.PublicURL.JoinPath("/conference/events").String()
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/panics"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
@@ -92,17 +93,37 @@ type Recorder struct {
 	now     func() time.Time
 	burst   authBurst
 	alerts  Counter
+	// dropCounter counts dropped events (voiceagent_audit_dropped_total);
+	// unalerted holds drops not yet reported by a security_alert, which
+	// the writer records once the queue has room again.
+	dropCounter AddCounter
+	unalerted   atomic.Int64
+	panicStacks bool // log the stack of a contained panic (development)
 }
 
 // Counter is the metric a recorder bumps for each security alert
 // (a prometheus.Counter).
 type Counter interface{ Inc() }
 
+// AddCounter is a counter that can be raised by more than one (the
+// dropped-events metric, a prometheus.Counter).
+type AddCounter interface {
+	Inc()
+	Add(float64)
+}
+
 // Option adjusts a Recorder.
 type Option func(*Recorder)
 
 // WithAlertCounter counts every security_alert the pattern checks raise.
 func WithAlertCounter(c Counter) Option { return func(r *Recorder) { r.alerts = c } }
+
+// WithDropCounter counts every event the full queue drops.
+func WithDropCounter(c AddCounter) Option { return func(r *Recorder) { r.dropCounter = c } }
+
+// WithPanicStacks logs the stack of a contained writer panic (development
+// only: stacks can hold event data).
+func WithPanicStacks(on bool) Option { return func(r *Recorder) { r.panicStacks = on } }
 
 // WithClock replaces time.Now (tests of the time windows).
 func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
@@ -134,8 +155,12 @@ func (r *Recorder) Record(ev Event) {
 	r.enqueue(ev)
 	if ev.Type == TypeAuthFailure {
 		// Every source of authentication failures records through here,
-		// so the burst check sees them all.
-		r.checkAuthBurst(ev)
+		// so the burst check sees them all; an aggregated row (Refusals)
+		// stands for Detail "count" failures.
+		n, _ := ev.Detail["count"].(int)
+		for i := 0; i < max(1, min(n, AlertThreshold+1)); i++ {
+			r.checkAuthBurst(ev)
+		}
 	}
 }
 
@@ -153,8 +178,51 @@ func (r *Recorder) enqueue(ev Event) {
 	case r.queue <- ev:
 	default:
 		r.pending.Add(-1)
-		r.dropped.Add(1)
-		r.log.Warn("audit queue full; event dropped", "event", ev.Type)
+		r.drop(ev)
+	}
+}
+
+// drop counts an event the full queue could not take. The first drop of
+// an episode is logged at once; the writer records a security_alert with
+// the count as soon as it has written what is queued (alertDrops), so
+// security events are never lost without a trace.
+func (r *Recorder) drop(ev Event) {
+	if r.lose(1) {
+		r.log.Error("audit queue full; events are being dropped", "event", ev.Type)
+	}
+}
+
+// lose counts n events that will never be written and reports whether
+// they start an episode (none was pending an alert).
+func (r *Recorder) lose(n int64) (first bool) {
+	if n <= 0 {
+		return false
+	}
+	r.dropped.Add(n)
+	if r.dropCounter != nil {
+		r.dropCounter.Add(float64(n))
+	}
+	return r.unalerted.Add(n) == n
+}
+
+// alertDrops writes, from the writer goroutine, one security_alert for
+// the events dropped since the last one. It bypasses the queue, which is
+// what was full.
+func (r *Recorder) alertDrops() {
+	n := r.unalerted.Swap(0)
+	if n == 0 {
+		return
+	}
+	if r.alerts != nil {
+		r.alerts.Inc()
+	}
+	r.log.Warn("security alert: audit events dropped", "event", TypeSecurityAlert, "dropped", n)
+	ev := Event{Type: TypeSecurityAlert, Severity: Warning, Actor: "audit", Time: r.now(),
+		Detail: map[string]any{"pattern": "audit_events_dropped", "dropped": n}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.store.InsertAuditEvents(ctx, []Event{ev}); err != nil {
+		r.log.Error("audit write failed", "events", 1, "err", err)
 	}
 }
 
@@ -190,9 +258,33 @@ func (r *Recorder) Close() {
 // database's commit cost is shared; when idle a row waits this long.
 const batchLinger = 20 * time.Millisecond
 
+// run is the writer goroutine. A panic while writing (a store bug, a
+// driver fault) is contained: the batch in hand is counted as dropped
+// (which raises the dropped-events alert), the panic is logged and
+// recorded as error_occurred, and the writer starts again, until Close.
 func (r *Recorder) run() {
 	defer close(r.done)
+	for !r.serve() {
+	}
+}
+
+// serve writes batches until the queue is closed (true) or a write
+// panics (false).
+func (r *Recorder) serve() (closed bool) {
 	batch := make([]Event, 0, 256)
+	inHand := 0
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		closed = false
+		panics.Log(r.log, "audit writer panicked; restarting", "audit", v, r.panicStacks, "events", inHand)
+		r.pending.Add(-int64(inHand))
+		r.lose(int64(inHand))
+		r.enqueue(Event{Type: TypeError, Severity: Warning, Actor: "audit", Time: r.now(),
+			Detail: map[string]any{"source": "panic", "where": "audit_writer", "message": panics.Message(v)}})
+	}()
 	linger := time.NewTimer(batchLinger)
 	linger.Stop()
 	for ev := range r.queue {
@@ -211,12 +303,22 @@ func (r *Recorder) run() {
 			}
 		}
 		linger.Stop()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.store.InsertAuditEvents(ctx, batch); err != nil {
-			r.log.Error("audit write failed", "events", len(batch), "err", err)
-		}
-		cancel()
+		inHand = len(batch)
+		r.write(batch)
+		inHand = 0
+		r.alertDrops()
 		r.pending.Add(-int64(len(batch)))
+	}
+	r.alertDrops()
+	return true
+}
+
+// write stores one batch; a failure is logged, the batch is not retried.
+func (r *Recorder) write(batch []Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.store.InsertAuditEvents(ctx, batch); err != nil {
+		r.log.Error("audit write failed", "events", len(batch), "err", err)
 	}
 }
 

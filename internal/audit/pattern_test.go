@@ -38,7 +38,8 @@ func (m *memStore) ofType(typ string) []audit.Event {
 
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) Inc() { c.n.Add(1) }
+func (c *counter) Inc()          { c.n.Add(1) }
+func (c *counter) Add(v float64) { c.n.Add(int64(v)) }
 
 // clock is a settable time source.
 type clock struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/dialguard"
 	"github.com/voiceagent/voiceagent/internal/phone"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
@@ -23,6 +24,10 @@ type Settings struct {
 	// Blocked are deny-list numbers from the environment (CALLER_BLACKLIST),
 	// refused besides the stored deny list.
 	Blocked []string
+	// Guard holds the toll-fraud rules every dialled number passes (own
+	// numbers, deny prefixes, high-cost prefixes and types, countries).
+	// Nil: a guard with the defaults, Blocked and OutboundNumber.
+	Guard *dialguard.Guard
 }
 
 // Service runs conference actions. Every method is safe for concurrent use.
@@ -39,6 +44,16 @@ type Service struct {
 // are not configured: actions then fail with apperr.Unavailable, while
 // stored data and conference events still work.
 func NewService(store Store, twilio Twilio, auditor Auditor, log *slog.Logger, settings Settings) *Service {
+	if settings.Guard == nil {
+		var deny []string
+		for _, n := range settings.Blocked {
+			if phone.Valid(n) {
+				deny = append(deny, n)
+			}
+		}
+		// Exact E.164 numbers and the built-in lists always build.
+		settings.Guard, _ = dialguard.New(dialguard.Settings{Deny: deny, OwnNumbers: []string{settings.OutboundNumber}})
+	}
 	return &Service{store: store, twilio: twilio, audit: auditor, log: log, settings: settings, now: time.Now}
 }
 
@@ -256,24 +271,42 @@ func (s *Service) Get(ctx context.Context, name string) (Conference, error) {
 
 var errNotConfigured = apperr.New(apperr.Unavailable, "Twilio is not configured")
 
-// checkTarget validates a number to dial and refuses the deny list.
+// checkTarget is the one gate every dialled number passes, from the
+// operator API and from the agent's tools alike: strict E.164, then the
+// toll-fraud guard (own numbers, deny entries and prefixes, high-cost
+// prefixes and number types, allowed countries), then the stored deny
+// list. A refusal is audited with its reason.
 func (s *Service) checkTarget(ctx context.Context, target string) error {
 	if !phone.Valid(target) {
 		return apperr.New(apperr.Invalid, "targetNumber must be an E.164 number such as +15551234567")
 	}
-	for _, b := range s.settings.Blocked {
-		if b == target {
-			return apperr.New(apperr.Forbidden, "targetNumber is on the deny list")
+	reason := s.settings.Guard.Check(target)
+	if reason == "" {
+		blocked, err := s.store.Blocked(ctx, target)
+		if err != nil {
+			return err
+		}
+		if blocked {
+			reason = dialguard.ReasonDenyList
 		}
 	}
-	blocked, err := s.store.Blocked(ctx, target)
-	if err != nil {
-		return err
+	if reason == "" {
+		return nil
 	}
-	if blocked {
-		return apperr.New(apperr.Forbidden, "targetNumber is on the deny list")
-	}
-	return nil
+	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actorOf(ctx),
+		Detail: map[string]any{"action": "dial_refused", "target": redact.Phone(target), "reason": reason}})
+	s.log.Warn("dial refused", "target", redact.Phone(target), "reason", reason)
+	return apperr.New(apperr.Forbidden, dialRefusedMessage[reason])
+}
+
+// dialRefusedMessage is what the operator API says for each refusal.
+var dialRefusedMessage = map[string]string{
+	dialguard.ReasonInvalid:   "targetNumber must be an E.164 number such as +15551234567",
+	dialguard.ReasonOwnNumber: "targetNumber is one of this service's own numbers",
+	dialguard.ReasonDenyList:  "targetNumber is on the deny list",
+	dialguard.ReasonHighCost:  "targetNumber is in a high-cost range (DIAL_HIGH_COST_PREFIXES)",
+	dialguard.ReasonType:      "targetNumber is a premium-rate or shared-cost number",
+	dialguard.ReasonCountry:   "targetNumber is in a country not in DIAL_ALLOWED_COUNTRIES",
 }
 
 // checkCall refuses calls voiceagent did not answer, and ended ones, so

@@ -110,6 +110,7 @@ func (c *Config) Checklist() []Check {
 		"off: callers are not told that an AI assistant answers and that the call is transcribed (two-party consent laws require it)")
 	add(!c.LogsShowNumbers, Warn, "LOGS_SHOW_NUMBERS", "phone numbers are masked for live viewers", "live viewers see full phone numbers")
 	add(c.CallerNamePolicy == CallerNameOff || c.TwilioAccountSID != "", Warn, "CALLER_NAME_POLICY", c.CallerNamePolicy, "needs Twilio REST credentials; lookups will fail open")
+	out = append(out, c.unsafeWarnings()...)
 	return out
 }
 

@@ -44,6 +44,7 @@ type BearerToken struct {
 // Config is the whole configuration. Field comments name the variable.
 type Config struct {
 	Env          string        // APP_ENV
+	EnvDefaulted bool          // APP_ENV was unset (development by default)
 	Port         int           // PORT
 	PublicURL    *url.URL      // PUBLIC_URL (scheme and host, no path)
 	DatabaseURL  string        // DATABASE_URL or DATABASE_URL_FILE (empty: SQLite under DataDir)
@@ -80,16 +81,20 @@ type Config struct {
 	CallsPerMinute     int      // CALLS_PER_MINUTE
 	MaxConcurrentCalls int      // MAX_CONCURRENT_CALLS
 
-	RealtimeURL       string        // REALTIME_URL
-	RealtimeModel     string        // REALTIME_MODEL
-	RealtimeVoice     string        // REALTIME_VOICE
-	AgentInstructions string        // AGENT_INSTRUCTIONS or AGENT_INSTRUCTIONS_FILE
-	AgentGreeting     string        // AGENT_GREETING
-	AgentDialPolicy   string        // AGENT_DIAL_POLICY
-	MaxCallDuration   time.Duration // MAX_CALL_DURATION
-	CallIdleTimeout   time.Duration // CALL_IDLE_TIMEOUT
-	PrewarmHold       time.Duration // PREWARM_HOLD
-	ToolTimeout       time.Duration // TOOL_TIMEOUT
+	RealtimeURL       string // REALTIME_URL
+	RealtimeModel     string // REALTIME_MODEL
+	RealtimeVoice     string // REALTIME_VOICE
+	AgentInstructions string // AGENT_INSTRUCTIONS or AGENT_INSTRUCTIONS_FILE
+	AgentGreeting     string // AGENT_GREETING
+	AgentDialPolicy   string // AGENT_DIAL_POLICY
+	// Toll-fraud guards for every dialled number (dial.go).
+	DialDenyList         []string      // DIAL_DENY_LIST: E.164 numbers or prefixes such as +1900*
+	DialHighCostPrefixes []string      // DIAL_HIGH_COST_PREFIXES: nil = dialguard.DefaultHighCost
+	DialAllowedCountries []string      // DIAL_ALLOWED_COUNTRIES: ISO codes, "*" = any
+	MaxCallDuration      time.Duration // MAX_CALL_DURATION
+	CallIdleTimeout      time.Duration // CALL_IDLE_TIMEOUT
+	PrewarmHold          time.Duration // PREWARM_HOLD
+	ToolTimeout          time.Duration // TOOL_TIMEOUT
 
 	MaxLogViewers           int    // MAX_LOG_VIEWERS
 	LogsShowNumbers         bool   // LOGS_SHOW_NUMBERS
@@ -148,6 +153,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	l := loader{getenv: getenv}
 	c := &Config{}
 	c.Env = l.oneOf("APP_ENV", Development, Development, Production)
+	c.EnvDefaulted = strings.TrimSpace(getenv("APP_ENV")) == ""
 	prod := c.Env == Production
 	c.Port = l.intRange("PORT", 8080, 0, 65535)
 	c.PublicURL = l.publicURL("PUBLIC_URL")
@@ -216,6 +222,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 		c.TranscriptionNotice = ""
 	}
 	c.AgentDialPolicy = l.oneOf("AGENT_DIAL_POLICY", DialContactsOnly, DialContactsOnly, DialAny)
+	c.loadDial(&l)
 	c.MaxCallDuration = l.duration("MAX_CALL_DURATION", 30*time.Minute)
 	c.CallIdleTimeout = l.duration("CALL_IDLE_TIMEOUT", 2*time.Minute)
 	c.PrewarmHold = l.duration("PREWARM_HOLD", 15*time.Second)

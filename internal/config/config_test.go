@@ -10,14 +10,18 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// testBearer is a made-up bearer with enough variety for production.
+const testBearer = "tb-0123456789abcdefghijklmnopqrstuv"
+
 func prodEnv() map[string]string {
 	return map[string]string{
 		"APP_ENV":             "production",
 		"PUBLIC_URL":          "https://voice.example.test",
 		"TWILIO_ACCOUNT_SID":  "AC00000000000000000000000000000000",
-		"TWILIO_AUTH_TOKEN":   "test-auth-token-not-real",
+		"TWILIO_AUTH_TOKEN":   "0000000000000000000000000000beef",
+		"TWILIO_PHONE_NUMBER": "+15555550199",
 		"OPENAI_API_KEY":      "sk-test-not-real",
-		"INTERNAL_API_BEARER": strings.Repeat("a", 32),
+		"INTERNAL_API_BEARER": testBearer,
 		"PRIVACY_HASH_KEY":    strings.Repeat("k", 32),
 		"TWILIO_API_KEY":      "SK00000000000000000000000000000000",
 		"TWILIO_API_SECRET":   "test-api-secret-not-real",
@@ -49,7 +53,7 @@ func TestProductionRefusals(t *testing.T) {
 	}{
 		{"missing auth token", map[string]string{"TWILIO_AUTH_TOKEN": ""}, []string{"TWILIO_AUTH_TOKEN"}},
 		{"short bearer", map[string]string{"INTERNAL_API_BEARER": "short"}, []string{"INTERNAL_API_BEARER"}},
-		{"short second bearer", map[string]string{"INTERNAL_API_BEARER": strings.Repeat("a", 32) + ",short"}, []string{"INTERNAL_API_BEARER"}},
+		{"short second bearer", map[string]string{"INTERNAL_API_BEARER": testBearer + ",short"}, []string{"INTERNAL_API_BEARER"}},
 		{"http public url", map[string]string{"PUBLIC_URL": "http://voice.example.test"}, []string{"PUBLIC_URL"}},
 		{"wildcard origins", map[string]string{"ALLOWED_ORIGINS": "https://a.example.test,*"}, []string{"ALLOWED_ORIGINS"}},
 		{"validation off", map[string]string{"TWILIO_VALIDATE": "false"}, []string{"TWILIO_VALIDATE"}},

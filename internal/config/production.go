@@ -55,6 +55,7 @@ func (c *Config) validateProduction(l *loader) {
 	if placeholder(databasePassword(c.DatabaseURL)) {
 		l.fail("DATABASE_URL", "password "+placeholderMsg)
 	}
+	c.validateUnsafe(l)
 }
 
 const placeholderMsg = "holds a placeholder from .env.example; set the real value"

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // Default sizes of the bus queues.
@@ -38,6 +40,12 @@ type Options struct {
 	// OnDrop is called once for every subscriber dropped for being slow
 	// (the metrics hook).
 	OnDrop func()
+	// OnPanic is called when a bus goroutine contained a panic (where:
+	// "event_sender" or "event_listener"; message redacted), after it was
+	// logged; the app audits it. PanicStacks logs the stack too
+	// (development only).
+	OnPanic     func(where, message string)
+	PanicStacks bool
 }
 
 // Bus fans events out to the subscribers of this instance and, through
@@ -216,18 +224,49 @@ func (b *Bus) sendLoop() {
 		case <-b.ctx.Done():
 			return
 		case ev := <-b.out:
-			payload, err := encodeEnvelope(b.instance, ev)
-			if err != nil {
-				b.log.Error("event not encodable; not sent to other instances", "event", ev.Type, "err", err)
-				continue
-			}
-			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-			err = b.opts.Transport.Send(ctx, payload)
-			cancel()
-			if err != nil && b.ctx.Err() == nil {
-				b.log.Warn("event not sent to other instances", "event", ev.Type, "err", err)
-			}
+			b.send(ev)
 		}
+	}
+}
+
+// send encodes one event and hands it to the transport. A panic there
+// loses this event only: it is contained and the loop goes on.
+func (b *Bus) send(ev Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.panicked("event_sender", v)
+		}
+	}()
+	payload, err := encodeEnvelope(b.instance, ev)
+	if err != nil {
+		b.log.Error("event not encodable; not sent to other instances", "event", ev.Type, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if err := b.opts.Transport.Send(ctx, payload); err != nil && b.ctx.Err() == nil {
+		b.log.Warn("event not sent to other instances", "event", ev.Type, "err", err)
+	}
+}
+
+// listen runs the transport's listener; a panic in it (or in delivering
+// an event) is contained and returned as an error, so the listener is
+// started again like after a lost connection.
+func (b *Bus) listen(ready func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.panicked("event_listener", v)
+			err = errors.New("event listener panicked")
+		}
+	}()
+	return b.opts.Transport.Listen(b.ctx, ready, b.deliver)
+}
+
+// panicked logs a contained panic and tells the app.
+func (b *Bus) panicked(where string, v any) {
+	panics.Log(b.log, "panic contained", "events", v, b.opts.PanicStacks, "where", where)
+	if b.opts.OnPanic != nil {
+		b.opts.OnPanic(where, panics.Message(v))
 	}
 }
 
@@ -237,7 +276,7 @@ func (b *Bus) listenLoop(ready func(), readyc <-chan struct{}, errc chan<- error
 	defer b.wg.Done()
 	backoff := 250 * time.Millisecond
 	for {
-		err := b.opts.Transport.Listen(b.ctx, ready, b.deliver)
+		err := b.listen(ready)
 		if b.ctx.Err() != nil {
 			return
 		}

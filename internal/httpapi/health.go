@@ -49,6 +49,9 @@ func (s *Server) readiness(r *http.Request) (int, map[string]any) {
 	if reasons := s.degradedReasons(); len(reasons) > 0 {
 		body["degraded"] = reasons
 	}
+	if w := s.cfg.DevelopmentDefaultsWarning(); w != "" {
+		body["warnings"] = []string{"APP_ENV " + w}
+	}
 	return http.StatusOK, body
 }
 

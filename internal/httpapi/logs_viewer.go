@@ -55,7 +55,7 @@ func newViewer(s *Server, conn *websocket.Conn, sub *events.Subscription) *viewe
 // run serves the socket until it ends and returns the close reason.
 func (v *viewer) run() string {
 	defer v.conn.Close()
-	go v.read()
+	go v.readContained()
 	ping := time.NewTicker(viewerPingEvery)
 	defer ping.Stop()
 	if err := v.write(controlMessage("ready", "", v.show)); err != nil {

@@ -30,12 +30,10 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "the voice agent is not configured"))
 		return
 	}
-	s.Audit.Record(audit.Event{
-		Type:     audit.TypeConnectionAttempt,
-		Actor:    "twilio-media",
-		RemoteIP: ClientIP(r.Context()),
-		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path)},
-	})
+	if s.refusalLimited(w, r, "media", "twilio-media", mediaLogPath(r.URL.Path)) {
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "too many refused requests; try again later"}})
+		return
+	}
 	if r.Header.Get("Origin") != "" {
 		s.mediaRefused(w, r, http.StatusForbidden, "origin_present")
 		return
@@ -66,6 +64,14 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// Recorded only now: an unauthenticated client cannot make us write it.
+	s.Audit.Record(audit.Event{
+		Type:     audit.TypeConnectionAttempt,
+		Actor:    "twilio-media",
+		RemoteIP: ClientIP(r.Context()),
+		CallSID:  callSID,
+		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path)},
+	})
 	conn, err := s.Relay.Upgrade(w, r)
 	if err != nil {
 		s.logger(r).Info("media stream upgrade failed", "call_sid", callSID, "err", err)
@@ -93,17 +99,12 @@ func plainToken(t string) bool {
 	}) < 0
 }
 
-// mediaRefused answers a refused upgrade and audits it; the reason is
-// recorded but never sent, and the token never reaches a log or audit row.
+// mediaRefused answers a refused upgrade and counts it (aggregated audit
+// row, sampled log line: noteRefusal); the reason is recorded but never
+// sent, and the token never reaches a log or audit row.
 func (s *Server) mediaRefused(w http.ResponseWriter, r *http.Request, status int, reason string) {
 	s.Metrics.AuthFailures.WithLabelValues("media").Inc()
-	s.Audit.Record(audit.Event{
-		Type:     audit.TypeAuthFailure,
-		Severity: audit.Warning,
-		Actor:    "twilio-media",
-		RemoteIP: ClientIP(r.Context()),
-		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path), "reason": reason},
-	})
+	s.noteRefusal(r, "media", "twilio-media", mediaLogPath(r.URL.Path), reason)
 	code, msg := "forbidden", "media stream refused"
 	if status == http.StatusUnauthorized {
 		code = "unauthenticated"

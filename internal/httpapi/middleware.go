@@ -160,14 +160,19 @@ func toString(v any) string {
 	}
 }
 
-// accessLog writes one line per request. The path and client IP pass
+// accessLog writes one line per request, except refused requests whose
+// aggregated audit row was not written (refusals.go). The path and client IP pass
 // through the masking helper: paths can carry phone numbers
 // (/api/data/{phoneNumber}, /api/callers/blocked/{number}).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		r, q := withAccessQuiet(r)
 		next.ServeHTTP(ww, r)
+		if q.quiet { // a refusal already counted in an aggregated row
+			return
+		}
 		s.log.Info("http",
 			"request_id", RequestID(r.Context()),
 			"method", r.Method,

@@ -81,9 +81,14 @@ type Server struct {
 	logViewers atomic.Int64 // open /logs sockets
 	load       loadTracker  // error rate for /ready's degraded report
 
-	lockout  *authLockout        // bearer brute-force lockout per client IP
-	xffWarn  *peerWarner         // one warning per peer sending X-Forwarded-For untrusted
-	validate *validator.Validate // request DTO rules
+	lockout *authLockout // bearer brute-force lockout per client IP
+	xffWarn *peerWarner  // one warning per peer sending X-Forwarded-For untrusted
+	// refusals aggregates refused webhook and media-stream requests into
+	// bounded audit rows; refusalLimit answers 429 to clients that keep
+	// failing (refusals.go).
+	refusals     *audit.Refusals
+	refusalLimit *failLimiter
+	validate     *validator.Validate // request DTO rules
 }
 
 // New builds the server and its routes.
@@ -91,6 +96,8 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
 	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
 	s.xffWarn = newPeerWarner(d.Log)
+	s.refusals = audit.NewRefusals(d.Audit, audit.RefusalLog(d.Log))
+	s.refusalLimit = newFailLimiter(refusalLimit, refusalWindow)
 	s.validate = newValidator()
 	s.handler = s.routes()
 	return s

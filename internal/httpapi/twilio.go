@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
-	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/redact"
 	"github.com/voiceagent/voiceagent/internal/twiliosig"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -28,22 +27,26 @@ func (s *Server) TwilioAuth(next http.Handler) http.Handler { return s.twilioAut
 // handler. TWILIO_VALIDATE=false (development only) skips the check.
 func (s *Server) twilioAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.refusalLimited(w, r, "twilio", "twilio", redact.Text(r.URL.Path)) {
+			s.writeTwiMLStatus(w, http.StatusTooManyRequests)
+			return
+		}
 		limit := int64(twilioMaxBody)
 		if s.cfg.MaxBodyBytes < limit {
 			limit = s.cfg.MaxBodyBytes
 		}
 		if r.ContentLength > limit {
-			s.writeTwiMLStatus(w, http.StatusRequestEntityTooLarge)
+			s.twilioRefused(w, r, http.StatusRequestEntityTooLarge, "too_large")
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.writeTwiMLStatus(w, http.StatusRequestEntityTooLarge)
+				s.twilioRefused(w, r, http.StatusRequestEntityTooLarge, "too_large")
 				return
 			}
-			s.writeTwiMLStatus(w, http.StatusBadRequest)
+			s.twilioRefused(w, r, http.StatusBadRequest, "bad_body")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -58,8 +61,9 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 		}
 		v := twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL)
 		if v == nil {
-			s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
-			s.twilioRefused(w, r, http.StatusForbidden, "not_configured")
+			if s.twilioRefused(w, r, http.StatusForbidden, "not_configured") {
+				s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
+			}
 			return
 		}
 		if !v.Valid(r.Method, r.RequestURI, body, sig) {
@@ -70,20 +74,15 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 	})
 }
 
-// twilioRefused answers a failed signature check and audits it. The
-// reason is recorded, never sent.
-func (s *Server) twilioRefused(w http.ResponseWriter, r *http.Request, status int, reason string) {
+// twilioRefused answers a refused webhook (bad signature, unreadable
+// body) and counts it: aggregated audit row and sampled log line
+// (noteRefusal), reporting whether this one was written. The reason is
+// recorded, never sent.
+func (s *Server) twilioRefused(w http.ResponseWriter, r *http.Request, status int, reason string) bool {
 	s.Metrics.AuthFailures.WithLabelValues("twilio").Inc()
-	s.Audit.Record(audit.Event{
-		Type:     audit.TypeAuthFailure,
-		Severity: audit.Warning,
-		Actor:    "twilio",
-		RemoteIP: ClientIP(r.Context()),
-		Detail:   map[string]any{"surface": "twilio", "path": redact.Text(r.URL.Path), "reason": reason},
-	})
-	s.log.Warn("Twilio webhook refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path),
-		"reason", reason, "remote_ip", redact.IP(ClientIP(r.Context())))
+	written := s.noteRefusal(r, "twilio", "twilio", redact.Text(r.URL.Path), reason)
 	s.writeTwiMLStatus(w, status)
+	return written
 }
 
 // writeTwiML answers a Twilio webhook.

@@ -167,11 +167,12 @@ func TestDrainingAnswersBusy(t *testing.T) {
 	if c := callRecord(t, srv, p.Get("CallSid")); c.Reason != voice.ReasonDraining {
 		t.Fatalf("record = %+v", c)
 	}
-	status := url.Values{"CallSid": {live.Get("CallSid")}, "CallStatus": {"completed"}}
+	status := url.Values{"CallSid": {live.Get("CallSid")}, "CallStatus": {"in-progress"}}
 	if st, body := postTwilio(t, srv, "/voice/status", status, nil); st != 200 {
 		t.Fatalf("draining status = %d %s", st, body)
 	}
-	// The already-answered call still gets its stream.
+	// The already-answered call still gets its stream (a call that has
+	// ended gets <Hangup/>: TestStreamTokensDieWithTheirCall).
 	_, body = postTwilio(t, srv, "/voice/accept", incomingParams(1, caller), nil)
 	streamOf(t, parseResponse(t, body))
 }

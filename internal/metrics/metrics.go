@@ -26,6 +26,12 @@ type Metrics struct {
 	DroppedSubs       prometheus.Counter
 	WebSocketCloses   *prometheus.CounterVec // socket ("twilio"|"model"|"logs"), reason
 	PrewarmedSessions *prometheus.CounterVec // outcome: "used" | "expired" | "failed"
+	// AuditDropped counts audit events a full queue dropped (each episode
+	// also raises a security_alert).
+	AuditDropped prometheus.Counter
+	// RefusalsLimited counts webhook and media-stream requests answered
+	// 429 because their client kept failing authentication, by surface.
+	RefusalsLimited *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, plus the Go runtime and
@@ -49,12 +55,15 @@ func New(reg *prometheus.Registry) *Metrics {
 		DroppedSubs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_dropped_subscribers_total", Help: "Live-event subscribers dropped for being slow."}),
 		WebSocketCloses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_websocket_closes_total", Help: "WebSocket closes by socket and reason."}, []string{"socket", "reason"}),
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
+		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
+		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook and media-stream requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
 		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.WebSocketCloses, m.PrewarmedSessions,
+		m.AuditDropped, m.RefusalsLimited,
 	)
 	return m
 }

@@ -66,7 +66,7 @@ func (e endReason) announcement() string {
 	switch e {
 	case endModelFailed:
 		return "Sorry, the assistant is not available right now. Please call again later. Goodbye."
-	case endModelClosed, endSessionExpired, endShutdown:
+	case endModelClosed, endSessionExpired, endShutdown, endPanic:
 		return "Sorry, the assistant has to end this call now. Please call again. Goodbye."
 	}
 	return ""
@@ -196,17 +196,19 @@ func (c *Call) run() {
 	c.wg.Add(3)
 	go func() {
 		defer c.wg.Done()
-		if err := c.tw.writeLoop(c.ctx); err != nil {
-			c.log.Debug("twilio write failed", "err", err)
-			c.end(endTwilioClosed)
-		}
+		c.contain("twilio_writer", func() {
+			if err := c.tw.writeLoop(c.ctx); err != nil {
+				c.log.Debug("twilio write failed", "err", err)
+				c.end(endTwilioClosed)
+			}
+		})
 	}()
-	go func() { defer c.wg.Done(); c.readTwilio() }()
-	go func() { defer c.wg.Done(); c.connectModel() }()
+	go func() { defer c.wg.Done(); c.contain("twilio_reader", c.readTwilio) }()
+	go func() { defer c.wg.Done(); c.contain("model", c.connectModel) }()
 	// The call's own goroutine keeps the clock (one goroutine stack less
 	// per call) until the call ends.
-	c.watchdog()
-	c.teardown()
+	c.contain("watchdog", c.watchdog)
+	c.contain("teardown", c.teardown)
 }
 
 // connectModel takes the pre-warmed session or opens one, then runs the
@@ -242,6 +244,12 @@ func (c *Call) connectModel() {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer func() { // contain, as c.contain does, without re-indenting
+			if v := recover(); v != nil {
+				c.r.panicked("model_writer", c.callSID, v)
+				c.end(endPanic)
+			}
+		}()
 		if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
 			// (After the call ended, a write can only fail because
 			// teardown closed the socket: that is no model failure.)

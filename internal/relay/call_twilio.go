@@ -73,6 +73,7 @@ func (c *Call) readTwilio() {
 		if text {
 			derr = decodeTwilio(msg, &c.msg)
 		}
+		c.hook("twilio_message")
 		// A mark echo the relay is waiting for is not counted: after a
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
@@ -189,14 +190,14 @@ func (c *Call) onStart(m *twilioMsg) bool {
 	c.mu.Unlock()
 	if calls := c.r.Calls; calls != nil {
 		c.wg.Add(1)
-		go func() {
+		go c.contain("stream_started", func() {
 			defer c.wg.Done()
 			ctx, cancel := context.WithTimeout(c.ctx, cleanupTimeout)
 			defer cancel()
 			if err := calls.MarkStreamStarted(ctx, c.callSID); err != nil {
 				c.log.Warn("recording the stream start failed", "err", err)
 			}
-		}()
+		})
 	}
 	c.r.publish(events.StreamStarted, c.callSID, map[string]any{"streamSid": m.Start.StreamSID})
 	c.log.Info("media stream started")

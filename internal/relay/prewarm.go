@@ -40,10 +40,10 @@ func (r *Relay) Prewarm(callSID string) {
 	r.warm[callSID] = w
 	r.wg.Add(1)
 	r.mu.Unlock()
-	go func() {
+	r.goContain("prewarm", callSID, func() {
 		defer r.wg.Done()
 		r.holdWarm(callSID, w)
-	}()
+	})
 }
 
 func (r *Relay) holdWarm(callSID string, w *warmSession) {

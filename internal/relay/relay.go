@@ -167,6 +167,11 @@ func (r *Relay) Serve(conn *websocket.Conn, callSID, remoteIP string) {
 			r.mu.Unlock()
 			r.wg.Done()
 		}()
+		defer func() { // run contains its parts; this is the last net
+			if v := recover(); v != nil {
+				r.panicked("call", c.callSID, v)
+			}
+		}()
 		c.run()
 	}()
 }

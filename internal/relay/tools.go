@@ -247,9 +247,11 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 		}
 		number, display = ct.PhoneNumber, ct.Name
 	case strings.TrimSpace(a.Number) != "":
-		n, err := phone.Normalize(strings.TrimSpace(truncate(a.Number, 32)))
-		if err != nil {
-			return "", "", errUserFacing{"that is not a valid phone number"}
+		// Strict E.164 from the model: no lenient normalisation, which
+		// turned "900-555-0100" into +9005550100.
+		n := strings.TrimSpace(truncate(a.Number, 32))
+		if !phone.Valid(n) {
+			return "", "", errUserFacing{"give the number in E.164 form: + and country code, digits only, such as +14155550123"}
 		}
 		number, display = n, redact.Phone(n)
 		if c.r.cfg.AgentDialPolicy != config.DialAny {

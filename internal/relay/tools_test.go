@@ -87,7 +87,13 @@ func TestToolErrorsAreAnswered(t *testing.T) {
 		{name: "bad JSON", tool: "lookup_contact", args: `{"name":`, wantErr: "not valid JSON"},
 		{name: "no such contact", tool: "lookup_contact", args: `{"name":"Nobody"}`, wantErr: "no contact"},
 		{name: "missing target", tool: "forward_call", args: `{}`, wantErr: "contact_name or a number"},
-		{name: "bad number", tool: "forward_call", args: `{"number":"12ab"}`, wantErr: "not a valid phone number"},
+		{name: "bad number", tool: "forward_call", args: `{"number":"12ab"}`, wantErr: "E.164 form"},
+		// Strict E.164 for the model's numbers (issue 12): no lenient
+		// normalisation turning a premium-rate number into another.
+		{name: "lenient form (dial policy any)", tool: "forward_call", args: `{"number":"900-555-0100"}`, wantErr: "E.164 form",
+			env: map[string]string{"AGENT_DIAL_POLICY": "any"}},
+		{name: "spaces (dial policy any)", tool: "forward_call", args: `{"number":"+1 415 555 0142"}`, wantErr: "E.164 form",
+			env: map[string]string{"AGENT_DIAL_POLICY": "any"}},
 		{name: "number not a contact (contacts-only)", tool: "add_to_conference", args: `{"number":"+14155550199"}`, wantErr: "only saved contacts"},
 		{
 			name: "contact on the deny list", tool: "add_to_conference", args: `{"contact_name":"Mallory"}`, wantErr: "cannot be dialled",
@@ -128,7 +134,7 @@ func TestToolErrorsAreAnswered(t *testing.T) {
 
 func TestToolNumberAllowedByPolicy(t *testing.T) {
 	h := newHarness(t, harnessOpts{env: map[string]string{"AGENT_DIAL_POLICY": "any"}})
-	h.rt.NextResponseCallsTool("forward_call", `{"number":"+1 415 555 0142"}`)
+	h.rt.NextResponseCallsTool("forward_call", `{"number":"+14155550142"}`)
 	c := h.dial(fake.MediaOptions{})
 	s := h.session(1)
 	waitFor(t, "tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 1 })

@@ -22,6 +22,13 @@ type WebhookOptions struct {
 	Concurrency int
 	// Duration is how long requests are sent.
 	Duration time.Duration
+	// Flood is the number of extra workers sending unauthenticated junk
+	// (unsigned and forged webhooks, media-stream upgrades with bad
+	// tokens) as fast as they can while the signed requests run, each
+	// with X-Forwarded-For FloodIP (the server must trust the generator
+	// as a proxy, so the flood is another client than the signed calls).
+	Flood   int
+	FloodIP string
 }
 
 // WebhookReport is the outcome of a webhook load run.
@@ -32,10 +39,13 @@ type WebhookReport struct {
 	Decisions map[string]int64
 	Wall      time.Duration
 	Latency   Latency
-	ServerCPU time.Duration
-	Generator time.Duration
-	Machine   Machine
-	Options   WebhookOptions
+	// FloodRequests and FloodStatuses count the junk requests (Flood).
+	FloodRequests int64
+	FloodStatuses map[int]int64
+	ServerCPU     time.Duration
+	Generator     time.Duration
+	Machine       Machine
+	Options       WebhookOptions
 }
 
 // RPS is the achieved rate of answered requests.
@@ -98,6 +108,7 @@ func Webhooks(ctx context.Context, t Target, pid int, o WebhookOptions) (*Webhoo
 	var lat []uint32
 	var wg sync.WaitGroup
 	start := time.Now()
+	floodDone := flood(rctx, t, o, rep)
 	for range o.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -146,6 +157,7 @@ func Webhooks(ctx context.Context, t Target, pid int, o WebhookOptions) (*Webhoo
 	}
 	wg.Wait()
 	rep.Wall = time.Since(start)
+	floodDone()
 	rep.Requests = seq.Load()
 	rep.Latency = summarize(lat)
 	end, _ := mon.read()
@@ -163,6 +175,10 @@ func (r *WebhookReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "latency p50 %s  p90 %s  p99 %s  max %s; transport errors %d\n",
 		fmtDur(r.Latency.P50), fmtDur(r.Latency.P90), fmtDur(r.Latency.P99), fmtDur(r.Latency.Max), r.Errors)
 	fmt.Fprintf(w, "statuses: %s; answers: %s\n", countList(r.Statuses), countList(r.Decisions))
+	if r.Options.Flood > 0 {
+		fmt.Fprintf(w, "flood alongside: %d unauthenticated requests from %s (%d workers), statuses: %s\n",
+			r.FloodRequests, r.Options.FloodIP, r.Options.Flood, countList(r.FloodStatuses))
+	}
 	if r.ServerCPU > 0 {
 		fmt.Fprintf(w, "server CPU %.2f s (%.3f ms per request); generator CPU %.2f s\n",
 			r.ServerCPU.Seconds(), float64(r.ServerCPU.Microseconds())/1000/float64(max(r.Requests, 1)), r.Generator.Seconds())
@@ -183,4 +199,58 @@ func countList[K comparable](m map[K]int64) string {
 		out += " " + p
 	}
 	return out
+}
+
+// flood runs o.Flood workers sending unauthenticated requests until ctx
+// ends; the returned func waits for them and adds their counts to rep.
+func flood(ctx context.Context, t Target, o WebhookOptions, rep *WebhookReport) func() {
+	rep.FloodStatuses = map[int]int64{}
+	if o.Flood <= 0 {
+		return func() {}
+	}
+	client := NewHTTPClient(o.Flood)
+	junk := []struct{ method, path, sig string }{
+		{http.MethodPost, "/voice/incoming", ""},
+		{http.MethodPost, "/voice/status", "forged"},
+		{http.MethodGet, "/media-stream/tok_0123456789abcdefABCDEF", ""},
+		{http.MethodGet, "/call/tok_0123456789abcdefABCDEF", "forged"},
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range o.Flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses := map[int]int64{}
+			var n int64
+			for i := w; ctx.Err() == nil; i++ {
+				j := junk[i%len(junk)]
+				req, err := http.NewRequestWithContext(ctx, j.method, t.BaseURL+j.path, nil)
+				if err != nil {
+					break
+				}
+				if o.FloodIP != "" {
+					req.Header.Set("X-Forwarded-For", o.FloodIP)
+				}
+				if j.sig != "" {
+					req.Header.Set("X-Twilio-Signature", j.sig)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse
+				resp.Body.Close()
+				statuses[resp.StatusCode]++
+				n++
+			}
+			mu.Lock()
+			rep.FloodRequests += n
+			for k, v := range statuses {
+				rep.FloodStatuses[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	return wg.Wait
 }

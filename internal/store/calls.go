@@ -442,18 +442,36 @@ func (s *CallStore) PutStreamToken(ctx context.Context, t voice.StreamToken) err
 				return translate(err, "stream token")
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO stream_tokens (token_hash, call_sid, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		// No token for a call that has ended (in the same statement, so a
+		// final status callback cannot slip in between).
+		res, err := tx.ExecContext(ctx, `INSERT INTO stream_tokens (token_hash, call_sid, created_at, expires_at)
+SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM calls WHERE call_sid = $2 AND ended_at IS NOT NULL)`,
 			t.Hash, t.CallSID, Millis(t.CreatedAt), Millis(t.ExpiresAt))
-		return translate(err, "stream token")
+		if err != nil {
+			return translate(err, "stream token")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.Forbidden, "the call has ended")
+		}
+		return nil
 	})
 }
 
-// UseStreamToken marks an unused, unexpired token used and returns its
-// CallSid; one UPDATE, so two concurrent redemptions cannot both win.
+// RevokeStreamTokens deletes the call's unused stream tokens (its final
+// status arrived: a token must not outlive its call).
+func (s *CallStore) RevokeStreamTokens(ctx context.Context, callSID string) error {
+	_, err := s.db.write(ctx, `DELETE FROM stream_tokens WHERE call_sid = $1 AND used_at IS NULL`, callSID)
+	return translate(err, "stream token")
+}
+
+// UseStreamToken marks an unused, unexpired token of a call that has not
+// ended used and returns its CallSid; one UPDATE, so two concurrent
+// redemptions cannot both win.
 func (s *CallStore) UseStreamToken(ctx context.Context, hash string, now time.Time) (string, error) {
 	var callSID string
 	err := s.db.writeRow(ctx, `UPDATE stream_tokens SET used_at = $1
 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+  AND NOT EXISTS (SELECT 1 FROM calls WHERE calls.call_sid = stream_tokens.call_sid AND calls.ended_at IS NOT NULL)
 RETURNING call_sid`, []any{Millis(now), hash}, &callSID)
 	if err != nil {
 		return "", translate(err, "stream token")

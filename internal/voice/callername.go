@@ -2,9 +2,34 @@ package voice
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
+
+// CleanCallerName makes a caller name (CNAM from the webhook or a lookup)
+// safe to store, log, show on the dashboard and put into TwiML: it drops
+// what XML cannot hold and invalid UTF-8, C0 and C1 control characters,
+// the line and paragraph separators U+2028/U+2029, and every bidirectional
+// control (the embeddings and overrides U+202A-U+202E, the isolates
+// U+2066-U+2069 and the marks U+200E, U+200F, U+061C), which could
+// reorder what an operator reads; then trims spaces and keeps at most 64
+// characters.
+func CleanCallerName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20, r >= 0x7f && r <= 0x9f, r == '\u2028', r == '\u2029', unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, xmlSafe(s))
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > 64 {
+		s = strings.TrimSpace(string(r[:64]))
+	}
+	return s
+}
 
 // Caller-name lookup limits: Twilio waits for the incoming-call answer, so
 // a lookup gets little time, and results are cached so a caller who rings

@@ -108,6 +108,7 @@ type Answer struct {
 	Reason   string
 	Replayed bool   // a retry: the stored answer was returned
 	From     string // the caller as first recorded ("" when anonymous)
+	Ended    bool   // the call has ended (Connect then answers <Hangup/>)
 }
 
 // pendingSlotTTL is how long an accepted call that never started a stream
@@ -210,7 +211,7 @@ func (s *Service) decided(c Call) {
 func (s *Service) admitted(ctx context.Context, in Inbound, th Throttle, draining bool) (Answer, error) {
 	c, err := s.calls.FindCall(ctx, in.CallSID, "")
 	if err == nil {
-		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, From: c.From}, nil
+		return Answer{TwiML: c.TwiML, Decision: c.Decision, Reason: c.Reason, From: c.From, Ended: c.EndedAt != nil}, nil
 	}
 	if !apperr.Is(err, apperr.NotFound) {
 		return Answer{}, err
@@ -273,6 +274,12 @@ func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
+	if FinalStatus(u.Status) && err == nil {
+		// A token must not outlive its call: the unused ones die now.
+		if err := s.tokens.RevokeStreamTokens(ctx, u.CallSID); err != nil {
+			return err
+		}
+	}
 	if ended {
 		data := map[string]any{"status": u.Status}
 		if u.DurationSec != nil {
@@ -306,17 +313,6 @@ func (in Inbound) normalize() Inbound {
 	return in
 }
 
-// cleanName bounds a caller name to 64 printable characters.
-func cleanName(s string) string {
-	s = strings.TrimSpace(xmlSafe(s))
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64])
-	}
-	return s
-}
+// cleanName bounds a caller name to 64 printable characters
+// (CleanCallerName).
+func cleanName(s string) string { return CleanCallerName(s) }

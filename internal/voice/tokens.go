@@ -38,6 +38,9 @@ func (s *Service) Connect(ctx context.Context, in Inbound, th Throttle, draining
 	if err != nil || a.Decision != Accept {
 		return a, err
 	}
+	if a.Ended { // a replay for a finished call: mint nothing, warm nothing
+		return endedAnswer(), nil
+	}
 	token, hash, err := newStreamToken()
 	if err != nil {
 		return Answer{}, err
@@ -46,6 +49,9 @@ func (s *Service) Connect(ctx context.Context, in Inbound, th Throttle, draining
 	err = s.tokens.PutStreamToken(ctx, StreamToken{Hash: hash, CallSID: in.CallSID, CreatedAt: now, ExpiresAt: now.Add(StreamTokenTTL)})
 	if apperr.Is(err, apperr.Conflict) {
 		return Answer{TwiML: EmptyTwiML(), Decision: Accept, Replayed: true}, nil
+	}
+	if apperr.Is(err, apperr.Forbidden) { // ended since admitted read it
+		return endedAnswer(), nil
 	}
 	if err != nil {
 		return Answer{}, err
@@ -63,9 +69,15 @@ func (s *Service) Connect(ctx context.Context, in Inbound, th Throttle, draining
 	return Answer{TwiML: tw, Decision: Accept}, nil
 }
 
+// endedAnswer is Connect's answer for a call that has ended: <Hangup/>.
+func endedAnswer() Answer {
+	return Answer{TwiML: HangupTwiML(), Decision: Accept, Replayed: true, Ended: true}
+}
+
 // RedeemStreamToken checks the token of a media-stream upgrade: valid,
 // unused and unexpired marks it used and returns the CallSid it was issued
-// for. Anything else is apperr Forbidden, with no hint which.
+// for; the call must not have ended (the store checks in the same
+// statement). Anything else is apperr Forbidden, with no hint which.
 func (s *Service) RedeemStreamToken(ctx context.Context, token string) (string, error) {
 	if len(token) < 16 || len(token) > 128 {
 		return "", apperr.New(apperr.Forbidden, "invalid stream token")

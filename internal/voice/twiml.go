@@ -68,6 +68,15 @@ func StreamTwiML(streamBase, token, callSID, caller string) (string, error) {
 	})
 }
 
+// HangupTwiML is the answer for a call that has already ended: <Hangup/>.
+func HangupTwiML() string {
+	s, err := twiml.Voice([]twiml.Element{&twiml.VoiceHangup{}})
+	if err != nil {
+		return `<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>`
+	}
+	return s
+}
+
 // EmptyTwiML is an answer that does nothing further.
 func EmptyTwiML() string {
 	s, err := twiml.Voice(nil)

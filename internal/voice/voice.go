@@ -160,12 +160,15 @@ type CallStore interface {
 type TokenStore interface {
 	// PutStreamToken stores t as the call's token, replacing an unused one
 	// (a retried /voice/accept gets a fresh token and the old one dies). It
-	// is Conflict when the call's token was already used.
+	// is Conflict when the call's token was already used, Forbidden when
+	// the call has ended.
 	PutStreamToken(ctx context.Context, t StreamToken) error
 	// UseStreamToken marks the token with this hash used and returns its
-	// CallSid, provided it is unused and not expired at now; otherwise
-	// NotFound.
+	// CallSid, provided it is unused, not expired at now and its call has
+	// not ended; otherwise NotFound.
 	UseStreamToken(ctx context.Context, hash string, now time.Time) (string, error)
+	// RevokeStreamTokens deletes the call's unused tokens.
+	RevokeStreamTokens(ctx context.Context, callSID string) error
 }
 
 // Auditor records audit events without blocking (audit.Recorder).

@@ -1,0 +1,58 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
+)
+
+// TestOperatorDialGuard: the operator API's dial routes refuse the
+// service's own numbers, deny prefixes, high-cost ranges and other
+// countries with 403, audit each refusal, and dial nothing.
+func TestOperatorDialGuard(t *testing.T) {
+	db := storetest.SQLite(t)
+	a := newOpAPI(t, db, map[string]string{"TWILIO_PHONE_NUMBER": "+15555550199", "DIAL_DENY_LIST": "+1555555016*"})
+	seedCall(t, db, callerSID, callerNumber)
+	intl := phonenumbers.Format(phonenumbers.GetExampleNumberForNonGeoEntity(882), phonenumbers.E164)
+	de := phonenumbers.Format(phonenumbers.GetExampleNumberForType("DE", phonenumbers.FIXED_LINE), phonenumbers.E164)
+	for _, target := range []string{"+15555550199", outboundNumber, "+15555550161", "+19005550101", intl, de} {
+		for _, path := range []string{"/api/conference/add", "/api/conference/forward"} {
+			body := `{"conferenceName":"` + confName + `","targetNumber":"` + target + `"}`
+			if strings.HasSuffix(path, "forward") {
+				body = `{"callSid":"` + callerSID + `","targetNumber":"` + target + `"}`
+			}
+			resp, b := a.call("POST", path, body, nil)
+			if resp.StatusCode != 403 || decodeError(t, b).Error.Code != "forbidden" {
+				t.Fatalf("%s to %s = %d %s, want 403", path, target, resp.StatusCode, b)
+			}
+		}
+	}
+	if reqs := a.tw.Requests(); len(reqs) != 0 {
+		t.Fatalf("Twilio was asked to dial: %+v", reqs)
+	}
+	a.srv.Audit.Flush(context.Background())
+	evs, err := db.Audit().ListAuditEvents(context.Background(), audit.Filter{Type: audit.TypeConferenceAction, Until: time.Now().Add(time.Hour), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, ev := range evs {
+		if ev.Detail["action"] == "dial_refused" {
+			refused++
+		}
+	}
+	if refused != 12 {
+		t.Fatalf("dial_refused audit rows = %d, want 12", refused)
+	}
+	// An ordinary number in the allowed country still dials.
+	resp, b := a.call("POST", "/api/conference/forward", `{"callSid":"`+callerSID+`","targetNumber":"`+targetNumber+`"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("forward to an allowed number = %d %s", resp.StatusCode, b)
+	}
+}
