@@ -35,7 +35,10 @@ func (a *App) MetricsAddr() net.Addr { return a.obs.metricsAddr }
 // with METRICS_ADDR, the internal metrics listener. Each piece registers
 // its closer.
 func (a *App) startObservability(ctx context.Context) error {
-	opts := events.Options{OnDrop: a.Metrics.DroppedSubs.Inc}
+	opts := events.Options{
+		OnDrop: a.Metrics.DroppedSubs.Inc,
+		OnShed: func(reason string, n int) { a.Metrics.EventsShed.WithLabelValues(reason).Add(float64(n)) },
+	}
 	if a.DB.Engine == store.Postgres {
 		ch, err := a.DB.EventChannel(ctx)
 		if err != nil {
