@@ -63,7 +63,7 @@ type DB struct {
 	warmers     sync.WaitGroup  // their goroutines, waited for by Close
 	stmtsClosed bool
 
-	admissions admitBatch // SQLite group commit of AdmitCall
+	admissions admitBatch // group commit of AdmitCall (admit.go)
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
@@ -133,7 +133,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	sdb.SetMaxOpenConns(20)
-	sdb.SetMaxIdleConns(10)
+	sdb.SetMaxIdleConns(20)
 	sdb.SetConnMaxLifetime(30 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
