@@ -102,6 +102,13 @@ func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
 		txCtx, cancel = context.WithTimeout(txCtx, admitBatchTimeout)
 		defer cancel()
 	}
+	if s.db.Engine == Postgres {
+		err := s.runBatchPostgres(txCtx, batch)
+		for _, a := range batch {
+			a.err, a.done = err, true
+		}
+		return
+	}
 	slots := &slotCount{}
 	err := s.db.inTxLocked(txCtx, func(tx *sql.Tx) error {
 		for _, a := range batch {
