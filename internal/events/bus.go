@@ -14,7 +14,7 @@ import (
 // Default sizes of the bus queues.
 const (
 	DefaultQueueSize  = 256  // events buffered per subscriber
-	DefaultOutboxSize = 1024 // events waiting for the cross-instance transport
+	DefaultOutboxSize = 8192 // events waiting for the cross-instance transport (~0.4 s at 20,000/s)
 )
 
 // Transport carries encoded events between instances (PostgreSQL
