@@ -134,6 +134,11 @@ func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
 type slotCount struct {
 	known bool
 	n     int64
+	// swept: stale slots were freed in this transaction already. At the
+	// cap every admission would otherwise scan the live calls again (a
+	// cliff at the cap, issue 17); a slot going stale in the milliseconds
+	// since is freed by the next batch.
+	swept bool
 }
 
 // inserted counts the slot a stored call takes (as the triggers of
@@ -177,6 +182,10 @@ func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capaci
 	if slots.n < int64(capacity.Max) {
 		return false, nil
 	}
+	if slots.swept {
+		return true, nil
+	}
+	slots.swept = true
 	free, err := s.db.txStmt(ctx, tx, freeStaleSlots)
 	if err != nil {
 		return false, translate(err, "call capacity")
