@@ -196,7 +196,11 @@ func (db *DB) Close() error {
 }
 
 // lockWrites takes the SQLite writer lock (a no-op on PostgreSQL) and
-// returns its release.
+// returns its release. Its holder may then wait for a pooled connection;
+// that cannot deadlock because the order is always writer lock first,
+// connection second: transactions take it before BeginTx, readers never
+// take it, and no code holding a connection (an open transaction or rows
+// being read) asks for it.
 func (db *DB) lockWrites() func() {
 	if db.Engine != SQLite {
 		return func() {}
