@@ -35,11 +35,15 @@ func (a *App) MetricsAddr() net.Addr { return a.obs.metricsAddr }
 // with METRICS_ADDR, the internal metrics listener. Each piece registers
 // its closer.
 func (a *App) startObservability(ctx context.Context) error {
-	opts := events.Options{OnDrop: a.Metrics.DroppedSubs.Inc, PanicStacks: !a.Config.Production(),
+	opts := events.Options{
+		OnDrop:      a.Metrics.DroppedSubs.Inc,
+		OnShed:      func(reason string, n int) { a.Metrics.EventsShed.WithLabelValues(reason).Add(float64(n)) },
+		PanicStacks: !a.Config.Production(),
 		OnPanic: func(where, message string) {
 			a.Audit.Record(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "events",
 				Detail: map[string]any{"source": "panic", "where": where, "message": message}})
-		}}
+		},
+	}
 	if a.DB.Engine == store.Postgres {
 		ch, err := a.DB.EventChannel(ctx)
 		if err != nil {

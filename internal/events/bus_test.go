@@ -133,11 +133,13 @@ type hub struct {
 	fail      error
 }
 
-func (h *hub) Send(_ context.Context, p []byte) error {
+func (h *hub) Send(_ context.Context, ps [][]byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range h.listeners {
-		d(append([]byte(nil), p...))
+		for _, p := range ps {
+			d(append([]byte(nil), p...))
+		}
 	}
 	return nil
 }

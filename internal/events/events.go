@@ -16,6 +16,7 @@ const (
 	Transfer       = "call.transfer"  // Data: kind ("conference"|"forward"), target
 	CallEnded      = "call.ended"     // Data: durationSec, status
 	Error          = "error"          // Data: message
+	SecurityAlert  = "security.alert" // Data: alert; never shed (MustDeliver)
 )
 
 // Event is one live event. Data holds only JSON-friendly values and never

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,7 @@ type panicky struct {
 	sent, listened atomic.Bool
 }
 
-func (p *panicky) Send(ctx context.Context, b []byte) error {
+func (p *panicky) Send(ctx context.Context, b [][]byte) error {
 	if p.sent.CompareAndSwap(false, true) {
 		panic("injected test panic in Send")
 	}
@@ -34,7 +35,7 @@ func (p *panicky) Listen(ctx context.Context, ready func(), deliver func([]byte)
 }
 
 // TestBusGoroutinesRestartAfterPanic: a panic in the sender loses one
-// event and the sender goes on; a panic in the listener is reported and
+// batch and the sender goes on; a panic in the listener is reported and
 // the listener starts again, so events from another instance arrive.
 func TestBusGoroutinesRestartAfterPanic(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -51,8 +52,13 @@ func TestBusGoroutinesRestartAfterPanic(t *testing.T) {
 	}
 	onA, onB := a.Subscribe(), b.Subscribe()
 
-	// A's sender panics on its first event, then sends the next.
+	// A's sender panics on its first batch, then sends the next.
 	a.Publish(events.Event{Type: events.CallEnded, CallSID: sidA})
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(where, "event_sender")
+	})
 	a.Publish(events.Event{Type: events.CallReceived, CallSID: sidA})
 	if ev := recv(t, onB); ev.Type != events.CallReceived {
 		t.Fatalf("B got %+v, want the event after the panic", ev)

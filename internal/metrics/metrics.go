@@ -24,6 +24,7 @@ type Metrics struct {
 	AuthFailures      *prometheus.CounterVec // surface: "api" | "twilio" | "media" | "logs"
 	SecurityAlerts    prometheus.Counter
 	DroppedSubs       prometheus.Counter
+	EventsShed        *prometheus.CounterVec // reason: "backlog" | "send_failed"
 	WebSocketCloses   *prometheus.CounterVec // socket ("twilio"|"model"|"logs"), reason
 	PrewarmedSessions *prometheus.CounterVec // outcome: "used" | "expired" | "failed"
 	// AuditDropped counts audit events a full queue dropped (each episode
@@ -53,6 +54,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		AuthFailures:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_auth_failures_total", Help: "Authentication failures by surface."}, []string{"surface"}),
 		SecurityAlerts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_security_alerts_total", Help: "Security alerts raised by audit pattern checks."}),
 		DroppedSubs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_dropped_subscribers_total", Help: "Live-event subscribers dropped for being slow."}),
+		EventsShed:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_events_shed_total", Help: "Live events not sent to the other instances, by reason (never call.ended or security alerts for a backlog)."}, []string{"reason"}),
 		WebSocketCloses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_websocket_closes_total", Help: "WebSocket closes by socket and reason."}, []string{"socket", "reason"}),
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
 		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
@@ -62,7 +64,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
-		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.WebSocketCloses, m.PrewarmedSessions,
+		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.EventsShed, m.WebSocketCloses, m.PrewarmedSessions,
 		m.AuditDropped, m.RefusalsLimited,
 	)
 	return m

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -68,28 +67,13 @@ func (s *CallStore) FindCall(ctx context.Context, callSID, idempotencyKey string
 	return c, translate(err, "call")
 }
 
-// Capacity queries: the call_capacity row is kept equal to the number of
-// rows with active = 1 by triggers (migration 00700). Slots of calls that
-// never started a stream, or outlived the longest call, are freed only
-// when the count reaches the cap, so admission below the cap reads one
-// row. FOR UPDATE serialises admissions across PostgreSQL instances.
-const (
-	capacitySQLite   = `SELECT active FROM call_capacity WHERE id = 1`
-	capacityPostgres = `SELECT active FROM call_capacity WHERE id = 1 FOR UPDATE`
-	freeStaleSlots   = `UPDATE calls SET active = 0
-WHERE active = 1 AND ((answered_at IS NULL AND created_at <= $1) OR (answered_at IS NOT NULL AND answered_at <= $2))`
-)
-
 // AdmitCall stores c unless it is already stored, checking capacity in the
 // same transaction when asked. A concurrent delivery of the same call
-// that wins the insert is returned as the stored call. On SQLite,
-// admissions waiting for the writer are committed together (see
-// admitBatch).
+// that wins the insert is returned as the stored call. Admissions that
+// arrive while a batch is being committed are committed together (see
+// admitBatch in admit.go).
 func (s *CallStore) AdmitCall(ctx context.Context, c voice.Call, capacity *voice.Capacity) (voice.Call, bool, error) {
-	if s.db.Engine == SQLite {
-		return s.db.admissions.admit(s, admission{ctx: ctx, call: c, capacity: capacity})
-	}
-	return s.admitOne(admission{ctx: ctx, call: c, capacity: capacity})
+	return s.db.admissions.admit(s, admission{ctx: ctx, call: c, capacity: capacity})
 }
 
 // admission is one AdmitCall request and, once run, its outcome.
@@ -110,7 +94,7 @@ type admission struct {
 // a duplicate and the stored call is the answer.
 func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
 	err := s.db.InTx(a.ctx, func(tx *sql.Tx) error {
-		return s.admitInTx(a.ctx, tx, &a)
+		return s.admitInTx(a.ctx, tx, &a, &slotCount{})
 	})
 	if err != nil {
 		return voice.Call{}, false, err
@@ -122,10 +106,10 @@ func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
 // full) inserted, or the stored call when this is a retry. The insert
 // comes first and does nothing on a duplicate CallSid or idempotency key,
 // so a new call, the common case, costs no lookup.
-func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) error {
+func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slots *slotCount) error {
 	c := a.call
 	if a.capacity != nil && c.Decision == voice.Accept {
-		full, err := s.full(ctx, tx, a.capacity)
+		full, err := s.full(ctx, tx, a.capacity, slots)
 		if err != nil {
 			return err
 		}
@@ -138,6 +122,7 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) err
 		return err
 	}
 	if inserted {
+		slots.inserted(c)
 		a.out, a.created = c, true
 		return nil
 	}
@@ -149,91 +134,6 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission) err
 	return nil
 }
 
-// admitBatch is group commit for SQLite admissions. Each commit writes
-// every page the insert touched (the row, its indexes, the capacity
-// counter) to the WAL, and that write was most of an admission's cost.
-// So admissions that arrive while one batch is being written wait, and
-// the first of them then runs them all in one transaction (and hands the
-// lead to the next waiting admission, so no request serves others for
-// long). Order is kept, so capacity is decided exactly as one by one. If
-// a batch fails, each of its admissions runs again on its own, so one bad
-// request cannot fail the others.
-type admitBatch struct {
-	mu      sync.Mutex
-	running bool // a leader is running a batch
-	pending []*admission
-}
-
-func (b *admitBatch) admit(s *CallStore, a admission) (voice.Call, bool, error) {
-	a.wake = make(chan struct{}, 1)
-	b.mu.Lock()
-	b.pending = append(b.pending, &a)
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	if !lead {
-		<-a.wake // done by a leader, or asked to lead
-	}
-	if !a.done {
-		b.lead(s, &a)
-	}
-	if err := a.ctx.Err(); err != nil && !a.created {
-		return voice.Call{}, false, err
-	}
-	if a.err != nil {
-		return s.admitOne(admission{ctx: a.ctx, call: a.call, capacity: a.capacity})
-	}
-	return a.out, a.created, nil
-}
-
-// lead runs every pending admission (self among them) in one batch, then
-// wakes them and passes the lead on to the first admission that arrived
-// meanwhile.
-func (b *admitBatch) lead(s *CallStore, self *admission) {
-	b.mu.Lock()
-	batch := b.pending
-	b.pending = nil
-	b.mu.Unlock()
-
-	s.db.writeMu.Lock()
-	s.runBatch(self.ctx, batch)
-	s.db.writeMu.Unlock()
-
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].wake <- struct{}{}
-	} else {
-		b.running = false
-	}
-	b.mu.Unlock()
-	for _, a := range batch {
-		if a != self {
-			a.wake <- struct{}{}
-		}
-	}
-}
-
-// runBatch runs a batch in one transaction; the caller holds writeMu. A
-// request whose context ended while queued is not run. The transaction
-// does not end with the leader's context: the others are waiting on it.
-func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
-	txCtx := context.WithoutCancel(ctx)
-	err := s.db.inTxLocked(txCtx, func(tx *sql.Tx) error {
-		for _, a := range batch {
-			if a.ctx.Err() != nil {
-				continue // answered with its context's error
-			}
-			if err := s.admitInTx(txCtx, tx, a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for _, a := range batch {
-		a.err, a.done = err, true
-	}
-}
-
 func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem string) (voice.Call, error) {
 	st, err := s.db.txStmt(ctx, tx, findCallSQL)
 	if err != nil {
@@ -241,39 +141,6 @@ func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem stri
 	}
 	c, err := scanCall(st.QueryRowContext(ctx, callSID, idem))
 	return c, translate(err, "call")
-}
-
-// full reports whether every capacity slot is taken, freeing stale slots
-// first when the counter says so.
-func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capacity) (bool, error) {
-	q := capacitySQLite
-	if s.db.Engine == Postgres {
-		q = capacityPostgres
-	}
-	st, err := s.db.txStmt(ctx, tx, q)
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	var n int64
-	if err := st.QueryRowContext(ctx).Scan(&n); err != nil {
-		return false, translate(err, "call capacity")
-	}
-	if n < int64(capacity.Max) {
-		return false, nil
-	}
-	free, err := s.db.txStmt(ctx, tx, freeStaleSlots)
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	res, err := free.ExecContext(ctx, Millis(capacity.PendingSince), Millis(capacity.LiveSince))
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	freed, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	return n-freed >= int64(capacity.Max), nil
 }
 
 const insertCallSQL = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,

@@ -55,10 +55,15 @@ type DB struct {
 	// latency came from. PostgreSQL has row locks and needs none of it.
 	writeMu sync.Mutex
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	// stmtMu guards the SQLite statement cache (see prepared); it is
+	// never held while waiting for a connection.
+	stmtMu      sync.Mutex
+	stmts       map[string]*sql.Stmt
+	warming     map[string]bool // queries being prepared in the background
+	warmers     sync.WaitGroup  // their goroutines, waited for by Close
+	stmtsClosed bool
 
-	admissions admitBatch // SQLite group commit of AdmitCall
+	admissions admitBatch // group commit of AdmitCall (admit.go)
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
@@ -120,7 +125,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
 	go db.checkpointLoop()
 	return db, nil
 }
@@ -131,7 +136,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	sdb.SetMaxOpenConns(20)
-	sdb.SetMaxIdleConns(10)
+	sdb.SetMaxIdleConns(20)
 	sdb.SetConnMaxLifetime(30 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -140,7 +145,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		// The pgx error text can hold the host and user, never the password.
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &DB{SQL: sdb, Engine: Postgres, URL: url, stmts: map[string]*sql.Stmt{}}, nil
+	return &DB{SQL: sdb, Engine: Postgres, URL: url}, nil
 }
 
 // Migrate applies every pending migration of this engine, each in its own
@@ -181,6 +186,10 @@ func (db *DB) Close() error {
 		}
 	})
 	db.stmtMu.Lock()
+	db.stmtsClosed = true
+	db.stmtMu.Unlock()
+	db.warmers.Wait()
+	db.stmtMu.Lock()
 	for q, st := range db.stmts {
 		st.Close()
 		delete(db.stmts, q)
@@ -190,7 +199,11 @@ func (db *DB) Close() error {
 }
 
 // lockWrites takes the SQLite writer lock (a no-op on PostgreSQL) and
-// returns its release.
+// returns its release. Its holder may then wait for a pooled connection;
+// that cannot deadlock because the order is always writer lock first,
+// connection second: transactions take it before BeginTx, readers never
+// take it, and no code holding a connection (an open transaction or rows
+// being read) asks for it.
 func (db *DB) lockWrites() func() {
 	if db.Engine != SQLite {
 		return func() {}
@@ -199,23 +212,82 @@ func (db *DB) lockWrites() func() {
 	return db.writeMu.Unlock
 }
 
-// prepared returns the statement for q, prepared once and kept for the
-// life of the DB: modernc.org/sqlite caches no statements, and parsing
-// and planning every query anew was over a quarter of the server's CPU
-// on the webhook path. database/sql prepares it again on each pooled
-// connection the first time that connection runs it.
+// prepared returns the cached statement for q on SQLite, preparing and
+// caching it on a miss: modernc.org/sqlite caches no statements, and
+// parsing and planning every query anew was over a quarter of the
+// server's CPU on the webhook path. On PostgreSQL it returns nil: pgx
+// already caches prepared statements per connection, so a query runs
+// through the pool directly (see queryRow, write).
+//
+// stmtMu only guards the map: it is never held while preparing, because
+// preparing waits for a pooled connection, and holding a lock across that
+// wait deadlocked the server under a burst of calls (every connection
+// belonged to a transaction waiting for the lock; STYLE.md habit 17). Two
+// callers missing at once both prepare; the second keeps the first's
+// statement and closes its own.
 func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if st, ok := db.stmts[q]; ok {
+	if db.Engine != SQLite {
+		return nil, nil
+	}
+	if st := db.cached(q); st != nil {
 		return st, nil
 	}
 	st, err := db.SQL.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	return db.keep(q, st), nil
+}
+
+// cached returns the cached statement for q, or nil.
+func (db *DB) cached(q string) *sql.Stmt {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	return db.stmts[q]
+}
+
+// keep caches st for q unless another caller cached one first (or the DB
+// is closed), and returns the statement to use.
+func (db *DB) keep(q string, st *sql.Stmt) *sql.Stmt {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if db.stmtsClosed {
+		return st // used once; database/sql closes it with the pool
+	}
+	if had, ok := db.stmts[q]; ok {
+		st.Close()
+		return had
+	}
 	db.stmts[q] = st
-	return st, nil
+	return st
+}
+
+// warm prepares q into the cache in the background, once at a time per
+// query. A transaction that misses the cache cannot prepare on the pool:
+// it holds a connection, and the pool may have no other (that wait is
+// the deadlock above), so it runs the query on its own connection and
+// leaves the caching to this goroutine, which holds nothing while it
+// waits for a connection.
+func (db *DB) warm(q string) {
+	db.stmtMu.Lock()
+	if db.stmtsClosed || db.warming[q] {
+		db.stmtMu.Unlock()
+		return
+	}
+	db.warming[q] = true
+	db.warmers.Add(1)
+	db.stmtMu.Unlock()
+	go func() {
+		defer db.warmers.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if st, err := db.SQL.PrepareContext(ctx, q); err == nil {
+			db.keep(q, st)
+		}
+		db.stmtMu.Lock()
+		delete(db.warming, q)
+		db.stmtMu.Unlock()
+	}()
 }
 
 // local drops ctx's cancellation for statements on SQLite: the driver
@@ -237,6 +309,9 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) rowScanner {
 	if err != nil {
 		return errRow{err}
 	}
+	if st == nil {
+		return db.SQL.QueryRowContext(ctx, q, args...)
+	}
 	return st.QueryRowContext(db.local(ctx), args...)
 }
 
@@ -246,6 +321,9 @@ func (db *DB) write(ctx context.Context, q string, args ...any) (sql.Result, err
 	st, err := db.prepared(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return db.SQL.ExecContext(ctx, q, args...)
 	}
 	defer db.lockWrites()()
 	return st.ExecContext(db.local(ctx), args...)
@@ -257,17 +335,48 @@ func (db *DB) writeRow(ctx context.Context, q string, args []any, dest ...any) e
 	if err != nil {
 		return err
 	}
+	if st == nil {
+		return db.SQL.QueryRowContext(ctx, q, args...).Scan(dest...)
+	}
 	defer db.lockWrites()()
 	return st.QueryRowContext(db.local(ctx), args...).Scan(dest...)
 }
 
-// txStmt returns the prepared statement for q bound to tx.
-func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
-	st, err := db.prepared(ctx, q)
-	if err != nil {
-		return nil, err
+// txStatement is a statement run inside a transaction: a cached
+// *sql.Stmt bound to the transaction, or txQuery.
+type txStatement interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+// txStmt returns q bound to tx. It never waits for a pooled connection
+// (tx holds one, and the pool may have no other): on SQLite a cached
+// statement is re-bound to tx's connection, a miss runs q as it is and
+// warms the cache in the background; on PostgreSQL q runs as it is and
+// pgx's per-connection cache prepares it. The error is always nil; it is
+// kept so callers read the same either way.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, q string) (txStatement, error) {
+	if db.Engine == SQLite {
+		if st := db.cached(q); st != nil {
+			return tx.StmtContext(ctx, st), nil
+		}
+		db.warm(q)
 	}
-	return tx.StmtContext(ctx, st), nil
+	return txQuery{tx: tx, q: q}, nil
+}
+
+// txQuery runs an unprepared query in a transaction.
+type txQuery struct {
+	tx *sql.Tx
+	q  string
+}
+
+func (t txQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.q, args...)
+}
+
+func (t txQuery) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.q, args...)
 }
 
 // errRow is a rowScanner that only reports err.

@@ -16,9 +16,10 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 )
 
-// Live events cross instances through PostgreSQL NOTIFY. A NOTIFY payload
-// must stay under 8000 bytes; larger events are stored in event_payloads
-// and announced by reference ("#<id>").
+// Live events cross instances through PostgreSQL NOTIFY, several to a
+// notification, one a line. A NOTIFY payload must stay under 8000 bytes;
+// larger events are stored in event_payloads and announced by reference
+// ("#<id>" on their line).
 const (
 	maxInlineNotify   = 7000
 	refPrefix         = "#"
@@ -72,32 +73,67 @@ func channelName(schema string) string {
 // Channel is the NOTIFY channel name in use.
 func (c *EventChannel) Channel() string { return c.channel }
 
-// Send notifies every listener. Payloads too large for NOTIFY are stored
-// first and sent by reference; stored payloads older than a few minutes
-// are deleted on the way.
-func (c *EventChannel) Send(ctx context.Context, payload []byte) error {
-	msg := string(payload)
-	if len(payload) > maxInlineNotify {
-		var id int64
-		now := c.now()
-		err := c.db.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM event_payloads WHERE created_at < $1`, Millis(now.Add(-payloadRetention))); err != nil {
-				return fmt.Errorf("delete old event payloads: %w", err)
+// Send notifies every listener of payloads, in order, in as few
+// notifications as fit: each notification carries one or more payloads,
+// one a line (an encoded event holds no raw newline), up to
+// maxInlineNotify bytes; and every notification of a batch goes in one
+// statement, one round trip. One NOTIFY per event could not keep up with
+// the admission rate (issue 16). A payload too large for a notification
+// is stored first and its line is a reference; stored payloads older than
+// a few minutes are deleted on the way.
+func (c *EventChannel) Send(ctx context.Context, payloads [][]byte) error {
+	var msgs []string
+	var cur strings.Builder
+	for _, p := range payloads {
+		line := string(p)
+		if len(p) > maxInlineNotify || strings.ContainsRune(line, '\n') {
+			ref, err := c.store(ctx, line)
+			if err != nil {
+				return err
 			}
-			if err := tx.QueryRowContext(ctx, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, $2) RETURNING id`, msg, Millis(now)).Scan(&id); err != nil {
-				return fmt.Errorf("store event payload: %w", err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+			line = ref
 		}
-		msg = refPrefix + strconv.FormatInt(id, 10)
+		if cur.Len() > 0 && cur.Len()+1+len(line) > maxInlineNotify {
+			msgs = append(msgs, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte('\n')
+		}
+		cur.WriteString(line)
 	}
-	if _, err := c.db.SQL.ExecContext(ctx, `SELECT pg_notify($1, $2)`, c.channel, msg); err != nil {
-		return fmt.Errorf("notify event: %w", err)
+	if cur.Len() > 0 {
+		msgs = append(msgs, cur.String())
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	// Notifications of one transaction are delivered in the order sent.
+	_, err := c.db.SQL.ExecContext(ctx, `SELECT pg_notify($1, m) FROM unnest($2::text[]) WITH ORDINALITY AS t(m, i) ORDER BY i`, c.channel, msgs)
+	if err != nil {
+		return fmt.Errorf("notify events: %w", err)
 	}
 	return nil
+}
+
+// store keeps a payload too large for a notification in event_payloads
+// and returns its reference line.
+func (c *EventChannel) store(ctx context.Context, payload string) (string, error) {
+	var id int64
+	now := c.now()
+	err := c.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_payloads WHERE created_at < $1`, Millis(now.Add(-payloadRetention))); err != nil {
+			return fmt.Errorf("delete old event payloads: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, $2) RETURNING id`, payload, Millis(now)).Scan(&id); err != nil {
+			return fmt.Errorf("store event payload: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return refPrefix + strconv.FormatInt(id, 10), nil
 }
 
 // Listen opens a dedicated connection, LISTENs, calls ready, and delivers
@@ -122,14 +158,16 @@ func (c *EventChannel) Listen(ctx context.Context, ready func(), deliver func(pa
 		if err != nil {
 			return fmt.Errorf("event listener: wait: %w", err)
 		}
-		payload, err := c.resolve(ctx, n.Payload)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		for line := range strings.SplitSeq(n.Payload, "\n") {
+			payload, err := c.resolve(ctx, line)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue // a missing or expired reference: that event is lost
 			}
-			continue // a missing or expired reference: that event is lost
+			deliver(payload)
 		}
-		deliver(payload)
 	}
 }
 
