@@ -26,6 +26,7 @@ type Metrics struct {
 	DroppedSubs       prometheus.Counter
 	WebSocketCloses   *prometheus.CounterVec // socket ("twilio"|"model"|"logs"), reason
 	PrewarmedSessions *prometheus.CounterVec // outcome: "used" | "expired" | "failed"
+	BudgetExceeded    *prometheus.CounterVec // limit: the per-call budget limit a call exceeded
 }
 
 // New creates the collectors and registers them, plus the Go runtime and
@@ -49,12 +50,14 @@ func New(reg *prometheus.Registry) *Metrics {
 		DroppedSubs:       prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_dropped_subscribers_total", Help: "Live-event subscribers dropped for being slow."}),
 		WebSocketCloses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_websocket_closes_total", Help: "WebSocket closes by socket and reason."}, []string{"socket", "reason"}),
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
+		BudgetExceeded:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_call_budget_exceeded_total", Help: "Calls ended for exceeding a per-call budget limit, by limit."}, []string{"limit"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
 		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.WebSocketCloses, m.PrewarmedSessions,
+		m.BudgetExceeded,
 	)
 	return m
 }

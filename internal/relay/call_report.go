@@ -2,6 +2,7 @@ package relay
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
@@ -15,6 +16,23 @@ const maxErrorReports = 20
 
 // maxErrorMessage bounds the model's error text kept in a report.
 const maxErrorMessage = 300
+
+// maxErrorCode bounds the model's error code, type and event_id.
+const maxErrorCode = 64
+
+// clip cuts s to at most n bytes of valid UTF-8 without control
+// characters (a model-chosen string on its way to a log, event or row).
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+}
 
 // errorSource says which side an error came from.
 const (
@@ -30,6 +48,7 @@ func (c *Call) reportError(source, code, message string, audited bool) {
 	if c.errReports.Add(1) > maxErrorReports {
 		return
 	}
+	code = clip(code, maxErrorCode)
 	if len(message) > maxErrorMessage {
 		message = strings.ToValidUTF8(message[:maxErrorMessage], "")
 	}

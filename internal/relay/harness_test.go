@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,8 @@ type harnessOpts struct {
 	env map[string]string
 	// realtimeURL overrides the fake's URL (e.g. an unreachable one).
 	realtimeURL string
+	// log receives the relay's log lines (default: discarded).
+	log *slog.Logger
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -80,8 +83,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h.events = &recEvents{}
 	h.audit = &recAudit{}
 	h.lines = &recTranscripts{}
+	log := o.log
+	if log == nil {
+		log = logging.Discard()
+	}
 	h.relay = New(Deps{
-		Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil),
+		Config: cfg, Log: log, Metrics: metrics.New(nil),
 		Audit: h.audit, Events: h.events, Calls: h.calls, Transcripts: h.lines,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,8 @@ type transcriptWriter struct {
 	queue chan TranscriptLine
 	done  chan struct{}
 	once  sync.Once
+
+	dropped atomic.Int64 // lines dropped for a full queue
 }
 
 func newTranscriptWriter(store TranscriptStore, log *slog.Logger) *transcriptWriter {
@@ -51,7 +54,11 @@ func (w *transcriptWriter) add(l TranscriptLine) {
 	select {
 	case w.queue <- l:
 	default:
-		w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID)
+		// Sampled: the 1st, 2nd, 4th, 8th... drop is logged, with the
+		// count, so a flood of lines is not also a flood of log lines.
+		if n := w.dropped.Add(1); n&(n-1) == 0 {
+			w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID, "dropped_total", n)
+		}
 	}
 }
 
