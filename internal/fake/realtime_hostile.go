@@ -77,11 +77,14 @@ func (s *RealtimeSession) FloodAudio(audioBytes, n int) {
 func (s *RealtimeSession) ToolLoop(name, args string, perResponse, n int) {
 	s.flood(n, func(i int) []byte {
 		out := make([]map[string]any, perResponse)
+		s.mu.Lock()
 		for k := range out {
 			id := strconv.Itoa(i*perResponse + k)
 			out[k] = map[string]any{"id": "item_loop_" + id, "type": "function_call", "status": "completed",
 				"name": name, "call_id": "call_loop_" + id, "arguments": args}
+			s.calls["call_loop_"+id] = name // so its output is accepted
 		}
+		s.mu.Unlock()
 		return mustJSON(map[string]any{"type": "response.done", "event_id": "event_hostile",
 			"response": map[string]any{"id": "resp_loop_" + strconv.Itoa(i), "status": "completed", "output": out}})
 	})

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,7 +189,9 @@ func TestHostileModelIsBounded(t *testing.T) {
 				h.tel.block = make(chan struct{}) // every transfer hangs until the tool timeout
 				h.tel.mu.Unlock()
 			},
-			flood:  func(s *fake.RealtimeSession) { s.ToolLoop("add_to_conference", `{"contact_name":"Alice Example"}`, 50, 40) },
+			flood: func(s *fake.RealtimeSession) {
+				s.ToolLoop("add_to_conference", `{"contact_name":"Alice Example"}`, 50, 40)
+			},
 			frames: 40, limit: limitToolsPerResponse, maxHeapMiB: 64, maxG: 60, // old: 2,000 goroutines
 		},
 		{
@@ -266,4 +269,69 @@ func TestHostileModelIsBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Finding 4: one model response asking for the same transfer twice dials
+// once; the second call is answered with an error.
+func TestOneTransferPerCall(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.dir.add("Alice Example", "+14155550100")
+	h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	s.ToolLoop("forward_call", `{"contact_name":"Alice Example"}`, 2, 1)
+	waitFor(t, "both tool outputs", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 2 })
+	_, fwd, _, _ := h.tel.snapshot()
+	if len(fwd) != 1 {
+		t.Fatalf("forwards = %v, want exactly one", fwd)
+	}
+	var ok, refused int
+	for _, out := range toolOutputs(t, s) {
+		switch {
+		case out["ok"] == true:
+			ok++
+		case strings.Contains(out["error"].(string), "already been transferred"):
+			refused++
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("outputs = %v, want one success and one refusal", toolOutputs(t, s))
+	}
+}
+
+// Finding 6: a model flooding audio at a Twilio reader that does not read
+// fills the queue to Twilio up to its byte budget, not 256 large entries.
+func TestTwilioQueueBoundedInBytes(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	bc, bs := h.bystander()
+	blines := len(h.linesOf(bc.CallSid()))
+	release := make(chan struct{})
+	hc := h.dial(fake.MediaOptions{DiscardAudio: true, OnMedia: func([]byte, time.Time) { <-release }})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	s := h.session(2)
+	var call *Call
+	waitTrue(t, "the hostile call", func() bool { call = h.liveCall(hc.CallSid()); return call != nil })
+	u := sampleUsage()
+	s.FloodAudio(96<<10, 2000) // ~180 KB of Twilio messages per delta
+	budget := int64(DefaultBudget().QueueBytes)
+	// Full by its byte budget (about five of these entries), or, without
+	// one, far past it in entries (32 of them are about 6 MB).
+	waitTrue(t, "the queue to Twilio to fill", func() bool {
+		return len(call.tw.queue) >= 32 || call.tw.queued.Load() >= budget-200<<10
+	})
+	heap, _ := u.end()
+	t.Logf("finding 6: heap +%.1f MiB, %d entries / %d bytes queued", heap, len(call.tw.queue), call.tw.queued.Load())
+	if q := call.tw.queued.Load(); q > budget {
+		t.Errorf("%d bytes queued to Twilio, budget %d", q, budget)
+	}
+	if n := len(call.tw.queue); n > 8 {
+		t.Errorf("%d entries of ~180 KB queued to Twilio: more than the byte budget holds", n)
+	}
+	if heap > 24 {
+		t.Errorf("heap grew by %.1f MiB with a blocked Twilio reader, want at most 24", heap)
+	}
+	unblock()
+	hc.Drop()
+	h.checkBystander(bc, bs, blines)
 }

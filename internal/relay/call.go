@@ -114,12 +114,12 @@ type Call struct {
 	dropsIn   int
 
 	// Model reader only.
-	ev        modelEvent
-	audio     []byte
-	carry     []byte
-	carryItem string
-	agentItem string
-	agentText strings.Builder
+	ev            modelEvent
+	audio         []byte
+	carry         []byte
+	carryItem     string
+	agentItem     string
+	agentText     strings.Builder
 	toolsSeen     map[string]bool
 	toolsResp     int // function calls of the current response
 	toolWorkers   int // tool workers started
