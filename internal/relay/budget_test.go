@@ -243,6 +243,7 @@ func TestHostileModelIsBounded(t *testing.T) {
 			u := sampleUsage()
 			hc := h.dial(fake.MediaOptions{DiscardAudio: true})
 			s := h.session(2)
+			waitFor(t, "the greeting", s.WaitFor, func() bool { return len(s.Responses()) >= 1 })
 			tc.flood(s)
 			waitTrue(t, "the hostile call to end or the flood to be spent", func() bool {
 				_, ended := h.calls.endReason(hc.CallSid())
@@ -278,6 +279,7 @@ func TestOneTransferPerCall(t *testing.T) {
 	h.dir.add("Alice Example", "+14155550100")
 	h.dial(fake.MediaOptions{})
 	s := h.session(1)
+	waitFor(t, "the greeting", s.WaitFor, func() bool { return len(s.Responses()) >= 1 })
 	s.ToolLoop("forward_call", `{"contact_name":"Alice Example"}`, 2, 1)
 	waitFor(t, "both tool outputs", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == 2 })
 	_, fwd, _, _ := h.tel.snapshot()
@@ -310,6 +312,7 @@ func TestTwilioQueueBoundedInBytes(t *testing.T) {
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
 	s := h.session(2)
+	waitFor(t, "the greeting", s.WaitFor, func() bool { return len(s.Responses()) >= 1 })
 	var call *Call
 	waitTrue(t, "the hostile call", func() bool { call = h.liveCall(hc.CallSid()); return call != nil })
 	u := sampleUsage()

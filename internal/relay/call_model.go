@@ -293,6 +293,7 @@ func (c *Call) takeTranscript(n int) bool {
 
 // transcript stores a line and publishes it to live viewers.
 func (c *Call) transcript(role, text string) {
+	text = cleanText(text)
 	if text == "" {
 		return
 	}

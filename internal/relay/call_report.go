@@ -2,7 +2,6 @@ package relay
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
@@ -19,20 +18,6 @@ const maxErrorMessage = 300
 
 // maxErrorCode bounds the model's error code, type and event_id.
 const maxErrorCode = 64
-
-// clip cuts s to at most n bytes of valid UTF-8 without control
-// characters (a model-chosen string on its way to a log, event or row).
-func clip(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-}
 
 // errorSource says which side an error came from.
 const (
@@ -52,7 +37,7 @@ func (c *Call) reportError(source, code, message string, audited bool) {
 	if len(message) > maxErrorMessage {
 		message = strings.ToValidUTF8(message[:maxErrorMessage], "")
 	}
-	message = redact.Text(message)
+	message = redact.Text(cleanText(message))
 	c.r.publish(events.Error, c.callSID, map[string]any{"source": source, "code": code, "message": message})
 	if audited {
 		c.r.audit(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "relay", CallSID: c.callSID,

@@ -146,9 +146,9 @@ const maxToolSummary = 200
 // masked, never the full text.
 func summarise(args string) string {
 	if len(args) <= maxToolSummary {
-		return redact.Text(args)
+		return redact.Text(cleanText(args))
 	}
-	return redact.Text(strings.ToValidUTF8(args[:maxToolSummary], "")) + "…"
+	return redact.Text(cleanText(args[:maxToolSummary])) + "…"
 }
 
 func (c *Call) runTool(it modelItem) {
