@@ -3,7 +3,10 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 )
@@ -54,6 +57,12 @@ type Budget struct {
 	// LogLines bounds the warning and error lines a call writes; the rest
 	// are counted and the count logged when the call ends.
 	LogLines int
+	// EventsPerSecond and EventBurst bound the live events (transcript
+	// lines, tool calls and results, errors) a call publishes to /logs
+	// viewers, so one noisy call cannot fill every viewer's queue; the
+	// call's lifecycle events always go out. The rest are counted.
+	EventsPerSecond int
+	EventBurst      int
 }
 
 // DefaultBudget is the per-call budget. A normal call stays far below
@@ -74,6 +83,8 @@ func DefaultBudget() Budget {
 		TransfersPerCall:      1,
 		ErrorEvents:           50,
 		LogLines:              50,
+		EventsPerSecond:       10,
+		EventBurst:            60,
 	}
 }
 
@@ -129,4 +140,37 @@ func (c *Call) logAt(lvl slog.Level, msg string, args ...any) {
 		return
 	}
 	c.log.Log(context.Background(), lvl, msg, args...)
+}
+
+// eventLimiter is a call's token bucket for live events; any of the
+// call's goroutines may publish.
+type eventLimiter struct {
+	mu      sync.Mutex
+	bucket  rateLimiter
+	dropped int
+}
+
+// maxPublishedText bounds a text field of a live event (a transcript
+// line is stored up to maxTranscriptLine but shown shorter).
+const maxPublishedText = 2 << 10
+
+// publish sends a live event of the call within its event budget.
+func (c *Call) publish(typ string, data map[string]any) {
+	c.events.mu.Lock()
+	ok := c.events.bucket.allow(time.Now())
+	if !ok {
+		c.events.dropped++
+	}
+	c.events.mu.Unlock()
+	if ok {
+		c.r.publish(typ, c.callSID, data)
+	}
+}
+
+// shorten caps a published text at maxPublishedText bytes.
+func shorten(s string) string {
+	if len(s) <= maxPublishedText {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxPublishedText], "") + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
@@ -335,6 +336,49 @@ func TestTwilioQueueBoundedInBytes(t *testing.T) {
 		t.Errorf("heap grew by %.1f MiB with a blocked Twilio reader, want at most 24", heap)
 	}
 	unblock()
+	hc.Drop()
+	h.checkBystander(bc, bs, blines)
+}
+
+// Finding 10: one call flooding live events does not push /logs viewers
+// into the drop path (their queues hold DefaultQueueSize events), and tool
+// arguments reach viewers summarised.
+func TestNoisyCallDoesNotDropViewers(t *testing.T) {
+	bus := events.NewBus(slog.New(&warnCounter{}), events.Options{})
+	t.Cleanup(bus.Close)
+	h := newHarness(t, harnessOpts{bus: bus})
+	bc, bs := h.bystander()
+	blines := len(h.linesOf(bc.CallSid()))
+	all := bus.Subscribe() // a dashboard following every call, reading nothing during the flood
+	t.Cleanup(all.Close)
+	one := bus.Subscribe() // a viewer of the bystander call only
+	one.SetCallSID(bc.CallSid())
+	t.Cleanup(one.Close)
+
+	hc := h.dial(fake.MediaOptions{DiscardAudio: true})
+	s := h.session(2)
+	waitFor(t, "the greeting", s.WaitFor, func() bool { return len(s.Responses()) >= 1 })
+	long := `{"name":"` + strings.Repeat("a", 3000) + `"}`
+	s.ToolLoop("lookup_contact", long, 1, 1)
+	waitFor(t, "the tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) >= 1 })
+	waitTrue(t, "the tool.call event", func() bool { return len(h.events.ofType(events.ToolCall)) == 1 })
+	for _, ev := range h.events.ofType(events.ToolCall) {
+		if a, _ := ev.Data["arguments"].(string); len(a) > maxToolSummary+len("…") {
+			t.Fatalf("a tool.call event carried %d bytes of arguments", len(a))
+		}
+	}
+	s.FloodCallerTranscripts(20, 2000)
+	waitTrue(t, "the flood taken in", func() bool {
+		return len(h.linesOf(hc.CallSid()))+int(h.relay.transcripts.dropped.Load()) >= 2000
+	})
+	for _, sub := range []*events.Subscription{all, one} {
+		select {
+		case <-sub.Gone():
+			t.Fatalf("a viewer was dropped (%s) by one call's flood", sub.Reason())
+		default:
+		}
+	}
+
 	hc.Drop()
 	h.checkBystander(bc, bs, blines)
 }

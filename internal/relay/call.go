@@ -104,6 +104,7 @@ type Call struct {
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
 	logs         logSampler
+	events       eventLimiter
 	toolQ        chan modelItem // function calls for the call's tool workers
 
 	// Twilio reader only.
@@ -169,6 +170,7 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
+	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
 	c.tw = newPeer("twilio", twilioQueueLen, r.budget.QueueBytes, r.pool, r.toTw)
 	c.tw.conn = conn
@@ -373,5 +375,11 @@ func (c *Call) teardown() {
 		lvl = slog.LevelWarn
 	}
 	c.log.Log(context.Background(), lvl, "call ended", "reason", string(why), "duration_ms", dur.Milliseconds(),
-		"log_lines_suppressed", c.logs.suppressed.Load())
+		"log_lines_suppressed", c.logs.suppressed.Load(), "events_dropped", c.eventsDropped())
+}
+
+func (c *Call) eventsDropped() int {
+	c.events.mu.Lock()
+	defer c.events.mu.Unlock()
+	return c.events.dropped
 }

@@ -307,5 +307,5 @@ func (c *Call) transcript(role, text string) {
 	}
 	now := time.Now().UTC()
 	c.r.transcripts.add(TranscriptLine{CallSID: c.callSID, Role: role, Text: text, Time: now})
-	c.r.publish(events.TranscriptLine, c.callSID, map[string]any{"role": role, "text": redact.Text(text)})
+	c.publish(events.TranscriptLine, map[string]any{"role": role, "text": redact.Text(shorten(text))})
 }

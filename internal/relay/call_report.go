@@ -38,7 +38,7 @@ func (c *Call) reportError(source, code, message string, audited bool) {
 		message = strings.ToValidUTF8(message[:maxErrorMessage], "")
 	}
 	message = redact.Text(cleanText(message))
-	c.r.publish(events.Error, c.callSID, map[string]any{"source": source, "code": code, "message": message})
+	c.publish(events.Error, map[string]any{"source": source, "code": code, "message": message})
 	if audited {
 		c.r.audit(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "relay", CallSID: c.callSID,
 			Detail: map[string]any{"source": source, "code": code, "message": message}})

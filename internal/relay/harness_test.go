@@ -52,6 +52,18 @@ type harnessOpts struct {
 	realtimeURL string
 	// log receives the relay's log lines (default: discarded).
 	log *slog.Logger
+	// bus, when set, also receives every live event (as /logs viewers
+	// would).
+	bus *events.Bus
+}
+
+// tee publishes to several publishers.
+type tee []events.Publisher
+
+func (t tee) Publish(ev events.Event) {
+	for _, p := range t {
+		p.Publish(ev)
+	}
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -87,9 +99,13 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if log == nil {
 		log = logging.Discard()
 	}
+	var pub events.Publisher = h.events
+	if o.bus != nil {
+		pub = tee{h.events, o.bus}
+	}
 	h.relay = New(Deps{
 		Config: cfg, Log: log, Metrics: metrics.New(nil),
-		Audit: h.audit, Events: h.events, Calls: h.calls, Transcripts: h.lines,
+		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
 	})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}

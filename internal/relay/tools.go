@@ -107,7 +107,7 @@ func (c *Call) startTool(it modelItem) {
 	}
 	c.toolsSeen[it.CallID] = true
 	it.Name = clip(it.Name, maxToolName)
-	c.r.publish(events.ToolCall, c.callSID, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
+	c.publish(events.ToolCall, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
 	select {
 	case c.toolQ <- it: // never full: it holds ToolCallsPerCall
 	default:
@@ -163,7 +163,7 @@ func (c *Call) runTool(it modelItem) {
 		name = "unknown"
 	}
 	c.r.m.ToolCalls.WithLabelValues(name, res.label).Inc()
-	c.r.publish(events.ToolResult, c.callSID, map[string]any{"name": it.Name, "ok": res.OK, "result": redact.Text(res.Message + res.Error)})
+	c.publish(events.ToolResult, map[string]any{"name": it.Name, "ok": res.OK, "result": redact.Text(res.Message + res.Error)})
 	if c.ctx.Err() != nil {
 		return
 	}
