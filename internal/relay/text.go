@@ -3,6 +3,8 @@ package relay
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/voiceagent/voiceagent/internal/events"
 )
 
 // Model and caller text is cleaned at the edge, before it is stored,
@@ -12,25 +14,12 @@ import (
 // bidirectional controls, which would reverse a dashboard line, the
 // server's own labels included.
 
-// isBidiControl reports the Unicode bidirectional formatting characters.
-func isBidiControl(r rune) bool {
-	switch {
-	case r == 0x061C, r == 0x200E, r == 0x200F:
-		return true
-	case r >= 0x202A && r <= 0x202E:
-		return true
-	case r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
-}
-
 // cleanText returns s without invalid UTF-8, control characters other
 // than tab and newline, and bidi controls.
 func cleanText(s string) string {
 	clean := true
 	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 || isBidiControl(r) {
+		if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 || events.IsBidiControl(r) {
 			clean = false
 			break
 		}
@@ -39,7 +28,7 @@ func cleanText(s string) string {
 		return s // the common case: no copy
 	}
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 || isBidiControl(r) || r == utf8.RuneError {
+		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r < 0xa0 || events.IsBidiControl(r) || r == utf8.RuneError {
 			return -1
 		}
 		return r
