@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
@@ -13,7 +14,11 @@ import (
 // slot was freed as stale is re-admitted under the cap (capacity nil: no
 // cap); a call that ended, was not accepted or is unknown, or finds every
 // slot taken, is refused (false).
-func (s *CallStore) ClaimStreamSlot(ctx context.Context, callSID string, capacity *voice.Capacity) (bool, error) {
+//
+// A re-admitted call is marked answered at once (answered_at = at), so the
+// next admission does not take it for a stale pending slot again before
+// the relay records the stream's start.
+func (s *CallStore) ClaimStreamSlot(ctx context.Context, callSID string, capacity *voice.Capacity, at time.Time) (bool, error) {
 	var granted bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var active int
@@ -38,7 +43,8 @@ func (s *CallStore) ClaimStreamSlot(ctx context.Context, callSID string, capacit
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE calls SET active = 1 WHERE call_sid = $1 AND active = 0`, callSID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE calls SET active = 1, answered_at = COALESCE(answered_at, $2), updated_at = $2
+WHERE call_sid = $1 AND active = 0`, callSID, Millis(at)); err != nil {
 			return translate(err, "call")
 		}
 		granted = true

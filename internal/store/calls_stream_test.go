@@ -29,10 +29,10 @@ func TestClaimStreamSlotAfterStalePendingSlot(t *testing.T) {
 				t.Fatalf("call %d = %v, %v", n, got.Decision, err)
 			}
 		}
-		if ok, err := s.ClaimStreamSlot(ctx, late.CallSID, capacity(2, voice.Call{})); err != nil || ok {
+		if ok, err := s.ClaimStreamSlot(ctx, late.CallSID, capacity(2, voice.Call{}), t0); err != nil || ok {
 			t.Fatalf("claim for the late stream with the cap taken = %v, %v; want refused", ok, err)
 		}
-		if ok, err := s.ClaimStreamSlot(ctx, sid(2), capacity(2, voice.Call{})); err != nil || !ok {
+		if ok, err := s.ClaimStreamSlot(ctx, sid(2), capacity(2, voice.Call{}), t0); err != nil || !ok {
 			t.Fatalf("claim for a call holding its slot = %v, %v", ok, err)
 		}
 		active, err := db.CallList().ListCalls(ctx, calllog.Filter{Status: "active", Limit: 10})
@@ -44,17 +44,25 @@ func TestClaimStreamSlotAfterStalePendingSlot(t *testing.T) {
 		if _, err := s.MarkCallEnded(ctx, sid(3), t0); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := s.ClaimStreamSlot(ctx, late.CallSID, capacity(2, voice.Call{})); err != nil || !ok {
+		if ok, err := s.ClaimStreamSlot(ctx, late.CallSID, capacity(2, voice.Call{}), t0); err != nil || !ok {
 			t.Fatalf("claim with a free slot = %v, %v; want re-admitted", ok, err)
 		}
 		if c, _ := s.FindCall(ctx, late.CallSID, ""); !c.Active {
 			t.Fatal("the re-admitted call does not hold a slot")
 		}
+		// Its slot is no longer taken for a stale pending one.
+		c4 := acceptedCall(4, "")
+		if got, _, err := s.AdmitCall(ctx, c4, capacity(2, c4)); err != nil || got.Decision != voice.Busy {
+			t.Fatalf("admission over the cap after re-admission = %v, %v; want busy", got.Decision, err)
+		}
+		if c, _ := s.FindCall(ctx, late.CallSID, ""); !c.Active {
+			t.Fatal("the re-admitted call lost its slot to a new admission")
+		}
 		// An ended or unknown call never gets a stream.
-		if ok, _ := s.ClaimStreamSlot(ctx, sid(3), nil); ok {
+		if ok, _ := s.ClaimStreamSlot(ctx, sid(3), nil, t0); ok {
 			t.Fatal("an ended call got a stream slot")
 		}
-		if ok, _ := s.ClaimStreamSlot(ctx, sid(77), nil); ok {
+		if ok, _ := s.ClaimStreamSlot(ctx, sid(77), nil, t0); ok {
 			t.Fatal("an unknown call got a stream slot")
 		}
 	})

@@ -21,7 +21,7 @@ func (s *Service) ClaimStreamSlot(ctx context.Context, callSID string) (bool, er
 		PendingSince: now.Add(-pendingSlotTTL),
 		LiveSince:    now.Add(-s.settings.MaxCallDuration - time.Minute),
 	}
-	ok, err := s.calls.ClaimStreamSlot(ctx, callSID, capacity)
+	ok, err := s.calls.ClaimStreamSlot(ctx, callSID, capacity, now)
 	if err != nil || ok {
 		return ok, err
 	}

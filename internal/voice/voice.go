@@ -157,7 +157,7 @@ type CallStore interface {
 	// ClaimStreamSlot reports whether the accepted, live call holds a
 	// capacity slot as its stream starts, re-admitting it under capacity
 	// when its pending slot was freed as stale.
-	ClaimStreamSlot(ctx context.Context, callSID string, capacity *Capacity) (bool, error)
+	ClaimStreamSlot(ctx context.Context, callSID string, capacity *Capacity, at time.Time) (bool, error)
 }
 
 // TokenStore keeps one-time media-stream tokens (hashes only).
