@@ -90,7 +90,6 @@ func DefaultBudget() Budget {
 
 // Budget limit names, as audited and used as the metric label.
 const (
-	limitQueueBytes       = "queue_bytes"
 	limitTranscriptItem   = "transcript_item_bytes"
 	limitTranscriptCall   = "transcript_call_bytes"
 	limitStoredTranscript = "stored_transcript_bytes"
