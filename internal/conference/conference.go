@@ -76,6 +76,9 @@ type Store interface {
 	// CallState reports whether voiceagent has a record of the call and
 	// whether it has ended.
 	CallState(ctx context.Context, callSID string) (known, ended bool, err error)
+	// CallAnswered reports whether voiceagent answered the call (its
+	// policy accepted it) rather than refusing it.
+	CallAnswered(ctx context.Context, callSID string) (bool, error)
 	// Blocked reports whether number is on the stored deny list.
 	Blocked(ctx context.Context, number string) (bool, error)
 	// SetTransferred marks the call as handed over from the agent (on), so

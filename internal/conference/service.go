@@ -327,6 +327,13 @@ func (s *Service) checkCall(ctx context.Context, callSID string) error {
 	if ended {
 		return apperr.New(apperr.Conflict, "call has ended")
 	}
+	answered, err := s.store.CallAnswered(ctx, callSID)
+	if err != nil {
+		return err
+	}
+	if !answered {
+		return apperr.New(apperr.Conflict, "the call was refused; only answered calls can be acted on")
+	}
 	if s.twilio == nil {
 		return errNotConfigured
 	}

@@ -160,6 +160,7 @@ func (b *Bus) Publish(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}
+	ev.Data = stripBidi(ev.Data)
 	b.fanout(ev)
 	if b.outbox == nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,6 +34,7 @@ type RealtimeSession struct {
 	stopOnce sync.Once
 	respWG   sync.WaitGroup
 	reject   bool
+	flooded  atomic.Int64 // hostile frames queued (realtime_hostile.go)
 
 	// Reader-goroutine-only state.
 	msg      clientMsg

@@ -222,3 +222,31 @@ func TestConferenceTwilioFailure(t *testing.T) {
 	}
 	apptest.AssertNoLeaks(t, "logs", out, a.srv.Config, targetNumber, callerNumber)
 }
+
+// Finding 11: a call voiceagent refused (here: the deny list) is not acted
+// on, even while Twilio still reports it in progress (the refusal message
+// playing): forward and conference answer 409 and nothing reaches Twilio.
+func TestConferenceRefusedCall(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		a := newOpAPI(t, db, nil)
+		const refusedSID = "CA00000000000000000000000000000b0c"
+		ms := time.Now().UnixMilli()
+		if _, err := db.SQL.ExecContext(context.Background(), `INSERT INTO calls (call_sid, account_sid, from_number, to_number, decision, reason, status, active, created_at, updated_at)
+VALUES ($1, $2, $3, $4, 'reject', 'blacklist', 'in-progress', 0, $5, $5)`, refusedSID, apptest.AccountSID, "+15555550142", "+15005550001", ms); err != nil {
+			t.Fatal(err)
+		}
+		for _, req := range []struct{ path, body string }{
+			{"/api/conference/forward", `{"callSid":"` + refusedSID + `","targetNumber":"` + targetNumber + `"}`},
+			{"/api/conference/add", `{"conferenceName":"conf_` + refusedSID + `","targetNumber":"` + targetNumber + `"}`},
+		} {
+			a.tw.Reset()
+			resp, body := a.call("POST", req.path, req.body, nil)
+			if resp.StatusCode != 409 || decodeError(t, body).Error.Code != "conflict" {
+				t.Fatalf("%s on a refused call = %d %.200s, want 409 conflict", req.path, resp.StatusCode, body)
+			}
+			if n := len(a.tw.Requests()); n != 0 {
+				t.Fatalf("%d REST calls made for a refused call", n)
+			}
+		}
+	})
+}

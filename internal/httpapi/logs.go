@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,10 +96,12 @@ func (s *Server) logsAuth(w http.ResponseWriter, r *http.Request) (p principal, 
 	return p, viaProtocol, ok
 }
 
-// allowedOrigin accepts non-browser clients (no Origin), the server's own
-// origin (the dashboard), PUBLIC_URL's origin and ALLOWED_ORIGINS. The
-// token is not a cookie, so this is defence in depth against a page that
-// somehow holds one.
+// allowedOrigin accepts non-browser clients (no Origin), PUBLIC_URL's
+// origin (the dashboard), ALLOWED_ORIGINS, and a loopback origin on a
+// loopback Host (the dashboard opened on the machine itself). It never
+// trusts Host alone: under DNS rebinding an attacker's page has Origin
+// and Host both set to the attacker's name. The token is not a cookie,
+// so this is defence in depth against a page that somehow holds one.
 func (s *Server) allowedOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -108,7 +111,7 @@ func (s *Server) allowedOrigin(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if strings.EqualFold(u.Host, r.Host) && isLoopbackHost(u.Hostname()) {
 		return true
 	}
 	if p := s.cfg.PublicURL; p != nil && strings.EqualFold(u.Scheme, p.Scheme) && strings.EqualFold(u.Host, p.Host) {
@@ -120,4 +123,14 @@ func (s *Server) allowedOrigin(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// isLoopbackHost reports a host name no remote page can be served from:
+// localhost or a loopback address literal.
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,26 @@ func TestLogsAcceptsHeaderOrBearerSubprotocol(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("foreign origin: %v %v, want 403", err, status(resp))
 	}
+}
+
+// Finding 12: under DNS rebinding the attacker's page has Origin and Host
+// both set to its own name; matching them is no proof of anything.
+func TestLogsOriginNotTrustedFromHost(t *testing.T) {
+	srv := apptest.New(t, apptest.Options{})
+	d := websocket.Dialer{Subprotocols: []string{"bearer", apptest.Bearer}}
+	u, _ := url.Parse(srv.URL)
+	rebound := "http://rebind.example:" + u.Port()
+	req := http.Header{"Origin": {rebound}, "Host": {"rebind.example:" + u.Port()}}
+	_, resp, err := d.Dial(logsURL(srv), req)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("rebound origin equal to Host: %v %v, want 403", err, status(resp))
+	}
+	// PUBLIC_URL's origin (the dashboard) is accepted.
+	bc, resp, err := d.Dial(logsURL(srv), http.Header{"Origin": {strings.TrimRight(apptest.PublicURL, "/")}})
+	if err != nil {
+		t.Fatalf("PUBLIC_URL origin: %v (%v)", err, status(resp))
+	}
+	bc.Close()
 }
 
 func TestLogsFilterByCallSID(t *testing.T) {

@@ -20,6 +20,13 @@ type StreamTokens interface {
 	RedeemStreamToken(ctx context.Context, token string) (callSID string, err error)
 }
 
+// StreamSlots is implemented by a StreamTokens that also holds calls to
+// capacity (the inbound-calls service): a stream whose call holds no live
+// slot, and cannot get one under the cap, is refused.
+type StreamSlots interface {
+	ClaimStreamSlot(ctx context.Context, callSID string) (bool, error)
+}
+
 // handleMediaStream is GET /media-stream/{token} (and /call/{token}, the
 // other seed's path): Twilio's Media Streams WebSocket. The upgrade is
 // refused unless it carries no Origin, a valid X-Twilio-Signature (when
@@ -72,6 +79,18 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 		CallSID:  callSID,
 		Detail:   map[string]any{"surface": "media", "path": mediaLogPath(r.URL.Path)},
 	})
+	if slots, ok := s.StreamTokens.(StreamSlots); ok {
+		granted, err := slots.ClaimStreamSlot(r.Context(), callSID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !granted {
+			s.logger(r).Warn("media stream refused: the call holds no capacity slot", "call_sid", callSID)
+			s.writeError(w, r, apperr.New(apperr.Unavailable, "no capacity for this call's stream"))
+			return
+		}
+	}
 	conn, err := s.Relay.Upgrade(w, r)
 	if err != nil {
 		s.logger(r).Info("media stream upgrade failed", "call_sid", callSID, "err", err)

@@ -28,6 +28,14 @@ type memTokens struct {
 	mu     sync.Mutex
 	tokens map[string]string // token -> CallSid
 	used   map[string]bool
+	noSlot map[string]bool // CallSids that hold no capacity slot
+}
+
+// ClaimStreamSlot implements httpapi.StreamSlots.
+func (m *memTokens) ClaimStreamSlot(_ context.Context, callSID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.noSlot[callSID], nil
 }
 
 func (m *memTokens) RedeemStreamToken(_ context.Context, token string) (string, error) {
@@ -73,7 +81,7 @@ func newMediaServer(t *testing.T, env map[string]string) *mediaServer {
 	rec := audit.NewRecorder(db.Audit(), log)
 	m := metrics.New(nil)
 	rl := relay.New(relay.Deps{Config: cfg, Log: log, Metrics: m, Audit: rec})
-	tokens := &memTokens{tokens: map[string]string{}, used: map[string]bool{}}
+	tokens := &memTokens{tokens: map[string]string{}, used: map[string]bool{}, noSlot: map[string]bool{}}
 	srv := httpapi.New(httpapi.Deps{Config: cfg, Log: log, DB: db, Audit: rec, Metrics: m, Relay: rl, StreamTokens: tokens})
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Config = srv.HTTPServer()
@@ -234,5 +242,20 @@ func TestMediaStreamAgentOff(t *testing.T) {
 	s.issue(goodToken, fake.NewSid("CA"))
 	if _, err := s.dial(t, "/media-stream/"+goodToken, fake.MediaOptions{AuthToken: apptest.AuthToken}); statusOf(err) != http.StatusServiceUnavailable {
 		t.Fatalf("upgrade with the agent off = %v, want 503", err)
+	}
+}
+
+// Finding 5: a stream whose call holds no capacity slot (and cannot get
+// one under the cap) is refused before the upgrade; no call runs.
+func TestMediaStreamRefusedWithoutSlot(t *testing.T) {
+	s := newMediaServer(t, nil)
+	const callSID = "CA00000000000000000000000000000055"
+	s.issue(goodToken, callSID)
+	s.tokens.mu.Lock()
+	s.tokens.noSlot[callSID] = true
+	s.tokens.mu.Unlock()
+	_, err := s.dial(t, "/media-stream/"+goodToken, fake.MediaOptions{CallSid: callSID, AuthToken: apptest.AuthToken})
+	if got := statusOf(err); got != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade without a slot = %d (%v), want 503", got, err)
 	}
 }

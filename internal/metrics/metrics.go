@@ -33,6 +33,9 @@ type Metrics struct {
 	// RefusalsLimited counts webhook and media-stream requests answered
 	// 429 because their client kept failing authentication, by surface.
 	RefusalsLimited *prometheus.CounterVec
+	// BudgetExceeded counts calls ended for exceeding a per-call budget
+	// limit, by limit.
+	BudgetExceeded *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, plus the Go runtime and
@@ -59,13 +62,14 @@ func New(reg *prometheus.Registry) *Metrics {
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
 		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
 		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook and media-stream requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
+		BudgetExceeded:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_call_budget_exceeded_total", Help: "Calls ended for exceeding a per-call budget limit, by limit."}, []string{"limit"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
 		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.EventsShed, m.WebSocketCloses, m.PrewarmedSessions,
-		m.AuditDropped, m.RefusalsLimited,
+		m.AuditDropped, m.RefusalsLimited, m.BudgetExceeded,
 	)
 	return m
 }

@@ -40,7 +40,7 @@ func benchCall(b *testing.B) (*Call, func()) {
 						p.m.frames.Add(float64(it.frames))
 						p.m.latency.Observe(time.Since(it.read).Seconds())
 					}
-					p.pool.put(it.buf)
+					p.done(it)
 				case <-stop:
 					return
 				}

@@ -46,6 +46,7 @@ const (
 	endAgent          endReason = "agent_ended"
 	endShutdown       endReason = "shutdown"
 	endTransferred    endReason = "transferred"
+	// endBudget (budget.go): the call exceeded its per-call budget.
 )
 
 func (e endReason) closeCode() int {
@@ -66,7 +67,7 @@ func (e endReason) announcement() string {
 	switch e {
 	case endModelFailed:
 		return "Sorry, the assistant is not available right now. Please call again later. Goodbye."
-	case endModelClosed, endSessionExpired, endShutdown, endPanic:
+	case endModelClosed, endSessionExpired, endShutdown, endPanic, endBudget:
 		return "Sorry, the assistant has to end this call now. Please call again. Goodbye."
 	}
 	return ""
@@ -99,6 +100,12 @@ type Call struct {
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
 	counts       messageCounts
+	budget       Budget
+	budgetHit    atomic.Bool  // overBudget ran: the call is ending
+	transfers    atomic.Int32 // transfers started and not failed
+	logs         logSampler
+	events       eventLimiter
+	toolQ        chan modelItem // function calls for the call's tool workers
 
 	// Twilio reader only.
 	msg       twilioMsg
@@ -108,13 +115,18 @@ type Call struct {
 	dropsIn   int
 
 	// Model reader only.
-	ev        modelEvent
-	audio     []byte
-	carry     []byte
-	carryItem string
-	agentItem string
-	agentText strings.Builder
-	toolsSeen map[string]bool
+	ev            modelEvent
+	audio         []byte
+	carry         []byte
+	carryItem     string
+	agentItem     string
+	agentText     strings.Builder
+	toolsSeen     map[string]bool
+	toolsResp     int // function calls of the current response
+	toolWorkers   int // tool workers started
+	modelErrors   int // error events from the model
+	transcriptIn  int // transcript text received (deltas and finals)
+	transcriptOut int // transcript bytes handed to the store
 
 	mu         sync.Mutex
 	pb         playback
@@ -154,14 +166,18 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		carry:     make([]byte, 0, FrameBytes),
 		toolsSeen: make(map[string]bool),
 		limiter:   rateLimiter{rate: msgRatePerSec, burst: msgBurst},
+		budget:    r.budget,
+		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
+	c.logs.n = int32(r.budget.LogLines)
+	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
-	c.tw = newPeer("twilio", twilioQueueLen, r.pool, r.toTw)
+	c.tw = newPeer("twilio", twilioQueueLen, r.budget.QueueBytes, r.pool, r.toTw)
 	c.tw.conn = conn
 	if conn != nil {
 		c.tw.batch = batchOf(conn.NetConn())
 	}
-	c.model = newPeer("model", modelQueueLen, r.pool, r.toAI)
+	c.model = newPeer("model", modelQueueLen, r.budget.QueueBytes, r.pool, r.toAI)
 	c.lastActivity.Store(c.begin.UnixNano())
 	return c
 }
@@ -363,8 +379,15 @@ func (c *Call) teardown() {
 	c.r.audit(audit.Event{Type: audit.TypeResourceCleanup, CallSID: c.callSID, Actor: "relay",
 		Detail: map[string]any{"reason": string(why), "durationSec": int(dur.Seconds())}})
 	lvl := slog.LevelInfo
-	if why == endModelFailed || why == endModelClosed || why == endSessionExpired || why == endPolicy {
+	if why == endModelFailed || why == endModelClosed || why == endSessionExpired || why == endPolicy || why == endBudget {
 		lvl = slog.LevelWarn
 	}
-	c.log.Log(context.Background(), lvl, "call ended", "reason", string(why), "duration_ms", dur.Milliseconds())
+	c.log.Log(context.Background(), lvl, "call ended", "reason", string(why), "duration_ms", dur.Milliseconds(),
+		"log_lines_suppressed", c.logs.suppressed.Load(), "events_dropped", c.eventsDropped())
+}
+
+func (c *Call) eventsDropped() int {
+	c.events.mu.Lock()
+	defer c.events.mu.Unlock()
+	return c.events.dropped
 }

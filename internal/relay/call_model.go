@@ -49,6 +49,13 @@ func (c *Call) readModel(conn *websocket.Conn) {
 }
 
 func (c *Call) onModel(e *modelEvent, now time.Time) {
+	if c.budgetHit.Load() {
+		return // the call is ending; nothing more from this model
+	}
+	if len(e.ItemID) > c.budget.ItemIDBytes {
+		c.overBudget(limitItemID)
+		return
+	}
 	switch e.Kind {
 	case mkAudioDelta:
 		c.onAudioDelta(e, now)
@@ -62,8 +69,16 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 			c.flushAgentText()
 			c.agentItem = item
 		}
+		// Bounded before it is decoded: len(Delta) is at least the text.
+		if !c.takeTranscript(len(e.Delta)) || c.agentText.Len()+len(e.Delta) > c.budget.TranscriptItemBytes {
+			c.overBudget(limitTranscriptItem)
+			return
+		}
 		c.agentText.WriteString(e.deltaText())
 	case mkAgentTranscriptDone:
+		if !c.takeTranscript(len(e.Transcript.raw)) {
+			return
+		}
 		text := e.Transcript.text()
 		if text == "" {
 			text = c.agentText.String()
@@ -72,8 +87,12 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 		c.agentItem = ""
 		c.transcript(RoleAgent, text)
 	case mkCallerTranscript:
+		if !c.takeTranscript(len(e.Transcript.raw)) {
+			return
+		}
 		c.transcript(RoleCaller, e.Transcript.text())
 	case mkResponseCreated:
+		c.toolsResp = 0
 		d, err := e.detail()
 		if err == nil {
 			c.onResponseCreated(d.Response.ID, isGoodbye(d.Response.Metadata))
@@ -90,6 +109,7 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 				c.startTool(it)
 			}
 		}
+		c.toolsResp = 0
 		c.onResponseDone(d.Response.ID)
 	case mkOutputItemDone:
 		if d, err := e.detail(); err == nil && d.Item.Type == "function_call" {
@@ -108,6 +128,8 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 const errActiveResponse = "conversation_already_has_active_response"
 
 func (c *Call) onModelError(me modelError) {
+	// Model-chosen strings reach logs, events and audit rows: bounded.
+	me.Code, me.Type, me.EventID = clip(me.Code, maxErrorCode), clip(me.Type, maxErrorCode), clip(me.EventID, maxErrorCode)
 	conflict := me.Code == errActiveResponse
 	if c.onCreateRefused(me.EventID, conflict) && conflict {
 		// Routine (server VAD started a response first): retried after
@@ -115,15 +137,19 @@ func (c *Call) onModelError(me modelError) {
 		c.log.Debug("response deferred: another response is active")
 		return
 	}
+	if c.modelErrors++; c.modelErrors > c.budget.ErrorEvents {
+		c.overBudget(limitErrorEvents)
+		return
+	}
 	switch me.Code {
 	case errActiveResponse:
 		c.log.Debug("model refused an event: a response is active", "event_id", me.EventID)
 	case "session_expired":
-		c.log.Warn("model session expired", "message", redact.Text(me.Message))
+		c.warn("model session expired", "message", redact.Text(me.Message))
 		c.reportError(sourceModel, me.Code, "the model session expired", true)
 		c.end(endSessionExpired)
 	default:
-		c.log.Warn("model error", "code", me.Code, "type", me.Type, "event_id", me.EventID, "message", redact.Text(me.Message))
+		c.warn("model error", "code", me.Code, "type", me.Type, "event_id", me.EventID, "message", redact.Text(me.Message))
 		c.reportError(sourceModel, me.Code, me.Message, true)
 	}
 }
@@ -184,7 +210,14 @@ func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
 	}
 	c.mu.Lock()
 	seq := c.pb.sent(e.ItemID, frames*FrameBytes, 0)
+	items, marks := len(c.pb.older), len(c.pb.marks)
 	c.mu.Unlock()
+	switch {
+	case items > c.budget.PendingItems:
+		c.overBudget(limitPendingItems)
+	case marks > c.budget.PendingMarks:
+		c.overBudget(limitPendingMarks)
+	}
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
 	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: frames})
@@ -247,15 +280,32 @@ func (c *Call) flushAgentText() {
 // maxTranscriptLine caps one stored line (the model can be verbose).
 const maxTranscriptLine = 8 << 10
 
+// takeTranscript counts n bytes of transcript text received against the
+// call's budget; false means the call is over it (and ending).
+func (c *Call) takeTranscript(n int) bool {
+	c.transcriptIn += n
+	if c.transcriptIn > c.budget.TranscriptCallBytes {
+		c.overBudget(limitTranscriptCall)
+		return false
+	}
+	return true
+}
+
 // transcript stores a line and publishes it to live viewers.
 func (c *Call) transcript(role, text string) {
+	text = cleanText(text)
 	if text == "" {
 		return
 	}
 	if len(text) > maxTranscriptLine {
 		text = strings.ToValidUTF8(text[:maxTranscriptLine], "")
 	}
+	c.transcriptOut += len(text) + transcriptRowOverhead
+	if c.transcriptOut > c.budget.StoredTranscriptBytes {
+		c.overBudget(limitStoredTranscript)
+		return
+	}
 	now := time.Now().UTC()
 	c.r.transcripts.add(TranscriptLine{CallSID: c.callSID, Role: role, Text: text, Time: now})
-	c.r.publish(events.TranscriptLine, c.callSID, map[string]any{"role": role, "text": redact.Text(text)})
+	c.publish(events.TranscriptLine, map[string]any{"role": role, "text": redact.Text(shorten(text))})
 }

@@ -16,6 +16,9 @@ const maxErrorReports = 20
 // maxErrorMessage bounds the model's error text kept in a report.
 const maxErrorMessage = 300
 
+// maxErrorCode bounds the model's error code, type and event_id.
+const maxErrorCode = 64
+
 // errorSource says which side an error came from.
 const (
 	sourceModel  = "model"
@@ -30,11 +33,12 @@ func (c *Call) reportError(source, code, message string, audited bool) {
 	if c.errReports.Add(1) > maxErrorReports {
 		return
 	}
+	code = clip(code, maxErrorCode)
 	if len(message) > maxErrorMessage {
 		message = strings.ToValidUTF8(message[:maxErrorMessage], "")
 	}
-	message = redact.Text(message)
-	c.r.publish(events.Error, c.callSID, map[string]any{"source": source, "code": code, "message": message})
+	message = redact.Text(cleanText(message))
+	c.publish(events.Error, map[string]any{"source": source, "code": code, "message": message})
 	if audited {
 		c.r.audit(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "relay", CallSID: c.callSID,
 			Detail: map[string]any{"source": source, "code": code, "message": message}})

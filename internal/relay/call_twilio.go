@@ -249,7 +249,7 @@ func (c *Call) onMedia(m *twilioMsg, now time.Time) {
 	if !c.model.trySend(it) {
 		c.dropsIn++
 		if c.dropsIn == 1 || c.dropsIn%500 == 0 {
-			c.log.Warn("model queue full: caller audio dropped", "frames", c.dropsIn)
+			c.warn("model queue full: caller audio dropped", "frames", c.dropsIn)
 		}
 	}
 }

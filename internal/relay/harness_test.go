@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,20 @@ type harnessOpts struct {
 	env map[string]string
 	// realtimeURL overrides the fake's URL (e.g. an unreachable one).
 	realtimeURL string
+	// log receives the relay's log lines (default: discarded).
+	log *slog.Logger
+	// bus, when set, also receives every live event (as /logs viewers
+	// would).
+	bus *events.Bus
+}
+
+// tee publishes to several publishers.
+type tee []events.Publisher
+
+func (t tee) Publish(ev events.Event) {
+	for _, p := range t {
+		p.Publish(ev)
+	}
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -80,9 +95,17 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h.events = &recEvents{}
 	h.audit = &recAudit{}
 	h.lines = &recTranscripts{}
+	log := o.log
+	if log == nil {
+		log = logging.Discard()
+	}
+	var pub events.Publisher = h.events
+	if o.bus != nil {
+		pub = tee{h.events, o.bus}
+	}
 	h.relay = New(Deps{
-		Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil),
-		Audit: h.audit, Events: h.events, Calls: h.calls, Transcripts: h.lines,
+		Config: cfg, Log: log, Metrics: metrics.New(nil),
+		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
 	})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 )
 
 // msgBuf holds one or more outgoing WebSocket text messages back to back;
@@ -72,6 +74,7 @@ type outItem struct {
 	buf    *msgBuf
 	read   time.Time // when the frame that produced it was read (audio only)
 	frames int       // audio frames inside, for metrics
+	weight int64     // bytes it holds of the queue's byte budget
 }
 
 // peerMetrics are the per-direction collectors, resolved once.
@@ -80,8 +83,9 @@ type peerMetrics struct {
 	latency prometheus.Observer
 }
 
-// peer is one WebSocket with its bounded send queue. Exactly one writer
-// goroutine writes to the socket; anyone may enqueue.
+// peer is one WebSocket with its bounded send queue: bounded in entries
+// and, since one entry can hold many messages, in bytes (Budget.QueueBytes).
+// Exactly one writer goroutine writes to the socket; anyone may enqueue.
 type peer struct {
 	name    string // "twilio" or "model", the metrics label
 	conn    *websocket.Conn
@@ -92,38 +96,72 @@ type peer struct {
 	timeout time.Duration // write deadline per message
 	ping    time.Duration
 	sent    int // messages written; the writer goroutine's own
+
+	maxBytes int64               // the byte budget of the queue
+	room     *semaphore.Weighted // bytes free of maxBytes
+	queued   atomic.Int64        // bytes queued now (for tests and metrics)
 }
 
-func newPeer(name string, queueLen int, pool *bufPool, m peerMetrics) *peer {
-	return &peer{name: name, queue: make(chan outItem, queueLen), pool: pool, m: m, timeout: 5 * time.Second, ping: 20 * time.Second}
+func newPeer(name string, queueLen, maxBytes int, pool *bufPool, m peerMetrics) *peer {
+	return &peer{name: name, queue: make(chan outItem, queueLen), pool: pool, m: m, timeout: 5 * time.Second, ping: 20 * time.Second,
+		maxBytes: int64(maxBytes), room: semaphore.NewWeighted(int64(maxBytes))}
 }
 
-// trySend queues it without waiting; a full queue drops it (the buffer
-// returns to the pool) and reports false.
+// weigh sets the bytes it takes of the budget: its size, but never more
+// than the whole budget, so one large entry still fits an empty queue.
+func (p *peer) weigh(it *outItem) { it.weight = min(int64(len(it.buf.b)), p.maxBytes) }
+
+// trySend queues it without waiting; a full queue (in entries or bytes)
+// drops it (the buffer returns to the pool) and reports false.
 func (p *peer) trySend(it outItem) bool {
+	p.weigh(&it)
+	if !p.room.TryAcquire(it.weight) {
+		p.pool.put(it.buf)
+		return false
+	}
 	select {
 	case p.queue <- it:
+		p.queued.Add(it.weight)
 		return true
 	default:
+		p.room.Release(it.weight)
 		p.pool.put(it.buf)
 		return false
 	}
 }
 
-// send queues it, waiting for room until ctx ends.
+// send queues it, waiting for room (entries and bytes) until ctx ends.
 func (p *peer) send(ctx context.Context, it outItem) bool {
+	p.weigh(&it)
+	if !p.room.TryAcquire(it.weight) {
+		if err := p.room.Acquire(ctx, it.weight); err != nil {
+			p.pool.put(it.buf)
+			return false
+		}
+	}
 	select {
 	case p.queue <- it:
+		p.queued.Add(it.weight)
 		return true
 	default:
 	}
 	select {
 	case p.queue <- it:
+		p.queued.Add(it.weight)
 		return true
 	case <-ctx.Done():
+		p.room.Release(it.weight)
 		p.pool.put(it.buf)
 		return false
 	}
+}
+
+// done gives back the bytes of an entry taken off the queue and releases
+// its buffer.
+func (p *peer) done(it outItem) {
+	p.queued.Add(-it.weight)
+	p.room.Release(it.weight)
+	p.pool.put(it.buf)
 }
 
 // sendBytes queues one control message (copied into a pooled buffer).
@@ -149,7 +187,7 @@ func (p *peer) writeLoop(ctx context.Context) error {
 			}
 		case it := <-p.queue:
 			err := p.write(it)
-			p.pool.put(it.buf)
+			p.done(it)
 			if err != nil {
 				return err
 			}
@@ -176,7 +214,7 @@ func (p *peer) write(it outItem) error {
 		select {
 		case more := <-p.queue:
 			err = p.writeItem(more)
-			p.pool.put(more.buf)
+			p.done(more)
 			continue
 		default:
 		}
@@ -210,7 +248,7 @@ func (p *peer) drain() {
 	for {
 		select {
 		case it := <-p.queue:
-			p.pool.put(it.buf)
+			p.done(it)
 		default:
 			return
 		}

@@ -56,6 +56,9 @@ type Deps struct {
 	DenyList    DenyList
 	// Dialer opens Realtime sockets; nil means a default dialer.
 	Dialer *websocket.Dialer
+	// Budget is what each call may use; the zero value means
+	// DefaultBudget().
+	Budget Budget
 }
 
 // Relay runs media-stream calls. It is safe for concurrent use.
@@ -67,6 +70,7 @@ type Relay struct {
 	dialer   *websocket.Dialer
 	upgrader *websocket.Upgrader
 	pool     *bufPool
+	budget   Budget
 	batches  *sync.Pool // write batches of every call's sockets
 	toTw     peerMetrics
 	toAI     peerMetrics
@@ -97,10 +101,14 @@ func New(d Deps) *Relay {
 		dialer:   d.Dialer,
 		upgrader: newUpgrader(),
 		pool:     newBufPool(),
+		budget:   d.Budget,
 		batches:  newBatchPool(),
 		calls:    make(map[*Call]struct{}),
 		changed:  make(chan struct{}),
 		warm:     make(map[string]*warmSession),
+	}
+	if r.budget == (Budget{}) {
+		r.budget = DefaultBudget()
 	}
 	if r.dialer == nil {
 		r.dialer = &websocket.Dialer{

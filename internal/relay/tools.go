@@ -85,19 +85,70 @@ type errUserFacing struct{ msg string }
 
 func (e errUserFacing) Error() string { return e.msg }
 
-// startTool runs a function call once per call_id, on its own goroutine,
-// so audio keeps flowing while it works.
+// startTool queues a function call, once per call_id, for the call's
+// tool workers (at most Budget.ToolWorkers, started on demand), so audio
+// keeps flowing while it works and a flood of calls never means a flood
+// of goroutines. It runs on the model reader.
 func (c *Call) startTool(it modelItem) {
 	if it.CallID == "" || c.toolsSeen[it.CallID] {
 		return
 	}
+	if len(it.CallID) > c.budget.ItemIDBytes {
+		c.overBudget(limitItemID)
+		return
+	}
+	if len(c.toolsSeen) >= c.budget.ToolCallsPerCall {
+		c.overBudget(limitToolsPerCall)
+		return
+	}
+	if c.toolsResp++; c.toolsResp > c.budget.ToolCallsPerResponse {
+		c.overBudget(limitToolsPerResponse)
+		return
+	}
 	c.toolsSeen[it.CallID] = true
-	c.r.publish(events.ToolCall, c.callSID, map[string]any{"name": it.Name, "arguments": redact.Text(it.Arguments)})
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.runTool(it)
-	}()
+	it.Name = clip(it.Name, maxToolName)
+	c.publish(events.ToolCall, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
+	select {
+	case c.toolQ <- it: // never full: it holds ToolCallsPerCall
+	default:
+		c.overBudget(limitToolsPerCall)
+		return
+	}
+	if c.toolWorkers < c.budget.ToolWorkers {
+		c.toolWorkers++
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.toolWorker()
+		}()
+	}
+}
+
+// toolWorker runs queued function calls until the call ends.
+func (c *Call) toolWorker() {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case it := <-c.toolQ:
+			c.runTool(it)
+		}
+	}
+}
+
+// maxToolName bounds a tool name as logged and published.
+const maxToolName = 64
+
+// maxToolSummary bounds the tool arguments live viewers see.
+const maxToolSummary = 200
+
+// summarise is what live viewers see of tool arguments: the start,
+// masked, never the full text.
+func summarise(args string) string {
+	if len(args) <= maxToolSummary {
+		return redact.Text(cleanText(args))
+	}
+	return redact.Text(cleanText(args[:maxToolSummary])) + "…"
 }
 
 func (c *Call) runTool(it modelItem) {
@@ -112,7 +163,7 @@ func (c *Call) runTool(it modelItem) {
 		name = "unknown"
 	}
 	c.r.m.ToolCalls.WithLabelValues(name, res.label).Inc()
-	c.r.publish(events.ToolResult, c.callSID, map[string]any{"name": it.Name, "ok": res.OK, "result": redact.Text(res.Message + res.Error)})
+	c.publish(events.ToolResult, map[string]any{"name": it.Name, "ok": res.OK, "result": redact.Text(res.Message + res.Error)})
 	if c.ctx.Err() != nil {
 		return
 	}
@@ -179,7 +230,7 @@ func (c *Call) lookupContact(ctx context.Context, name string) toolResult {
 		return toolResult{OK: false, Error: "several contacts match that name; ask for the full name", label: "ok"}
 	}
 	if err != nil {
-		c.log.Warn("contact lookup failed", "err", err)
+		c.warn("contact lookup failed", "err", err)
 		return failed("the contact list is not available right now")
 	}
 	return toolResult{OK: true, Name: ct.Name, Number: redact.Phone(ct.PhoneNumber), Message: "Contact found.", label: "ok"}
@@ -194,12 +245,19 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 		if errors.As(err, &uf) {
 			return failed(uf.msg)
 		}
-		c.log.Warn("resolving the transfer target failed", "err", err)
+		c.warn("resolving the transfer target failed", "err", err)
 		return failed("the transfer is not possible right now")
 	}
 	tel := c.r.Telephony
 	if tel == nil {
 		return failed("transfers are not configured")
+	}
+	// One transfer per call: Twilio ends the stream after the first, and
+	// every further one would dial another leg.
+	if c.transfers.Add(1) > int32(c.budget.TransfersPerCall) {
+		c.transfers.Add(-1)
+		c.r.m.BudgetExceeded.WithLabelValues(limitTransfers).Inc()
+		return failed("the call has already been transferred; no further transfer is possible")
 	}
 	if kind == "conference" {
 		err = tel.AddToConference(ctx, c.callSID, number)
@@ -208,10 +266,11 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 	}
 	// The telephony service audits the action itself (actor "agent").
 	if err != nil {
+		c.transfers.Add(-1) // a failed transfer may be tried again
 		if ctx.Err() != nil {
 			return failed("the transfer took too long")
 		}
-		c.log.Warn("transfer failed", "kind", kind, "err", err)
+		c.warn("transfer failed", "kind", kind, "err", err)
 		if apperr.Is(err, apperr.Forbidden) {
 			return failed("that number cannot be dialled")
 		}

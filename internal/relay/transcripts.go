@@ -2,8 +2,11 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,8 +27,24 @@ type TranscriptLine struct {
 
 // TranscriptStore persists transcript lines.
 type TranscriptStore interface {
+	// InsertTranscripts stores a batch of lines (of many calls). A line
+	// the store refuses must not lose the others: it is dropped and
+	// reported as a DroppedLinesError.
 	InsertTranscripts(ctx context.Context, lines []TranscriptLine) error
 }
+
+// DroppedLinesError reports lines of a batch a TranscriptStore refused
+// and dropped; the rest of the batch was stored.
+type DroppedLinesError struct {
+	N   int   // lines dropped
+	Err error // the first refusal
+}
+
+func (e DroppedLinesError) Error() string {
+	return fmt.Sprintf("%d transcript line(s) refused and dropped: %v", e.N, e.Err)
+}
+
+func (e DroppedLinesError) Unwrap() error { return e.Err }
 
 // transcriptWriter stores lines in the background, in batches, so a slow
 // database never stalls a call's model reader. A full queue drops the line
@@ -36,6 +55,9 @@ type transcriptWriter struct {
 	queue chan TranscriptLine
 	done  chan struct{}
 	once  sync.Once
+
+	dropped atomic.Int64 // lines dropped for a full queue
+	refused atomic.Int64 // lines the store refused (and dropped)
 }
 
 func newTranscriptWriter(store TranscriptStore, log *slog.Logger) *transcriptWriter {
@@ -51,7 +73,11 @@ func (w *transcriptWriter) add(l TranscriptLine) {
 	select {
 	case w.queue <- l:
 	default:
-		w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID)
+		// Sampled: the 1st, 2nd, 4th, 8th... drop is logged, with the
+		// count, so a flood of lines is not also a flood of log lines.
+		if n := w.dropped.Add(1); n&(n-1) == 0 {
+			w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID, "dropped_total", n)
+		}
 	}
 }
 
@@ -74,7 +100,13 @@ func (w *transcriptWriter) run() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := w.store.InsertTranscripts(ctx, batch); err != nil {
-			w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
+			var d DroppedLinesError
+			if errors.As(err, &d) {
+				w.refused.Add(int64(d.N))
+				w.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", w.refused.Load(), "err", d.Err)
+			} else {
+				w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
+			}
 		}
 		cancel()
 		clear(batch) // personal text does not linger

@@ -17,10 +17,14 @@ func (db *DB) Transcripts() *TranscriptStore { return &TranscriptStore{db: db} }
 
 var _ relay.TranscriptStore = (*TranscriptStore)(nil)
 
-// InsertTranscripts writes a batch of lines in one transaction.
+// InsertTranscripts writes a batch of lines in one transaction. Lines of
+// many calls share a batch, so one bad line must not lose the others: when
+// the batch fails, each line is retried on its own and the ones the
+// database still refuses are dropped and reported as a
+// relay.DroppedLinesError.
 func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.TranscriptLine) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, $2, $3, $4)`)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, insertTranscript)
 		if err != nil {
 			return fmt.Errorf("prepare transcript insert: %w", err)
 		}
@@ -32,6 +36,37 @@ func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.T
 		}
 		return nil
 	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return err
+	case len(lines) == 1:
+		return relay.DroppedLinesError{N: 1, Err: err}
+	}
+	return s.insertEach(ctx, lines)
+}
+
+const insertTranscript = `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, $2, $3, $4)`
+
+// insertEach stores lines one statement each, dropping those refused.
+func (s *TranscriptStore) insertEach(ctx context.Context, lines []relay.TranscriptLine) error {
+	dropped := relay.DroppedLinesError{}
+	for _, l := range lines {
+		if _, err := s.db.write(ctx, insertTranscript, l.CallSID, l.Role, l.Text, Millis(l.Time)); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			dropped.N++
+			if dropped.Err == nil {
+				dropped.Err = translate(err, "transcript line")
+			}
+		}
+	}
+	if dropped.N > 0 {
+		return dropped
+	}
+	return nil
 }
 
 // ListTranscripts returns the lines of one call in the order they were

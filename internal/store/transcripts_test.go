@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -38,14 +39,19 @@ func TestTranscripts(t *testing.T) {
 			}
 		}
 
-		// A role outside the schema's check is refused, and nothing of the
-		// batch is kept.
+		// A role outside the schema's check is refused: that line is
+		// dropped and counted, the rest of its batch kept.
 		bad := []relay.TranscriptLine{{CallSID: call2, Role: relay.RoleAgent, Text: "ok", Time: now}, {CallSID: call2, Role: "operator", Text: "x", Time: now}}
-		if err := ts.InsertTranscripts(ctx, bad); err == nil {
-			t.Fatal("a bad role was stored")
+		var dropped relay.DroppedLinesError
+		if err := ts.InsertTranscripts(ctx, bad); !errors.As(err, &dropped) || dropped.N != 1 {
+			t.Fatalf("insert with a bad role = %v, want one line dropped", err)
 		}
-		if got, _ := ts.ListTranscripts(ctx, call2); len(got) != 1 {
-			t.Fatalf("call 2 lines = %d, want 1 (failed batch rolled back)", len(got))
+		if got, _ := ts.ListTranscripts(ctx, call2); len(got) != 2 {
+			t.Fatalf("call 2 lines = %d, want 2 (its first line and the good line of the bad batch)", len(got))
+		}
+		n0, _ := ts.DeleteTranscriptsForCall(ctx, call2)
+		if n0 != 2 {
+			t.Fatalf("erase call 2 = %d, want 2", n0)
 		}
 
 		n, err := ts.DeleteTranscriptsBefore(ctx, now.Add(-time.Hour))
@@ -58,6 +64,45 @@ func TestTranscripts(t *testing.T) {
 		}
 		if got, _ := ts.ListTranscripts(ctx, call1); len(got) != 0 {
 			t.Fatalf("lines left after erasure: %v", got)
+		}
+	})
+}
+
+// Finding 8: lines of many calls share a batch; one line PostgreSQL
+// refuses (a NUL byte) or the schema refuses (a bad role) costs only
+// itself, never the bystanders' lines.
+func TestTranscriptsBadLineAmongBystanders(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ts := db.Transcripts()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		bystanders := []string{"CA00000000000000000000000000000011", "CA00000000000000000000000000000012", "CA00000000000000000000000000000013",
+			"CA00000000000000000000000000000014", "CA00000000000000000000000000000015", "CA00000000000000000000000000000016"}
+		const hostile = "CA000000000000000000000000000000ff"
+		var batch []relay.TranscriptLine
+		for i, sid := range bystanders {
+			batch = append(batch, relay.TranscriptLine{CallSID: sid, Role: relay.RoleCaller, Text: "Hello, this is a bystander.", Time: now})
+			if i == 2 {
+				batch = append(batch, relay.TranscriptLine{CallSID: hostile, Role: relay.RoleAgent, Text: "bad\x00line", Time: now})
+			}
+		}
+		batch = append(batch, relay.TranscriptLine{CallSID: hostile, Role: "operator", Text: "bad role", Time: now})
+		err := ts.InsertTranscripts(ctx, batch)
+		var dropped relay.DroppedLinesError
+		if !errors.As(err, &dropped) {
+			t.Fatalf("insert = %v, want a DroppedLinesError", err)
+		}
+		want := 1 // the bad role
+		if db.Engine == store.Postgres {
+			want = 2 // and the NUL line
+		}
+		if dropped.N != want {
+			t.Fatalf("dropped = %d, want %d", dropped.N, want)
+		}
+		for _, sid := range bystanders {
+			if got, err := ts.ListTranscripts(ctx, sid); err != nil || len(got) != 1 {
+				t.Fatalf("bystander %s lines = %d, %v; want 1", sid, len(got), err)
+			}
 		}
 	})
 }

@@ -154,6 +154,10 @@ type CallStore interface {
 	MarkStreamStarted(ctx context.Context, callSID string, at time.Time) error
 	// MarkCallEnded records the end and frees the call's slot.
 	MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error)
+	// ClaimStreamSlot reports whether the accepted, live call holds a
+	// capacity slot as its stream starts, re-admitting it under capacity
+	// when its pending slot was freed as stale.
+	ClaimStreamSlot(ctx context.Context, callSID string, capacity *Capacity, at time.Time) (bool, error)
 }
 
 // TokenStore keeps one-time media-stream tokens (hashes only).

@@ -26,7 +26,10 @@
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
+    // dir=auto isolates each text: bidi controls or right-to-left text in
+    // one caller's line never reorder the rest of the line (the server
+    // strips the controls too).
+    if (text !== undefined) { e.textContent = text; e.dir = "auto"; }
     return e;
   }
 
