@@ -119,7 +119,7 @@ func (c *Call) startTool(it modelItem) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.toolWorker()
+			c.contain("tool_worker", c.toolWorker)
 		}()
 	}
 }
