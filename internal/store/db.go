@@ -65,6 +65,7 @@ type DB struct {
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
 	closeOnce       sync.Once
+	panics          panicReporter // see SetPanicHandler
 }
 
 // checkpointEvery is how often the SQLite WAL is copied back into the
@@ -77,7 +78,6 @@ const checkpointEvery = 250 * time.Millisecond
 // admission batched behind it) for milliseconds; a PASSIVE checkpoint
 // here never waits for or blocks writers or readers.
 func (db *DB) checkpointLoop() {
-	defer close(db.checkpointsDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
@@ -121,7 +121,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
-	go db.checkpointLoop()
+	go db.runCheckpoints()
 	return db, nil
 }
 
