@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // CacheTTL bounds how long a validated token is trusted without asking the
@@ -71,7 +72,11 @@ func NewService(store Store, auditor Auditor, o Options) *Service {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, audit: auditor, log: o.Log, now: o.Now, ttl: o.CacheTTL, cache: map[[32]byte]cached{}}
-	s.used = newLastUsed(o.TouchEvery, store.TouchAPITokens, o.Log)
+	s.used = newLastUsed(o.TouchEvery, store.TouchAPITokens, o.Log, func(v any) {
+		panics.Log(o.Log, "panic contained", "apitoken", v, false, "where", "api_token_last_used")
+		auditor.Record(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "apitoken",
+			Detail: map[string]any{"source": "panic", "where": "api_token_last_used", "message": panics.Message(v)}})
+	})
 	return s
 }
 
