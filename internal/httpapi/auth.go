@@ -43,12 +43,23 @@ func (s *Server) bearerAuth(next http.Handler) http.Handler {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface string, check func() (principal, error)) (principal, bool) {
 	ip := ClientIP(r.Context())
 	bucket := ipBucket(ip)
+	// /logs and /ready take tokens outside /api and its per-IP rate
+	// limit: there a client that keeps failing is answered 429 before its
+	// token is looked up (the Twilio routes' refusal throttle).
+	throttled := surface != "api"
+	if throttled && s.refusalLimited(w, r, surface, "", redact.Text(r.URL.Path)) {
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
+		return principal{}, false
+	}
 	locked, until := s.lockout.locked(bucket)
 	p, err := check()
 	if err != nil {
 		if !apperr.Is(err, apperr.Unauthenticated) {
 			s.writeError(w, r, err)
 			return principal{}, false
+		}
+		if throttled {
+			s.refusalLimit.fail(bucketAddr(ip))
 		}
 		if locked {
 			s.lockedOut(w, r, until)

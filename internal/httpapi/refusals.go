@@ -139,8 +139,11 @@ func (s *Server) noteRefusal(r *http.Request, surface, actor, path, reason strin
 		return false
 	}
 	msg := "media stream refused"
-	if surface == "twilio" {
+	switch surface {
+	case "twilio":
 		msg = "Twilio webhook refused"
+	case "logs", "ready":
+		msg = "bearer request refused"
 	}
 	s.log.Warn(msg, "surface", surface, "request_id", RequestID(r.Context()), "path", path,
 		"reason", reason, "count", count, "remote_ip", redact.IP(ip))
