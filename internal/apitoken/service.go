@@ -39,6 +39,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// revokes counts revocations: a lookup that began before one does not
+	// cache what it read (it may be the token just revoked).
+	revokes uint64
 
 	used *lastUsed
 }
@@ -135,6 +138,7 @@ func (s *Service) Revoke(ctx context.Context, actor, name string) error {
 		return err
 	}
 	s.mu.Lock()
+	s.revokes++
 	for h, c := range s.cache {
 		if c.tok.Name == name {
 			delete(s.cache, h)
@@ -160,6 +164,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[h]
+	gen := s.revokes
 	s.mu.Unlock()
 	if !ok || now.Sub(c.fetched) >= s.ttl || now.Before(c.fetched) {
 		t, err := s.store.APITokenByHash(ctx, h)
@@ -177,10 +182,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 		}
 		c = cached{tok: t, fetched: now}
 		s.mu.Lock()
-		if len(s.cache) >= maxCached {
-			clear(s.cache)
+		if s.revokes == gen {
+			if len(s.cache) >= maxCached {
+				clear(s.cache)
+			}
+			s.cache[h] = c
 		}
-		s.cache[h] = c
 		s.mu.Unlock()
 	}
 	if c.tok.Expired(now) {
