@@ -17,13 +17,13 @@ import (
 // token-store lookup unless it is refused first.
 func guess(i int) string { return fmt.Sprintf("%s%043d", apitoken.Prefix, i) }
 
-// TestBearerGuessesThrottledOnLogsAndReady: /logs and /ready take bearer
-// tokens outside /api and its per-IP rate limit; a client that keeps
-// failing there is answered 429 (Retry-After 60) before its token is
+// TestBearerGuessesThrottledOnLogsAndReady: /logs, /ready and /metrics
+// take bearer tokens outside /api and its per-IP rate limit; a client that
+// keeps failing there is answered 429 (Retry-After 60) before its token is
 // looked up, like a client that keeps failing the Twilio routes. The
 // lockout is set out of reach, so what answers is the refusal throttle.
 func TestBearerGuessesThrottledOnLogsAndReady(t *testing.T) {
-	for _, surface := range []string{"logs", "ready"} {
+	for _, surface := range []string{"logs", "ready", "metrics"} {
 		t.Run(surface, func(t *testing.T) {
 			srv := apptest.New(t, apptest.Options{Env: map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32", "AUTH_FAILURE_LIMIT": "1000"}})
 			var last *http.Response

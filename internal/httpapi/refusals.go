@@ -142,7 +142,7 @@ func (s *Server) noteRefusal(r *http.Request, surface, actor, path, reason strin
 	switch surface {
 	case "twilio":
 		msg = "Twilio webhook refused"
-	case "logs", "ready":
+	case "logs", "ready", "metrics":
 		msg = "bearer request refused"
 	}
 	s.log.Warn(msg, "surface", surface, "request_id", RequestID(r.Context()), "path", path,
