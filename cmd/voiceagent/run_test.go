@@ -20,7 +20,7 @@ func goodProduction(dir string) map[string]string {
 		"TWILIO_API_KEY":      "SK00000000000000000000000000000000",
 		"TWILIO_API_SECRET":   "test-api-secret-not-real",
 		"OPENAI_API_KEY":      "sk-test-not-real",
-		"INTERNAL_API_BEARER": "tb-0123456789abcdefghijklmnopqrstuv",
+		"INTERNAL_API_BEARER": "tb-Xw7qLm2RzT9vKc4NpJ8sHd3YgB6fVa1E",
 		"PRIVACY_HASH_KEY":    strings.Repeat("k", 40),
 		"ENV_FILE":            "",
 		"DATA_DIR":            dir,

@@ -14,6 +14,9 @@ type lastUsed struct {
 	every time.Duration
 	write func(ctx context.Context, used map[string]time.Time) error
 	log   *slog.Logger
+	// panicked reports a contained panic of a write (logged and audited
+	// by the service).
+	panicked func(v any)
 
 	mu      sync.Mutex
 	pending map[string]time.Time
@@ -26,8 +29,8 @@ type lastUsed struct {
 // maxPending bounds the notes between writes (one per token name).
 const maxPending = 10_000
 
-func newLastUsed(every time.Duration, write func(context.Context, map[string]time.Time) error, log *slog.Logger) *lastUsed {
-	l := &lastUsed{every: every, write: write, log: log, pending: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newLastUsed(every time.Duration, write func(context.Context, map[string]time.Time) error, log *slog.Logger, panicked func(any)) *lastUsed {
+	l := &lastUsed{every: every, write: write, log: log, panicked: panicked, pending: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -64,12 +67,19 @@ func (l *lastUsed) take() map[string]time.Time {
 	return p
 }
 
-// flush writes the pending notes now.
+// flush writes the pending notes now. A panicking write (a store fault)
+// is contained and reported; its notes are lost (the next use notes the
+// time again), the writer goes on.
 func (l *lastUsed) flush(ctx context.Context) {
 	p := l.take()
 	if p == nil {
 		return
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			l.panicked(v)
+		}
+	}()
 	if err := l.write(ctx, p); err != nil {
 		l.log.Warn("api tokens: writing last-used times failed", "err", err, "tokens", len(p))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // CacheTTL bounds how long a validated token is trusted without asking the
@@ -38,6 +39,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// revokes counts revocations: a lookup that began before one does not
+	// cache what it read (it may be the token just revoked).
+	revokes uint64
 
 	used *lastUsed
 }
@@ -71,7 +75,11 @@ func NewService(store Store, auditor Auditor, o Options) *Service {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{store: store, audit: auditor, log: o.Log, now: o.Now, ttl: o.CacheTTL, cache: map[[32]byte]cached{}}
-	s.used = newLastUsed(o.TouchEvery, store.TouchAPITokens, o.Log)
+	s.used = newLastUsed(o.TouchEvery, store.TouchAPITokens, o.Log, func(v any) {
+		panics.Log(o.Log, "panic contained", "apitoken", v, false, "where", "api_token_last_used")
+		auditor.Record(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "apitoken",
+			Detail: map[string]any{"source": "panic", "where": "api_token_last_used", "message": panics.Message(v)}})
+	})
 	return s
 }
 
@@ -130,6 +138,7 @@ func (s *Service) Revoke(ctx context.Context, actor, name string) error {
 		return err
 	}
 	s.mu.Lock()
+	s.revokes++
 	for h, c := range s.cache {
 		if c.tok.Name == name {
 			delete(s.cache, h)
@@ -155,6 +164,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[h]
+	gen := s.revokes
 	s.mu.Unlock()
 	if !ok || now.Sub(c.fetched) >= s.ttl || now.Before(c.fetched) {
 		t, err := s.store.APITokenByHash(ctx, h)
@@ -172,10 +182,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 		}
 		c = cached{tok: t, fetched: now}
 		s.mu.Lock()
-		if len(s.cache) >= maxCached {
-			clear(s.cache)
+		if s.revokes == gen {
+			if len(s.cache) >= maxCached {
+				clear(s.cache)
+			}
+			s.cache[h] = c
 		}
-		s.cache[h] = c
 		s.mu.Unlock()
 	}
 	if c.tok.Expired(now) {

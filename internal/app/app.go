@@ -18,6 +18,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/panics"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
@@ -64,6 +65,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts), audit.WithDropCounter(a.Metrics.AuditDropped),
 		audit.WithPanicStacks(!cfg.Production()))
 	a.closers = append(a.closers, a.Audit.Close)
+	// A panic in the store's own goroutines (the SQLite checkpoint loop)
+	// is logged and audited like every other contained panic.
+	db.SetPanicHandler(func(where string, v any) {
+		panics.Log(log, "panic contained", "store", v, !cfg.Production(), "where", where)
+		a.Audit.Record(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "store",
+			Detail: map[string]any{"source": "panic", "where": where, "message": panics.Message(v)}})
+	})
 	if err := a.startObservability(ctx); err != nil {
 		a.Close()
 		return nil, err

@@ -28,12 +28,13 @@ const (
 // Sink takes the aggregated rows; (*Recorder).Record is one.
 type Sink interface{ Record(Event) }
 
-type refusalKey struct{ ip, surface, reason string }
+type refusalKey struct{ typ, ip, surface, reason, actor string }
 
 type refusalEntry struct {
-	actor, path string
-	lastWrite   time.Time // when the last row for this key was written
-	pending     int       // refusals since then, not yet written
+	path      string
+	extra     map[string]any
+	lastWrite time.Time // when the last row for this key was written
+	pending   int       // refusals since then, not yet written
 }
 
 // Refusals aggregates refused requests into bounded audit rows. The zero
@@ -80,11 +81,17 @@ func NewRefusals(sink Sink, opts ...RefusalOption) *Refusals {
 
 // Refusal is one refused request.
 type Refusal struct {
+	// Type is the row's type: TypeAuthFailure when empty, TypeAccessDenied
+	// for a token that lacks a route's scope.
+	Type     string
 	RemoteIP string // unmasked; the recorder masks it
-	Surface  string // "twilio", "media"
+	Surface  string // "twilio", "media", "logs", "ready", "api"
 	Reason   string // "bad_signature", "rate_limited", ...
-	Actor    string
+	Actor    string // part of the key: two tokens refused from one address are two rows
 	Path     string // already free of tokens and numbers
+	// Extra is added to the row's Detail (say, the missing scope); it
+	// must be the same for every refusal of one key.
+	Extra map[string]any
 }
 
 // Note counts one refusal and reports whether a row was written for it
@@ -93,7 +100,11 @@ func (a *Refusals) Note(f Refusal) (written bool, count int) {
 	now := a.now()
 	var out *Event
 	a.mu.Lock()
-	k := refusalKey{f.RemoteIP, f.Surface, f.Reason}
+	typ := f.Type
+	if typ == "" {
+		typ = TypeAuthFailure
+	}
+	k := refusalKey{typ, f.RemoteIP, f.Surface, f.Reason, f.Actor}
 	e := a.keys[k]
 	if e == nil {
 		if len(a.keys) >= a.max {
@@ -104,7 +115,7 @@ func (a *Refusals) Note(f Refusal) (written bool, count int) {
 			e = a.keys[k]
 		}
 		if e == nil {
-			e = &refusalEntry{actor: f.Actor, path: f.Path}
+			e = &refusalEntry{path: f.Path, extra: f.Extra}
 			a.keys[k] = e
 		}
 	}
@@ -135,12 +146,15 @@ func (a *Refusals) rowLocked(k refusalKey, e *refusalEntry, now time.Time) Event
 	if e.path != "" {
 		d["path"] = e.path
 	}
+	for name, v := range e.extra {
+		d[name] = v
+	}
 	if k.ip == "" {
 		d["overflow"] = true
 	}
 	e.pending = 0
 	e.lastWrite = now
-	return Event{Type: TypeAuthFailure, Severity: Warning, Actor: e.actor, RemoteIP: k.ip, Time: now, Detail: d}
+	return Event{Type: k.typ, Severity: Warning, Actor: k.actor, RemoteIP: k.ip, Time: now, Detail: d}
 }
 
 // sweepLocked writes (into rows, when not nil) the pending counts whose

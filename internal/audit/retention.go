@@ -2,9 +2,12 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // RetentionEvery is how often the retention job runs.
@@ -70,9 +73,7 @@ func (r *Retention) RunOnce(ctx context.Context) map[string]int64 {
 			return purged
 		}
 		cutoff := r.now().Add(-t.Keep)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		n, err := t.Purge(pctx, cutoff)
-		cancel()
+		n, err := r.purge(ctx, t, cutoff)
 		if err != nil {
 			r.log.Error("retention purge failed", "table", t.Name, "err", err)
 			detail[t.Name] = "failed"
@@ -88,6 +89,27 @@ func (r *Retention) RunOnce(ctx context.Context) map[string]int64 {
 		r.rec.Record(Event{Type: TypeResourceCleanup, Actor: "retention", Detail: map[string]any{"purged": detail}})
 	}
 	return purged
+}
+
+// errPurgePanicked stands for a purge that panicked (reported by purge).
+var errPurgePanicked = errors.New("purge panicked")
+
+// purge runs one target's purge with its own deadline. A panic (a store
+// or driver fault) is contained: logged (redacted, no stack), recorded as
+// error_occurred, and the target counted as failed, so neither the other
+// tables nor the process (and its live calls) go down with it.
+func (r *Retention) purge(ctx context.Context, t Target, cutoff time.Time) (n int64, err error) {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, errPurgePanicked
+			panics.Log(r.log, "panic contained", "retention", v, false, "table", t.Name)
+			r.rec.Record(Event{Type: TypeError, Severity: Warning, Actor: "retention",
+				Detail: map[string]any{"source": "panic", "where": "retention", "table": t.Name, "message": panics.Message(v)}})
+		}
+	}()
+	return t.Purge(pctx, cutoff)
 }
 
 // Stop ends the job and waits for a running purge to finish.

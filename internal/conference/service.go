@@ -296,12 +296,15 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actorOf(ctx),
 		Detail: map[string]any{"action": "dial_refused", "target": redact.Phone(target), "reason": reason}})
 	s.log.Warn("dial refused", "target", redact.Phone(target), "reason", reason)
+	if reason == dialguard.ReasonInvalid { // not a number at all: a bad request
+		return apperr.New(apperr.Invalid, dialRefusedMessage[reason])
+	}
 	return apperr.New(apperr.Forbidden, dialRefusedMessage[reason])
 }
 
 // dialRefusedMessage is what the operator API says for each refusal.
 var dialRefusedMessage = map[string]string{
-	dialguard.ReasonInvalid:   "targetNumber must be an E.164 number such as +15551234567",
+	dialguard.ReasonInvalid:   "targetNumber must be an E.164 number of a length its country's plan allows, such as +15551234567",
 	dialguard.ReasonOwnNumber: "targetNumber is one of this service's own numbers",
 	dialguard.ReasonDenyList:  "targetNumber is on the deny list",
 	dialguard.ReasonHighCost:  "targetNumber is in a high-cost range (DIAL_HIGH_COST_PREFIXES)",

@@ -11,7 +11,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // testBearer is a made-up bearer with enough variety for production.
-const testBearer = "tb-0123456789abcdefghijklmnopqrstuv"
+const testBearer = "tb-Xw7qLm2RzT9vKc4NpJ8sHd3YgB6fVa1E"
 
 func prodEnv() map[string]string {
 	return map[string]string{

@@ -151,3 +151,36 @@ func TestDevelopmentDefaultsOnAPublicServer(t *testing.T) {
 		}
 	}
 }
+
+// TestProductionRefusesPatternedBearers: a bearer of sixteen or more
+// distinct characters in equal numbers still has almost no entropy when it
+// is a run ("0123456789abcdef...") or a block said twice; each is refused.
+// Random tokens of the usual shapes pass.
+func TestProductionRefusesPatternedBearers(t *testing.T) {
+	for _, weak := range []string{
+		"0123456789abcdef0123456789abcdef",
+		"abcdefghijklmnopabcdefghijklmnop",
+		"0123456789abcdefghijklmnopqrstuvwxyz",
+		"fedcba9876543210fedcba9876543210fedcba98",
+		"Zq8vN3xR7kLp2Wm9Zq8vN3xR7kLp2Wm9",
+		"Zq8vN3xR7kLp2Wm9Zq8vN3xR7kLp2Wm9Zq8vN3xR7kLp2Wm9Zq8vN3xR7kLp2Wm9",
+		"aceg0246ikmo8ACEGIKMOQSUWY13579bdfhjlnprtvxz",
+	} {
+		if !weakToken(weak) {
+			t.Errorf("weakToken(%q) = false, want true", weak)
+		}
+	}
+	for _, strong := range []string{
+		"e4bb6e93aa933fe0d7f34fd9eb6b2ffa56ed62083a505acddeaf660edef07f3f",
+		"a023344c1ce094c11e4c3e05ca99440bba88b65b263925f4ea5d589f742737bf",
+		"cf57d041a321b409f010bbee1fb2df15dc18439e840aef3d5e3118cdbba00822",
+		"vyllHwgUf6H-389thbRhKBiXA6SLatPdblWfR4y4Yu8",
+		"s6wGanmyD-4q_6m31XIoC-YkT2mG0pmnB3mzd5oXwZY",
+		"MjzqckGEw6KX0suLFRUFqE1RKzOqaocI3s1E-gz3YWc",
+		testBearer,
+	} {
+		if weakToken(strong) {
+			t.Errorf("weakToken(%q) = true, want false", strong)
+		}
+	}
+}

@@ -151,8 +151,10 @@ func (g *Guard) Check(number string) (reason string) {
 			return ReasonHighCost
 		}
 	}
+	// A length the country's plan cannot hold is no number to dial
+	// (libphonenumber's possible-number check).
 	num, err := phonenumbers.Parse(number, "")
-	if err != nil {
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return ReasonInvalid
 	}
 	if _, bad := refusedTypes[phonenumbers.GetNumberType(num)]; bad {

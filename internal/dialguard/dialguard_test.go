@@ -139,3 +139,19 @@ func TestGuardSettingsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardRefusesImpossibleNumbers: an E.164-shaped string whose length
+// its country's plan does not allow (a digit short or long of a North
+// American number) is not a number to dial, whatever the countries
+// allowed.
+func TestGuardRefusesImpossibleNumbers(t *testing.T) {
+	g := guard(t, dialguard.Settings{OwnNumbers: []string{service}, Countries: []string{"*"}})
+	for _, n := range []string{"+1415555012", "+141555501230", "+1876555012"} {
+		if got := g.Check(n); got != dialguard.ReasonInvalid {
+			t.Errorf("Check(%s) = %q, want %q", n, got, dialguard.ReasonInvalid)
+		}
+	}
+	if got := g.Check(contact); got != "" {
+		t.Errorf("Check(%s) = %q, want it dialable", contact, got)
+	}
+}

@@ -18,14 +18,21 @@ import (
 // INTERNAL_API_BEARER's tokens (compared in constant time; admin) or a
 // scoped token (internal/apitoken). The token's name and scopes go into
 // the request context; routes then demand their scope with need.
-func (s *Server) bearerAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := s.authorize(w, r, "api", func() (principal, error) { return s.checkBearer(r.Context(), r.Header.Get("Authorization")) })
-		if !ok {
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
-	})
+func (s *Server) bearerAuth(next http.Handler) http.Handler { return s.bearerOn("api")(next) }
+
+// bearerOn is bearerAuth for a surface: "api" behind /api's per-IP rate
+// limit; any other surface ("metrics") gets the refusal throttle instead
+// (see authorize).
+func (s *Server) bearerOn(surface string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := s.authorize(w, r, surface, func() (principal, error) { return s.checkBearer(r.Context(), r.Header.Get("Authorization")) })
+			if !ok {
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+		})
+	}
 }
 
 // authorize applies the lockout around check (which returns the caller,
@@ -43,12 +50,23 @@ func (s *Server) bearerAuth(next http.Handler) http.Handler {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface string, check func() (principal, error)) (principal, bool) {
 	ip := ClientIP(r.Context())
 	bucket := ipBucket(ip)
+	// /logs, /ready and /metrics take tokens outside /api and its per-IP
+	// rate limit: there a client that keeps failing is answered 429 before
+	// its token is looked up (the Twilio routes' refusal throttle).
+	throttled := surface != "api"
+	if throttled && s.refusalLimited(w, r, surface, "", redact.Text(r.URL.Path)) {
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
+		return principal{}, false
+	}
 	locked, until := s.lockout.locked(bucket)
 	p, err := check()
 	if err != nil {
 		if !apperr.Is(err, apperr.Unauthenticated) {
 			s.writeError(w, r, err)
 			return principal{}, false
+		}
+		if throttled {
+			s.refusalLimit.fail(bucketAddr(ip))
 		}
 		if locked {
 			s.lockedOut(w, r, until)

@@ -111,3 +111,22 @@ func ipBucket(ip string) string {
 	}
 	return p.String()
 }
+
+// bucketAddr is ipBucket as an address (an IPv6 /64 by its first
+// address), for the refusal throttle and the refusal rows, whose remote IP
+// the recorder masks and so must be an address.
+func bucketAddr(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.Addr().String()
+}

@@ -56,3 +56,20 @@ func TestOperatorDialGuard(t *testing.T) {
 		t.Fatalf("forward to an allowed number = %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestOperatorDialImpossibleNumber: a target the numbering plan cannot
+// hold (a digit short, a digit long, an unassigned country code) is a bad
+// request (400 invalid), not dialled and not a 403.
+func TestOperatorDialImpossibleNumber(t *testing.T) {
+	db := storetest.SQLite(t)
+	a := newOpAPI(t, db, map[string]string{"DIAL_ALLOWED_COUNTRIES": "*"})
+	for _, target := range []string{"+1415555012", "+141555501230", "+999123456789"} {
+		resp, b := a.call("POST", "/api/conference/add", `{"conferenceName":"`+confName+`","targetNumber":"`+target+`"}`, nil)
+		if resp.StatusCode != 400 || decodeError(t, b).Error.Code != "invalid" {
+			t.Errorf("add %s = %d %s, want 400 invalid", target, resp.StatusCode, b)
+		}
+	}
+	if reqs := a.tw.Requests(); len(reqs) != 0 {
+		t.Fatalf("Twilio was asked to dial: %+v", reqs)
+	}
+}

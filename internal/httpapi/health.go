@@ -26,7 +26,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.authorize(w, r, "ready", func() (principal, error) { return s.checkBearer(r.Context(), r.Header.Get("Authorization")) })
-	if !ok || !s.allowed(w, r, p, apitoken.MetricsRead) {
+	if !ok || !s.allowed(w, r, "ready", p, apitoken.MetricsRead) {
 		return
 	}
 	writeJSON(w, status, body)

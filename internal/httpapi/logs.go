@@ -31,7 +31,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, viaProtocol, ok := s.logsAuth(w, r)
-	if !ok || !s.allowed(w, r, p, apitoken.CallsRead) {
+	if !ok || !s.allowed(w, r, "logs", p, apitoken.CallsRead) {
 		return
 	}
 	name := p.name

@@ -69,7 +69,7 @@ func TestMetricsMoveDuringASimulatedCall(t *testing.T) {
 		t.Fatalf("/metrics without a token = %d", resp.StatusCode)
 	}
 	before := scrape(t, url, auth)
-	if got := value(before, "voiceagent_auth_failures_total", map[string]string{"surface": "api"}); got != 1 {
+	if got := value(before, "voiceagent_auth_failures_total", map[string]string{"surface": "metrics"}); got != 1 {
 		t.Fatalf("auth failures after one refused scrape = %v, want 1", got)
 	}
 	if before["go_goroutines"] == nil || before["process_cpu_seconds_total"] == nil {

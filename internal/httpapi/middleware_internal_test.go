@@ -52,7 +52,9 @@ func testServer(t *testing.T, prod bool) (*Server, *strings.Builder) {
 	}
 	var logs strings.Builder
 	log := logging.New(&logs, "json", "debug")
-	return &Server{Deps: Deps{Config: cfg, Log: log, Audit: audit.NewRecorder(nopAudit{}, logging.Discard()), Metrics: metrics.New(nil)}, cfg: cfg, log: log, lockout: newAuthLockout(cfg.AuthFailLimit), xffWarn: newPeerWarner(log)}, &logs
+	rec := audit.NewRecorder(nopAudit{}, logging.Discard())
+	return &Server{Deps: Deps{Config: cfg, Log: log, Audit: rec, Metrics: metrics.New(nil)}, cfg: cfg, log: log, lockout: newAuthLockout(cfg.AuthFailLimit), xffWarn: newPeerWarner(log),
+		refusals: audit.NewRefusals(rec), refusalLimit: newFailLimiter(refusalLimit, refusalWindow)}, &logs
 }
 
 func TestRecovererHidesThePanic(t *testing.T) {

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/panics"
 )
@@ -16,6 +18,18 @@ func (v *viewer) readContained() {
 		}
 	}()
 	v.read()
+}
+
+// drainContained runs one drainer in its shutdown goroutine: a panic is
+// logged and audited (where: drain) and the drain goes on with the others,
+// instead of ending the process while live calls are being drained.
+func (s *Server) drainContained(ctx context.Context, d func(context.Context)) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.panicked("drain", r)
+		}
+	}()
+	d(ctx)
 }
 
 // panicked reports a panic a server goroutine contained.

@@ -11,7 +11,7 @@ import (
 )
 
 // Refusals cost nothing: a refused Twilio webhook or media-stream request is
-// counted per client IP (failLimiter) and aggregated into at most one audit
+// counted per client IP, IPv6 per /64 (failLimiter) and aggregated into at most one audit
 // row and one log line per (IP, surface, reason) per minute
 // (audit.Refusals); its access-log line is left out unless that row was
 // written. A client that keeps failing is answered 429 before any body is
@@ -114,7 +114,7 @@ func quietAccess(ctx context.Context) {
 // refusal is aggregated like the others. It runs before any body read or
 // signature check.
 func (s *Server) refusalLimited(w http.ResponseWriter, r *http.Request, surface, actor, path string) bool {
-	if !s.refusalLimit.blocked(ClientIP(r.Context())) {
+	if !s.refusalLimit.blocked(bucketAddr(ClientIP(r.Context()))) {
 		return false
 	}
 	s.Metrics.RefusalsLimited.WithLabelValues(surface).Inc()
@@ -127,7 +127,9 @@ func (s *Server) refusalLimited(w http.ResponseWriter, r *http.Request, surface,
 // row and writes the WARN line only when the row was written. It reports
 // whether it did.
 func (s *Server) noteRefusal(r *http.Request, surface, actor, path, reason string) bool {
-	ip := ClientIP(r.Context())
+	// Counted and aggregated per client bucket (an IPv6 /64, like the
+	// lockout), so moving through one's /64 escapes neither.
+	ip := bucketAddr(ClientIP(r.Context()))
 	if reason != "rate_limited" {
 		s.refusalLimit.fail(ip)
 	}
@@ -137,8 +139,11 @@ func (s *Server) noteRefusal(r *http.Request, surface, actor, path, reason strin
 		return false
 	}
 	msg := "media stream refused"
-	if surface == "twilio" {
+	switch surface {
+	case "twilio":
 		msg = "Twilio webhook refused"
+	case "logs", "ready", "metrics":
+		msg = "bearer request refused"
 	}
 	s.log.Warn(msg, "surface", surface, "request_id", RequestID(r.Context()), "path", path,
 		"reason", reason, "count", count, "remote_ip", redact.IP(ip))

@@ -58,7 +58,7 @@ func (s *Server) routes() http.Handler {
 	// Prometheus metrics: bearer token here, unless METRICS_ADDR serves
 	// them on an internal listener instead.
 	if s.cfg.MetricsAddr == "" {
-		r.With(s.bearerAuth, s.need(apitoken.MetricsRead)).Method(http.MethodGet, "/metrics", MetricsHandler(s.Metrics))
+		r.With(s.bearerOn("metrics"), s.need(apitoken.MetricsRead)).Method(http.MethodGet, "/metrics", MetricsHandler(s.Metrics))
 	}
 
 	// The API contract: public, so tools can fetch it before holding a token.

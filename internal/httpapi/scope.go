@@ -39,7 +39,7 @@ func (s *Server) need(scope apitoken.Scope) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := principal{name: TokenName(r.Context()), scopes: Scopes(r.Context())}
-			if !s.allowed(w, r, p, scope) {
+			if !s.allowed(w, r, "api", p, scope) {
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -49,19 +49,24 @@ func (s *Server) need(scope apitoken.Scope) func(http.Handler) http.Handler {
 
 // allowed reports whether p holds scope; when not, it answers 403
 // forbidden naming the missing scope and audits the refusal (token name,
-// masked IP and path; never the token).
-func (s *Server) allowed(w http.ResponseWriter, r *http.Request, p principal, scope apitoken.Scope) bool {
+// masked IP and path; never the token), aggregated like the other
+// refusals: one access_denied row per (client IP, surface, token, scope)
+// per minute with detail.count, and the log line only with a row.
+func (s *Server) allowed(w http.ResponseWriter, r *http.Request, surface string, p principal, scope apitoken.Scope) bool {
 	if apitoken.HasScope(p.scopes, scope) {
 		return true
 	}
-	s.Audit.Record(audit.Event{
+	if written, count := s.refusals.Note(audit.Refusal{
 		Type:     audit.TypeAccessDenied,
-		Severity: audit.Warning,
+		RemoteIP: bucketAddr(ClientIP(r.Context())),
+		Surface:  surface,
+		Reason:   "missing_scope:" + string(scope),
 		Actor:    p.name,
-		RemoteIP: ClientIP(r.Context()),
-		Detail:   map[string]any{"scope": string(scope), "method": r.Method, "path": redact.Text(mediaLogPath(r.URL.Path))},
-	})
-	s.log.Info("access-denied", "request_id", RequestID(r.Context()), "token", p.name, "scope", string(scope))
+		Path:     redact.Text(mediaLogPath(r.URL.Path)),
+		Extra:    map[string]any{"scope": string(scope)},
+	}); written {
+		s.log.Info("access-denied", "request_id", RequestID(r.Context()), "token", p.name, "scope", string(scope), "count", count)
+	}
 	writeJSON(w, http.StatusForbidden, errorBody{Error: errorDetail{Code: "forbidden", Message: "token lacks scope " + string(scope)}})
 	return false
 }

@@ -121,7 +121,7 @@ func (s *Server) Drain(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, d := range s.drainers {
 			wg.Add(1)
-			go func() { defer wg.Done(); d(ctx) }()
+			go func() { defer wg.Done(); s.drainContained(ctx, d) }()
 		}
 		wg.Wait()
 		close(drained)

@@ -30,7 +30,8 @@ type Metrics struct {
 	// AuditDropped counts audit events a full queue dropped (each episode
 	// also raises a security_alert).
 	AuditDropped prometheus.Counter
-	// RefusalsLimited counts webhook and media-stream requests answered
+	// RefusalsLimited counts webhook, media-stream and bearer (/logs,
+	// /ready, /metrics) requests answered
 	// 429 because their client kept failing authentication, by surface.
 	RefusalsLimited *prometheus.CounterVec
 	// BudgetExceeded counts calls ended for exceeding a per-call budget
@@ -61,7 +62,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		WebSocketCloses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_websocket_closes_total", Help: "WebSocket closes by socket and reason."}, []string{"socket", "reason"}),
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
 		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
-		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook and media-stream requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
+		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook, media-stream, /logs, /ready and /metrics requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
 		BudgetExceeded:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_call_budget_exceeded_total", Help: "Calls ended for exceeding a per-call budget limit, by limit."}, []string{"limit"}),
 	}
 	reg.MustRegister(

@@ -9,9 +9,10 @@ import (
 
 // Matcher finds one phone number as a whole number in free text, in the
 // forms people (and speech-to-text) write it: international ("+1 (415)
-// 555-0177", "%2B14155550177", "0014155550177", "14155550177") and
-// national as the numbering plan writes it ("(415) 555-0177", "415.555.0177",
-// "030 1234567" for a German number). The country rules (country code,
+// 555-0177", "%2B14155550177", "0014155550177") and national as the
+// numbering plan writes it ("(415) 555-0177", "415.555.0177", "1 415 555
+// 0177" with the North American trunk prefix, "030 1234567" for a German
+// number). Digits without "+" or "00" are only ever read nationally. The country rules (country code,
 // national significant number, trunk prefix) come from libphonenumber's
 // metadata (github.com/nyaruka/phonenumbers), not from tables of our own.
 //
@@ -29,19 +30,27 @@ func NewMatcher(e164 string) (*Matcher, error) {
 		return nil, ErrInvalid
 	}
 	m := &Matcher{e164: e164, intl: e164[1:], national: map[string]bool{}}
-	m.national[m.intl] = true
+	// Digits without "+" are read as a national number, never as country
+	// code and number: "(201) 555-0100" is a New Jersey number, not the
+	// Egyptian +20 1555 0100 (about one valid US number in nine spells a
+	// valid foreign one that way). "00" is the international prefix.
 	m.national["00"+m.intl] = true
 	if pn, err := phonenumbers.Parse(e164, ""); err == nil {
-		// The national format with its trunk prefix ("030 1234567",
-		// "(415) 555-0177"), and the national significant number alone,
-		// which the plans without a trunk prefix (NANP) write nationally.
+		// The national format ("030 1234567", "(415) 555-0177"), the
+		// trunk prefix and the national significant number ("1 415 555
+		// 0177": in North America the trunk prefix is the country code),
+		// and the national significant number alone, which the plans
+		// without a trunk prefix write nationally.
 		if nat := phonenumbers.NormalizeDigitsOnly(phonenumbers.Format(pn, phonenumbers.NATIONAL)); len(nat) >= 4 {
 			m.national[nat] = true
 		}
 		region := phonenumbers.GetRegionCodeForNumber(pn)
+		if region == "" || region == "ZZ" { // reserved or fictional ranges (+1 555 ...)
+			region = phonenumbers.GetRegionCodeForCountryCode(int(pn.GetCountryCode()))
+		}
 		nsn := phonenumbers.GetNationalSignificantNumber(pn)
-		if region != "" && phonenumbers.GetNddPrefixForRegion(region, true) == "" && len(nsn) >= 4 {
-			m.national[nsn] = true
+		if ndd := phonenumbers.GetNddPrefixForRegion(region, true); region != "" && len(nsn) >= 4 {
+			m.national[ndd+nsn] = true
 		}
 	}
 	return m, nil

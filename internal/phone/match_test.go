@@ -68,3 +68,43 @@ func TestMatcherNationalForms(t *testing.T) {
 		t.Fatal("no digits")
 	}
 }
+
+// TestMatcherBareDigitsAreNational: digits written without "+" or "00"
+// are read as a national number. Erasing the Egyptian +20 15550100 must
+// not rewrite "(201) 555-0100", a New Jersey number as the US writes it
+// (about one valid US number in nine reads as a valid foreign number
+// when its national digits are taken as country code and number). The
+// international forms with "+" or "00" and the plan's own national form
+// still match; for North America "1 415 ..." is the trunk-prefixed
+// national form and still matches (TestMatcherWholeNumber).
+func TestMatcherBareDigitsAreNational(t *testing.T) {
+	m, err := NewMatcher("+2015550100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"(201) 555-0100", "201-555-0100", "2015550100", "call 201 555 0100"} {
+		if m.Contains(s) {
+			t.Errorf("Contains(%q) = true: another country's number, written nationally", s)
+		}
+	}
+	for _, s := range append([]string{"+20 1555 0100", "0020 15550100"}, m.Spellings()...) {
+		if !m.Contains(s) {
+			t.Errorf("Contains(%q) = false, want true", s)
+		}
+	}
+}
+
+// TestMatcherFictionalNANP: a number in a range the plan does not assign
+// (the reserved +1 555 numbers tests use) still matches with its trunk
+// prefix, read in its country code's main region.
+func TestMatcherFictionalNANP(t *testing.T) {
+	m, err := NewMatcher("+15555550111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"15555550111", "1 555 555 0111", "(555) 555-0111", "+1 555 555 0111"} {
+		if !m.Contains(s) {
+			t.Errorf("Contains(%q) = false, want true", s)
+		}
+	}
+}

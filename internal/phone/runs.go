@@ -1,5 +1,10 @@
 package phone
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // Run is one number-like run inside free text: digit groups joined by the
 // separators people and speech-to-text put inside a phone number, with an
 // optional leading "+" (also URL-encoded as %2B) or "(".
@@ -17,47 +22,47 @@ type Run struct {
 }
 
 // Separators are the characters allowed between the digit groups of a
-// run. The store's SQL pre-filter strips exactly these before it looks for
-// a number's digits, so the two agree on what can match.
-const Separators = " -./()"
+// run: the ASCII ones, and those that word processors, web pages and
+// language models put there instead (no-break, figure, thin and narrow
+// no-break spaces; hyphen, non-breaking hyphen, figure dash, en and em
+// dash, minus sign). The store's SQL pre-filter strips exactly these
+// before it looks for a number's digits, so the two agree on what can
+// match.
+const Separators = " -./()\u00a0\u2007\u2009\u202f\u2010\u2011\u2012\u2013\u2014\u2212"
 
 // maxJoiner is the longest separator sequence between two digit groups
-// (") (", " - "): longer gaps end the run.
+// (") (", ") -"): longer gaps end the run.
 const maxJoiner = 3
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func isSeparator(c byte) bool {
-	for i := 0; i < len(Separators); i++ {
-		if Separators[i] == c {
-			return true
-		}
-	}
-	return false
+func isSeparator(r rune) bool { return strings.ContainsRune(Separators, r) }
+
+// isSpace: the separators that are spaces (at most one per joiner).
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\u00a0' || r == '\u2007' || r == '\u2009' || r == '\u202f'
 }
 
-// joinerAt returns the length of the separator sequence at s[i:] when it
-// joins two digit groups (at most maxJoiner separators, at most one space,
-// then a digit), or 0.
+// joinerAt returns the length in bytes of the separator sequence at s[i:]
+// when it joins two digit groups (at most maxJoiner separators, at most
+// one of them a space, then a digit), or 0.
 func joinerAt(s string, i int) int {
-	spaces := 0
-	for n := 0; n < maxJoiner && i+n < len(s); n++ {
-		c := s[i+n]
-		if isDigit(c) {
-			return n
+	spaces, off := 0, 0
+	for n := 0; i+off < len(s); n++ {
+		if isDigit(s[i+off]) {
+			return off
 		}
-		if !isSeparator(c) {
+		r, size := utf8.DecodeRuneInString(s[i+off:])
+		if n == maxJoiner || !isSeparator(r) {
 			return 0
 		}
-		if c == ' ' {
+		if isSpace(r) {
 			spaces++
 			if spaces > 1 {
 				return 0
 			}
 		}
-	}
-	if i+maxJoiner < len(s) && isDigit(s[i+maxJoiner]) {
-		return maxJoiner
+		off += size
 	}
 	return 0
 }

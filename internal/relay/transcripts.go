@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
 // Transcript roles.
@@ -98,18 +100,30 @@ func (w *transcriptWriter) run() {
 				break more
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := w.store.InsertTranscripts(ctx, batch); err != nil {
-			var d DroppedLinesError
-			if errors.As(err, &d) {
-				w.refused.Add(int64(d.N))
-				w.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", w.refused.Load(), "err", d.Err)
-			} else {
-				w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
-			}
-		}
-		cancel()
+		w.flush(batch)
 		clear(batch) // personal text does not linger
+	}
+}
+
+// flush stores one batch. A panic in the store (a driver fault) loses this
+// batch only: it is logged redacted and the writer goes on, so the
+// transcripts of every other call keep being stored.
+func (w *transcriptWriter) flush(batch []TranscriptLine) {
+	defer func() {
+		if v := recover(); v != nil {
+			panics.Log(w.log, "panic contained", "relay", v, false, "where", "transcript_writer", "lines", len(batch))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.store.InsertTranscripts(ctx, batch); err != nil {
+		var d DroppedLinesError
+		if errors.As(err, &d) {
+			w.refused.Add(int64(d.N))
+			w.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", w.refused.Load(), "err", d.Err)
+		} else {
+			w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
+		}
 	}
 }
 

@@ -70,6 +70,7 @@ type DB struct {
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
 	closeOnce       sync.Once
+	panics          panicReporter // see SetPanicHandler
 }
 
 // checkpointEvery is how often the SQLite WAL is copied back into the
@@ -82,7 +83,6 @@ const checkpointEvery = 250 * time.Millisecond
 // admission batched behind it) for milliseconds; a PASSIVE checkpoint
 // here never waits for or blocks writers or readers.
 func (db *DB) checkpointLoop() {
-	defer close(db.checkpointsDone)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
@@ -126,7 +126,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
-	go db.checkpointLoop()
+	go db.runCheckpoints()
 	return db, nil
 }
 
@@ -279,14 +279,19 @@ func (db *DB) warm(q string) {
 	db.stmtMu.Unlock()
 	go func() {
 		defer db.warmers.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				db.panics.report("statement_warm", v)
+			}
+			db.stmtMu.Lock()
+			delete(db.warming, q)
+			db.stmtMu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if st, err := db.SQL.PrepareContext(ctx, q); err == nil {
 			db.keep(q, st)
 		}
-		db.stmtMu.Lock()
-		delete(db.warming, q)
-		db.stmtMu.Unlock()
 	}()
 }
 

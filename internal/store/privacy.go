@@ -82,6 +82,26 @@ func (s *PrivacyStore) locColumn() string {
 	return "rowid AS va_loc"
 }
 
+// stripSeparators is col with phone.Separators removed, for the digit
+// pre-filter. The non-ASCII separators (typographic dashes and spaces) are
+// removed only from values that hold a non-ASCII character: ten more
+// REPLACE passes over every text value made the search 2.4 times slower.
+func (s *PrivacyStore) stripSeparators(col string) string {
+	ascii, all := col, col
+	for _, sep := range phone.Separators {
+		r := fmt.Sprintf(`REPLACE(%%s, '%c', '')`, sep)
+		if sep < 0x80 {
+			ascii = fmt.Sprintf(r, ascii)
+		}
+		all = fmt.Sprintf(r, all)
+	}
+	onlyASCII := fmt.Sprintf(`length(%s) = length(CAST(%s AS BLOB))`, col, col)
+	if s.db.Engine == Postgres {
+		onlyASCII = fmt.Sprintf(`octet_length(%s) = char_length(%s)`, col, col)
+	}
+	return fmt.Sprintf(`(CASE WHEN %s THEN %s ELSE %s END)`, onlyASCII, ascii, all)
+}
+
 // locWhere is the condition selecting a row by its locator ($n).
 func (s *PrivacyStore) locWhere(n int) string {
 	if s.db.Engine == Postgres {
@@ -173,10 +193,7 @@ func (s *PrivacyStore) findSubjectRows(ctx context.Context, tx *sql.Tx, m *phone
 		var conds []string
 		var args []any
 		for _, c := range byTable[table] {
-			stripped := quoteIdent(c)
-			for _, sep := range phone.Separators {
-				stripped = fmt.Sprintf(`REPLACE(%s, '%c', '')`, stripped, sep)
-			}
+			stripped := s.stripSeparators(quoteIdent(c))
 			for _, d := range digits {
 				args = append(args, "%"+d+"%")
 				conds = append(conds, fmt.Sprintf(`%s LIKE $%d`, stripped, len(args)))
