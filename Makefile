@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 IMAGE     ?= voiceagent:$(VERSION)
 
-.PHONY: run test build lint migrate docker fuzz bench soak check simulate load deps
+.PHONY: run test build lint migrate docker fuzz bench soak check simulate load load-pg deps
 
 ## run: start the server on embedded defaults (SQLite under ./data, port 8080)
 run:
@@ -54,6 +54,10 @@ RAMP     ?= 10s
 load: build
 	$(BIN) simulate --load --calls $(CALLS) --duration $(DURATION) --ramp $(RAMP)
 	$(BIN) simulate --webhooks --concurrency 64 --duration 10s
+
+## load-pg: the webhook benchmark on a private fsync-on PostgreSQL (PGDIR, PGPORT); see scripts/pg-admission-bench.sh
+load-pg:
+	scripts/pg-admission-bench.sh
 
 ## soak: churn calls for 10 minutes sampling goroutines, heap and RSS (not in CI)
 soak: build

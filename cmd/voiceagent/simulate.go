@@ -42,6 +42,11 @@ Load benchmark (the server runs as a separate process: this binary's
   --model-delta D        audio per model delta (default 20ms; real models
                          send larger ones)
   --early-hangups N      extra calls that hang up as soon as they connect
+  --floor                with --load: run the relay floor (a minimal
+                         pass-through relay: no database, no checks, one
+                         media plus one mark per model delta) as the child
+                         in place of the server, to report relay figures as
+                         a ratio to it; run it back to back with the server
   --webhooks --rps N --concurrency N --duration D
                          signed /voice/incoming load instead of calls
   --flood N              with --webhooks: N more workers send unauthenticated
@@ -68,6 +73,7 @@ type simFlags struct {
 	verbose                       bool
 
 	load, webhooks, soak      bool
+	floor, floorServe         bool
 	callLength, every         time.Duration
 	calls, earlyHangups       int
 	duration, ramp, acceptDly time.Duration
@@ -100,6 +106,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.BoolVar(&f.load, "load", false, "")
 	fs.BoolVar(&f.webhooks, "webhooks", false, "")
 	fs.BoolVar(&f.soak, "soak", false, "")
+	fs.BoolVar(&f.floor, "floor", false, "")
+	fs.BoolVar(&f.floorServe, "floor-serve", false, "") // the --floor child itself
 	fs.DurationVar(&f.callLength, "call-length", 20*time.Second, "")
 	fs.DurationVar(&f.every, "every", 30*time.Second, "")
 	fs.IntVar(&f.calls, "calls", 50, "")
@@ -137,6 +145,10 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		defer stop()
 	}
 	switch {
+	case f.floorServe:
+		return serveFloor(ctx, getenv)
+	case f.floor && (!f.load || f.webhooks || f.soak || f.serverURL != ""):
+		return usageError{"simulate: --floor goes with --load (calls), without --server-url"}
 	case f.load || f.webhooks || f.soak:
 		return runLoad(ctx, f, getenv, stdout)
 	case f.url != "":

@@ -101,7 +101,11 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		if err != nil {
 			return err
 		}
-		child, err := sim.StartChild(ctx, sim.ChildOptions{Exe: exe, Env: env})
+		copts := sim.ChildOptions{Exe: exe, Env: env}
+		if f.floor {
+			copts.Args = []string{"simulate", "--floor-serve"}
+		}
+		child, err := sim.StartChild(ctx, copts)
 		if err != nil {
 			return err
 		}
@@ -116,7 +120,11 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 			}
 		}()
 		target, pid = child.Target, child.PID
-		fmt.Fprintf(stdout, "server: child process %d at %s\n", pid, target.BaseURL)
+		what := "server"
+		if f.floor {
+			what = "relay floor (minimal pass-through relay, not the server)"
+		}
+		fmt.Fprintf(stdout, "%s: child process %d at %s\n", what, pid, target.BaseURL)
 	}
 
 	if soakRT != nil {
@@ -149,4 +157,18 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 		return errors.New("load run: calls failed, frames were lost or model sessions stayed open")
 	}
 	return nil
+}
+
+// serveFloor is the --floor child: the relay floor on PORT until ctx ends
+// (SIGTERM from the load generator).
+func serveFloor(ctx context.Context, getenv func(string) string) error {
+	port, opts, err := sim.FloorFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	return sim.ServeFloor(ctx, ln, opts)
 }

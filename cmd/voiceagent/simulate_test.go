@@ -33,6 +33,8 @@ func TestSimulateUsageErrors(t *testing.T) {
 		{"simulate", "--no-such-flag"},
 		{"simulate", "extra"},
 		{"simulate", "--load", "--calls", "0"},
+		{"simulate", "--floor"},
+		{"simulate", "--webhooks", "--floor"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)

@@ -61,5 +61,18 @@ func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
 	if err := a.Voice.SyncLists(ctx, cfg.CallerBlacklist, cfg.CallerWhitelist); err != nil {
 		return fmt.Errorf("caller lists: %w", err)
 	}
+	a.startSlotSweeper(a.Voice.SlotSweeper(0, !cfg.Production()))
 	return nil
+}
+
+// startSlotSweeper runs the stale-slot sweep in the background until
+// Close (admissions at the cap read the counter only, issue 17).
+func (a *App) startSlotSweeper(sw *voice.SlotSweeper) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sw.Run(ctx)
+	}()
+	a.closers = append(a.closers, func() { cancel(); <-done })
 }

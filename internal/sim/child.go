@@ -21,6 +21,9 @@ type ChildOptions struct {
 	Env map[string]string
 	// LogFile receives the server's output (default: DATA_DIR/server.log).
 	LogFile string
+	// Args are the binary's arguments (default: serve; the relay floor
+	// is "simulate --floor-serve").
+	Args []string
 }
 
 // Child is a voiceagent server running as a separate process, so its CPU
@@ -72,7 +75,11 @@ func StartChild(ctx context.Context, o ChildOptions) (_ *Child, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command(o.Exe, "serve")
+	args := o.Args
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	c.cmd = exec.Command(o.Exe, args...)
 	// No .env is read from the temporary working directory.
 	c.cmd.Dir = c.dir
 	c.cmd.Env = env

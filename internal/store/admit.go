@@ -134,11 +134,6 @@ func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
 type slotCount struct {
 	known bool
 	n     int64
-	// swept: stale slots were freed in this transaction already. At the
-	// cap every admission would otherwise scan the live calls again (a
-	// cliff at the cap, issue 17); a slot going stale in the milliseconds
-	// since is freed by the next batch.
-	swept bool
 }
 
 // inserted counts the slot a stored call takes (as the triggers of
@@ -150,20 +145,19 @@ func (sc *slotCount) inserted(c voice.Call) {
 }
 
 // Capacity queries: the call_capacity row is kept equal to the number of
-// rows with active = 1 by triggers (migration 00700). Slots of calls that
-// never started a stream, or outlived the longest call, are freed only
-// when the count reaches the cap, so admission below the cap reads one
-// row (once per batch). FOR UPDATE serialises admissions across PostgreSQL
-// instances.
+// rows with active = 1 by triggers (migration 00700), so an admission
+// reads one row (once per batch), under the cap and at it alike. Stale
+// slots are freed by a background sweep (FreeStaleSlots), never by an
+// admission: at the cap every admission used to scan the live calls, and
+// the busy answer cost grew with the cap (issue 17). FOR UPDATE
+// serialises admissions across PostgreSQL instances.
 const (
 	capacitySQLite   = `SELECT active FROM call_capacity WHERE id = 1`
 	capacityPostgres = `SELECT active FROM call_capacity WHERE id = 1 FOR UPDATE`
-	freeStaleSlots   = `UPDATE calls SET active = 0
-WHERE active = 1 AND ((answered_at IS NULL AND created_at <= $1) OR (answered_at IS NOT NULL AND answered_at <= $2))`
 )
 
-// full reports whether every capacity slot is taken, freeing stale slots
-// first when the counter says so.
+// full reports whether every capacity slot is taken, from the counter row
+// alone.
 func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capacity, slots *slotCount) (bool, error) {
 	if !slots.known {
 		q := capacitySQLite
@@ -179,25 +173,5 @@ func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capaci
 		}
 		slots.known = true
 	}
-	if slots.n < int64(capacity.Max) {
-		return false, nil
-	}
-	if slots.swept {
-		return true, nil
-	}
-	slots.swept = true
-	free, err := s.db.txStmt(ctx, tx, freeStaleSlots)
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	res, err := free.ExecContext(ctx, Millis(capacity.PendingSince), Millis(capacity.LiveSince))
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	freed, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "call capacity")
-	}
-	slots.n -= freed
 	return slots.n >= int64(capacity.Max), nil
 }

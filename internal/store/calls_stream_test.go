@@ -23,7 +23,11 @@ func TestClaimStreamSlotAfterStalePendingSlot(t *testing.T) {
 		if _, _, err := s.AdmitCall(ctx, late, capacity(2, late)); err != nil {
 			t.Fatal(err)
 		}
-		for n := 2; n <= 3; n++ { // two newer calls fill the cap, freeing the stale slot
+		// The sweep frees the stale slot; two newer calls fill the cap.
+		if freed, err := s.FreeStaleSlots(ctx, t0.Add(-2*time.Minute), t0.Add(-time.Hour)); err != nil || freed != 1 {
+			t.Fatalf("FreeStaleSlots = %d, %v; want 1", freed, err)
+		}
+		for n := 2; n <= 3; n++ {
 			c := acceptedCall(n, "")
 			if got, _, err := s.AdmitCall(ctx, c, capacity(2, c)); err != nil || got.Decision != voice.Accept {
 				t.Fatalf("call %d = %v, %v", n, got.Decision, err)
@@ -50,13 +54,16 @@ func TestClaimStreamSlotAfterStalePendingSlot(t *testing.T) {
 		if c, _ := s.FindCall(ctx, late.CallSID, ""); !c.Active {
 			t.Fatal("the re-admitted call does not hold a slot")
 		}
-		// Its slot is no longer taken for a stale pending one.
+		// Its slot is no longer taken for a stale pending one by the sweep.
+		if _, err := s.FreeStaleSlots(ctx, t0.Add(-2*time.Minute), t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		c4 := acceptedCall(4, "")
 		if got, _, err := s.AdmitCall(ctx, c4, capacity(2, c4)); err != nil || got.Decision != voice.Busy {
 			t.Fatalf("admission over the cap after re-admission = %v, %v; want busy", got.Decision, err)
 		}
 		if c, _ := s.FindCall(ctx, late.CallSID, ""); !c.Active {
-			t.Fatal("the re-admitted call lost its slot to a new admission")
+			t.Fatal("the re-admitted call lost its slot to the sweep")
 		}
 		// An ended or unknown call never gets a stream.
 		if ok, _ := s.ClaimStreamSlot(ctx, sid(3), nil, t0); ok {

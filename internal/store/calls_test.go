@@ -28,7 +28,7 @@ func acceptedCall(n int, idem string) voice.Call {
 func capacity(max int, overflowOf voice.Call) *voice.Capacity {
 	over := overflowOf
 	over.Decision, over.Reason, over.Active, over.TwiML = voice.Busy, voice.ReasonCapacity, false, "<Response>busy</Response>"
-	return &voice.Capacity{Max: max, PendingSince: t0.Add(-time.Minute), LiveSince: t0.Add(-time.Hour), Overflow: over}
+	return &voice.Capacity{Max: max, Overflow: over}
 }
 
 func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
@@ -89,13 +89,26 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 			t.Fatalf("unknown call status: %v", err)
 		}
 
-		// Stale slots: an accepted call that never streamed stops counting
-		// after PendingSince.
-		stale := capacity(1, c2)
-		stale.PendingSince = t0.Add(time.Second)
+		// Stale slots (issue 17): at the cap, an admission answers busy
+		// from the counter, even when a slot is stale (c3 never streamed):
+		// it does not scan the live calls. The sweep frees the slot, with
+		// no admission, and the next call is admitted.
 		c4 := acceptedCall(4, "")
-		if got, _, err = s.AdmitCall(ctx, c4, stale); err != nil || got.Decision != voice.Accept {
-			t.Fatalf("stale slot counted: %v, %v", got.Decision, err)
+		if got, _, err = s.AdmitCall(ctx, c4, capacity(1, c4)); err != nil || got.Decision != voice.Busy {
+			t.Fatalf("at the cap with a stale slot = %v, %v; want busy (no scan per admission)", got.Decision, err)
+		}
+		if freed, err := s.FreeStaleSlots(ctx, t0.Add(time.Second), t0.Add(-time.Hour)); err != nil || freed != 1 {
+			t.Fatalf("FreeStaleSlots = %d, %v; want 1", freed, err)
+		}
+		if c, _ := s.FindCall(ctx, c3.CallSID, ""); c.Active {
+			t.Fatal("the stale slot was not freed by the sweep")
+		}
+		c5 := acceptedCall(5, "")
+		if got, _, err = s.AdmitCall(ctx, c5, capacity(1, c5)); err != nil || got.Decision != voice.Accept {
+			t.Fatalf("after the sweep = %v, %v; want accepted", got.Decision, err)
+		}
+		if freed, err := s.FreeStaleSlots(ctx, t0.Add(-time.Second), t0.Add(-time.Hour)); err != nil || freed != 0 {
+			t.Fatalf("FreeStaleSlots of fresh slots = %d, %v; want 0", freed, err)
 		}
 
 		// Stream lifecycle.
@@ -279,13 +292,10 @@ func TestCallCapacityCounterFollowsRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("deleted")
-		// At the cap, the stale slot (no stream, created before
-		// PendingSince) is released and the new call admitted.
-		stale := capacity(1, acceptedCall(204, ""))
-		stale.PendingSince = t0.Add(time.Second)
-		got, _, err := s.AdmitCall(ctx, acceptedCall(204, ""), stale)
-		if err != nil || got.Decision != voice.Accept {
-			t.Fatalf("stale slot not released: %v, %v", got.Decision, err)
+		// The sweep frees the stale slots (no stream, created before the
+		// cutoff).
+		if _, err := s.FreeStaleSlots(ctx, t0.Add(time.Second), t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
 		}
 		check("stale slot released")
 	})

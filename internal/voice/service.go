@@ -26,7 +26,8 @@ type Settings struct {
 	CallerNamePolicy string   // CALLER_NAME_POLICY
 	MaxConcurrent    int      // MAX_CONCURRENT_CALLS
 	// MaxCallDuration bounds how long a streaming call can hold a slot
-	// without a status callback (the relay ends calls at this length).
+	// without a status callback (the relay ends calls at this length; the
+	// SlotSweeper frees the slot a minute later).
 	MaxCallDuration time.Duration
 	Links           Links
 }
@@ -144,13 +145,7 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 		if err != nil {
 			return Answer{}, err
 		}
-		now := s.now()
-		capacity = &Capacity{
-			Max:          s.settings.MaxConcurrent,
-			PendingSince: now.Add(-pendingSlotTTL),
-			LiveSince:    now.Add(-s.settings.MaxCallDuration - time.Minute),
-			Overflow:     over,
-		}
+		capacity = &Capacity{Max: s.settings.MaxConcurrent, Overflow: over}
 	}
 	stored, created, err := s.calls.AdmitCall(ctx, c, capacity)
 	if err != nil {

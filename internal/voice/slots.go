@@ -2,25 +2,20 @@ package voice
 
 import (
 	"context"
-	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 )
 
 // ClaimStreamSlot is called when a call's media stream is about to start,
 // after its token was redeemed. The slot taken at the decision is freed as
-// stale after pendingSlotTTL when capacity runs out, so a call that waited
+// stale after pendingSlotTTL by the SlotSweeper, so a call that waited
 // longer may have lost it: it is re-admitted when a slot is free, and
 // otherwise refused (false) and its record ended, so a stream never runs
 // without a slot and /api/calls?status=active lists exactly the streams
 // that run.
 func (s *Service) ClaimStreamSlot(ctx context.Context, callSID string) (bool, error) {
 	now := s.now()
-	capacity := &Capacity{
-		Max:          s.settings.MaxConcurrent,
-		PendingSince: now.Add(-pendingSlotTTL),
-		LiveSince:    now.Add(-s.settings.MaxCallDuration - time.Minute),
-	}
+	capacity := &Capacity{Max: s.settings.MaxConcurrent}
 	ok, err := s.calls.ClaimStreamSlot(ctx, callSID, capacity, now)
 	if err != nil || ok {
 		return ok, err

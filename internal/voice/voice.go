@@ -123,15 +123,15 @@ type StreamToken struct {
 }
 
 // Capacity asks AdmitCall to hold an accepted call to MAX_CONCURRENT_CALLS:
-// calls holding a slot are counted (a slot not yet streaming only when
-// created after PendingSince, a streaming one only when its stream started
-// after LiveSince, so a lost status callback cannot leak a slot forever),
-// and Overflow is stored instead when Max are already held.
+// the calls holding a slot are counted (the store's counter), and Overflow
+// is stored instead when Max are already held. A slot that no status
+// callback will free (a call that never started its stream, a stream
+// longer than the longest call) is freed by the SlotSweeper, not by the
+// admission that finds the cap full, so a full cap answers busy as cheaply
+// as an admission.
 type Capacity struct {
-	Max          int
-	PendingSince time.Time
-	LiveSince    time.Time
-	Overflow     Call
+	Max      int
+	Overflow Call
 }
 
 // CallStore keeps call records. Implementations translate storage errors
@@ -158,6 +158,7 @@ type CallStore interface {
 	// capacity slot as its stream starts, re-admitting it under capacity
 	// when its pending slot was freed as stale.
 	ClaimStreamSlot(ctx context.Context, callSID string, capacity *Capacity, at time.Time) (bool, error)
+	SlotStore
 }
 
 // TokenStore keeps one-time media-stream tokens (hashes only).
