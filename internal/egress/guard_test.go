@@ -18,7 +18,7 @@ func TestRefusedRanges(t *testing.T) {
 		"::", "::1", // unspecified, loopback
 		"fc00::1", "fd12:3456::1", // unique-local
 		"fe80::1", "fe80::1%eth0", "febf::1", // link-local
-		"fec0::1", // site-local
+		"fec0::1",            // site-local
 		"ff02::1", "ff05::2", // multicast
 		"::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0", // IPv4-mapped
 		"::127.0.0.1", "::10.0.0.1", // IPv4-compatible
