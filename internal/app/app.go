@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/voiceagent/voiceagent/internal/agents"
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
@@ -53,6 +54,8 @@ type App struct {
 	Voice *voice.Service
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
+	// Agents are the agents, numbers and HTTP tools of issue 13.
+	Agents *agents.Service
 
 	obs     observability
 	closers []func()
@@ -70,6 +73,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	}
 
 	if err := a.buildOperator(opts); err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	if err := a.buildAgents(); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -118,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		StreamTokens: a.Voice,
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 		Tokens:       a.Tokens,
+		Agents:       a.Agents,
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.
