@@ -16,6 +16,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/contacts"
+	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
@@ -32,6 +33,8 @@ type Options struct {
 	// TwilioHTTPClient, when set, carries every Twilio REST call (tests
 	// point it at the fake Twilio server).
 	TwilioHTTPClient *http.Client
+	// Version goes into the User-Agent of requests to HTTP tools.
+	Version string
 }
 
 // App is a wired server.
@@ -57,6 +60,7 @@ type App struct {
 	// Agents are the agents, numbers and HTTP tools of issue 13.
 	Agents *agents.Service
 
+	egress  *egress.Client // HTTP tools' outbound requests
 	obs     observability
 	closers []func()
 }
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
-	if err := a.buildAgents(); err != nil {
+	if err := a.buildAgents(opts.Version); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -99,6 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
 		DenyList:    db.Conferences(),
+		Agents:      a.agentRuntime(),
 	})
 	a.closers = append(a.closers, a.Relay.Close)
 

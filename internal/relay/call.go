@@ -94,6 +94,8 @@ type Call struct {
 	tw    *peer
 	model *peer
 
+	agent *Profile // the call's agent (nil: the environment's); set before run
+
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
@@ -214,13 +216,13 @@ func (c *Call) run() {
 // connectModel takes the pre-warmed session or opens one, then runs the
 // model's writer and reader.
 func (c *Call) connectModel() {
-	sess := c.r.takeWarm(c.ctx, c.callSID)
+	sess := c.r.takeWarm(c.ctx, c.callSID, c.agent)
 	if sess == nil {
 		if c.ctx.Err() != nil {
 			return
 		}
 		var err error
-		sess, err = c.r.dialModel(c.ctx)
+		sess, err = c.r.dialModel(c.ctx, c.agent)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Error("cannot open the model session", "err", err)

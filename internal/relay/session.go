@@ -57,6 +57,11 @@ type toolDecl struct {
 // sessionUpdate builds the session.update event sent on every new model
 // socket.
 func sessionUpdate(model, voice, instructions string) []byte {
+	return sessionUpdateTools(model, voice, instructions, toolDecls())
+}
+
+// sessionUpdateTools is sessionUpdate with the tools of the call's agent.
+func sessionUpdateTools(model, voice, instructions string, tools []toolDecl) []byte {
 	return marshalEvent(clientEvent{Type: "session.update", Session: sessionConfig{
 		Type:             "realtime",
 		Model:            model,
@@ -77,7 +82,7 @@ func sessionUpdate(model, voice, instructions string) []byte {
 			},
 			Output: audioOutput{Format: audioFormat{Type: "audio/pcmu"}, Voice: voice},
 		},
-		Tools:      toolDecls(),
+		Tools:      tools,
 		ToolChoice: "auto",
 	}})
 }
@@ -145,6 +150,10 @@ type betaSession struct {
 }
 
 func sessionUpdateBeta(voice, instructions string) []byte {
+	return sessionUpdateBetaTools(voice, instructions, toolDecls())
+}
+
+func sessionUpdateBetaTools(voice, instructions string, tools []toolDecl) []byte {
 	return marshalEvent(clientEvent{Type: "session.update", Session: betaSession{
 		Modalities:        []string{"text", "audio"},
 		Instructions:      instructions,
@@ -156,7 +165,7 @@ func sessionUpdateBeta(voice, instructions string) []byte {
 			Type: "server_vad", Threshold: 0.5, PrefixPaddingMs: 300, SilenceDurationMs: 500,
 			CreateResponse: true, InterruptResponse: true,
 		},
-		Tools:      toolDecls(),
+		Tools:      tools,
 		ToolChoice: "auto",
 	}})
 }
