@@ -158,6 +158,10 @@ func (rt *agentRuntime) record(callSID, agentID, tool, outcome string, status in
 	if outcome != string(egress.OK) {
 		sev = audit.Warning
 	}
+	rt.a.Metrics.HTTPToolCalls.WithLabelValues(tool, outcome).Inc()
+	if d > 0 {
+		rt.a.Metrics.HTTPToolDuration.WithLabelValues(tool).Observe(d.Seconds())
+	}
 	rt.a.Audit.Record(audit.Event{Type: audit.TypeToolCall, Severity: sev, Actor: "agent", CallSID: callSID, Detail: map[string]any{
 		"tool": tool, "agentId": agentID, "outcome": outcome, "status": status, "durationMs": d.Milliseconds(),
 	}})

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
@@ -202,6 +204,12 @@ func TestAgentWithHTTPTool(t *testing.T) {
 	rows.Close()
 	if len(details) != 2 || !strings.Contains(details[0], `"outcome":"ok"`) || !strings.Contains(details[0], `"status":200`) || !strings.Contains(details[1], `"outcome":"invalid_arguments"`) {
 		t.Fatalf("tool_call audit rows = %v", details)
+	}
+	for outcome, want := range map[string]float64{"ok": 1, "invalid_arguments": 1, "refused": 0} {
+		var m dto.Metric
+		if err := r.srv.Metrics.HTTPToolCalls.WithLabelValues("check_order", outcome).Write(&m); err != nil || m.GetCounter().GetValue() != want {
+			t.Errorf("voiceagent_http_tool_calls_total{outcome=%q} = %v, want %v", outcome, m.GetCounter().GetValue(), want)
+		}
 	}
 	audited := strings.Join(details, "\n")
 	for _, s := range []string{"A123", "drop table", "shipped", tool.Secret} {

@@ -32,6 +32,11 @@ type Metrics struct {
 	// RefusalsLimited counts webhook and media-stream requests answered
 	// 429 because their client kept failing authentication, by surface.
 	RefusalsLimited *prometheus.CounterVec
+	// HTTPToolCalls counts calls of HTTP tools by tool and outcome
+	// (egress outcomes and invalid_arguments); HTTPToolDuration is the
+	// time of each request sent.
+	HTTPToolCalls    *prometheus.CounterVec   // tool, outcome
+	HTTPToolDuration *prometheus.HistogramVec // tool; seconds
 }
 
 // New creates the collectors and registers them, plus the Go runtime and
@@ -56,6 +61,8 @@ func New(reg *prometheus.Registry) *Metrics {
 		WebSocketCloses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_websocket_closes_total", Help: "WebSocket closes by socket and reason."}, []string{"socket", "reason"}),
 		PrewarmedSessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_prewarmed_sessions_total", Help: "Pre-warmed model sessions by outcome."}, []string{"outcome"}),
 		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
+		HTTPToolCalls:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_http_tool_calls_total", Help: "HTTP tool calls by tool and outcome."}, []string{"tool", "outcome"}),
+		HTTPToolDuration:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "voiceagent_http_tool_duration_seconds", Help: "Duration of HTTP tool requests, by tool.", Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"tool"}),
 		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook and media-stream requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
 	}
 	reg.MustRegister(
@@ -63,7 +70,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
 		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.WebSocketCloses, m.PrewarmedSessions,
-		m.AuditDropped, m.RefusalsLimited,
+		m.AuditDropped, m.RefusalsLimited, m.HTTPToolCalls, m.HTTPToolDuration,
 	)
 	return m
 }
