@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -44,9 +45,16 @@ type Service struct {
 	set    Settings
 	now    func() time.Time
 
-	mu        sync.Mutex
-	numbers   map[string]string // phone number -> agent id
-	numbersAt time.Time
+	// numbers is the number-to-agent snapshot the webhook path reads
+	// without a lock; refreshing makes one caller at a time reload it.
+	numbers    atomic.Pointer[numberSnapshot]
+	refreshing atomic.Bool
+	reloadMu   sync.Mutex // serialises reloads (writes and refreshes)
+}
+
+type numberSnapshot struct {
+	agents map[string]string // phone number -> agent id
+	at     time.Time
 }
 
 // NewService returns the service.
@@ -294,7 +302,7 @@ func (s *Service) PutNumber(ctx context.Context, actor, number, agentID string) 
 		}
 		return Number{}, false, err
 	}
-	s.forgetNumbers()
+	s.reloadNumbers(ctx)
 	s.record(actor, "number", "assign", rec.AgentID)
 	return rec, created, nil
 }
@@ -308,35 +316,51 @@ func (s *Service) DeleteNumber(ctx context.Context, actor, number string) error 
 	if err := s.store.DeleteNumber(ctx, n); err != nil {
 		return err
 	}
-	s.forgetNumbers()
+	s.reloadNumbers(ctx)
 	s.record(actor, "number", "unassign", "")
 	return nil
 }
 
-func (s *Service) forgetNumbers() {
-	s.mu.Lock()
-	s.numbers = nil
-	s.mu.Unlock()
-}
-
-// snapshot returns the number-to-agent map, reloaded when older than
-// NumbersTTL (so changes made by another instance apply soon).
-func (s *Service) snapshot(ctx context.Context) (map[string]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.numbers != nil && s.now().Sub(s.numbersAt) < s.set.NumbersTTL {
-		return s.numbers, nil
-	}
+// reloadNumbers reads the assignments again (after a change through this
+// instance, so it applies here at once). On failure the snapshot is
+// dropped and the next call reads the database.
+func (s *Service) reloadNumbers(ctx context.Context) (*numberSnapshot, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	ns, err := s.store.ListNumbers(ctx)
 	if err != nil {
+		s.numbers.Store(nil)
 		return nil, err
 	}
 	m := make(map[string]string, len(ns))
 	for _, n := range ns {
 		m[n.PhoneNumber] = n.AgentID
 	}
-	s.numbers, s.numbersAt = m, s.now()
-	return m, nil
+	snap := &numberSnapshot{agents: m, at: s.now()}
+	s.numbers.Store(snap)
+	return snap, nil
+}
+
+// snapshot returns the number-to-agent map without a lock. A snapshot
+// older than NumbersTTL (changes made by another instance) is refreshed
+// by one caller at a time while the others keep using it; only the very
+// first call waits for the database.
+func (s *Service) snapshot(ctx context.Context) (map[string]string, error) {
+	snap := s.numbers.Load()
+	if snap == nil {
+		fresh, err := s.reloadNumbers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return fresh.agents, nil
+	}
+	if s.now().Sub(snap.at) >= s.set.NumbersTTL && s.refreshing.CompareAndSwap(false, true) {
+		defer s.refreshing.Store(false)
+		if fresh, err := s.reloadNumbers(ctx); err == nil {
+			return fresh.agents, nil
+		}
+	}
+	return snap.agents, nil
 }
 
 // AgentFor decides which agent answers a call to the number to: the
