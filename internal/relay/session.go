@@ -54,13 +54,8 @@ type toolDecl struct {
 	Parameters  map[string]any `json:"parameters"`
 }
 
-// sessionUpdate builds the session.update event sent on every new model
-// socket.
-func sessionUpdate(model, voice, instructions string) []byte {
-	return sessionUpdateTools(model, voice, instructions, toolDecls())
-}
-
-// sessionUpdateTools is sessionUpdate with the tools of the call's agent.
+// sessionUpdateTools builds the session.update event sent on every new model
+// socket, with the tools of the call's agent (the environment's: toolDecls).
 func sessionUpdateTools(model, voice, instructions string, tools []toolDecl) []byte {
 	return marshalEvent(clientEvent{Type: "session.update", Session: sessionConfig{
 		Type:             "realtime",
@@ -147,10 +142,6 @@ type betaSession struct {
 	TurnDetection     turnDetection `json:"turn_detection"`
 	Tools             []toolDecl    `json:"tools"`
 	ToolChoice        string        `json:"tool_choice"`
-}
-
-func sessionUpdateBeta(voice, instructions string) []byte {
-	return sessionUpdateBetaTools(voice, instructions, toolDecls())
 }
 
 func sessionUpdateBetaTools(voice, instructions string, tools []toolDecl) []byte {
