@@ -83,6 +83,7 @@ func (rt *agentRuntime) Profile(ctx context.Context, callSID string) (*relay.Pro
 	p := &relay.Profile{
 		AgentID: ag.ID, Instructions: ag.Instructions, Greeting: ag.Greeting, Voice: ag.Voice, Model: ag.Model,
 		Tools: ag.Tools, HTTPTools: map[string]relay.HTTPToolDecl{}, DialPolicy: ag.DialPolicy,
+		MaxCallDuration: ag.MaxCallDuration, IdleTimeout: ag.IdleTimeout,
 	}
 	version := strconv.FormatInt(ag.UpdatedAt.UnixNano(), 36)
 	tools := map[string]*runtimeTool{}

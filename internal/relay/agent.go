@@ -25,6 +25,10 @@ type Profile struct {
 	Tools      []string
 	HTTPTools  map[string]HTTPToolDecl
 	DialPolicy string // none, contacts-only, any
+	// MaxCallDuration and IdleTimeout shorten the server's limits for
+	// this agent's calls (zero or longer: the server's).
+	MaxCallDuration time.Duration
+	IdleTimeout     time.Duration
 
 	// Handle is the Agents implementation's own state (compiled schemas,
 	// URLs): the relay never reads it.
@@ -91,6 +95,21 @@ func (c *Call) dialPolicy() string {
 		return c.agent.DialPolicy
 	}
 	return c.r.cfg.AgentDialPolicy
+}
+
+// limits are the call's duration and idle limits: the server's, shortened
+// by the agent's.
+func (c *Call) limits() (maxDuration, idleTimeout time.Duration) {
+	maxDuration, idleTimeout = c.r.cfg.MaxCallDuration, c.r.cfg.CallIdleTimeout
+	if c.agent != nil {
+		if d := c.agent.MaxCallDuration; d > 0 && d < maxDuration {
+			maxDuration = d
+		}
+		if d := c.agent.IdleTimeout; d > 0 && d < idleTimeout {
+			idleTimeout = d
+		}
+	}
+	return maxDuration, idleTimeout
 }
 
 // instructions and greetingPrompt of the call's agent.

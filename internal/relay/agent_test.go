@@ -6,20 +6,24 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
 // fakeAgents answers every call with one agent holding end_call,
 // forward_call and the HTTP tool check_order, with dial policy none.
-type fakeAgents struct{ calls atomic.Int32 }
+type fakeAgents struct {
+	calls atomic.Int32
+	idle  time.Duration
+}
 
 func (f *fakeAgents) Profile(context.Context, string) (*Profile, error) {
 	return &Profile{
 		AgentID: "agt_000000000000000000000001", Version: "1", Instructions: "Orders only.", Greeting: "Say: orders.",
 		Voice: "verse", Model: "gpt-realtime-mini", Tools: []string{"end_call", "forward_call", "check_order"},
 		HTTPTools:  map[string]HTTPToolDecl{"check_order": {Description: "Order status", Parameters: json.RawMessage(`{"type":"object"}`)}},
-		DialPolicy: "none",
+		DialPolicy: "none", IdleTimeout: f.idle,
 	}, nil
 }
 
@@ -89,4 +93,18 @@ func TestAgentHTTPToolLimit(t *testing.T) {
 	if n := fa.calls.Load(); n != maxHTTPToolCalls {
 		t.Fatalf("tool reached %d times, want %d", n, maxHTTPToolCalls)
 	}
+}
+
+// TestAgentIdleTimeout: the agent's shorter idle limit ends its call (the
+// server's CALL_IDLE_TIMEOUT is the harness's 2 minutes).
+func TestAgentIdleTimeout(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.relay.Agents = &fakeAgents{idle: 300 * time.Millisecond}
+	c := h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	waitFor(t, "goodbye answer", s.WaitFor, func() bool { return len(s.Responses()) == 2 })
+	waitFor(t, "goodbye audio", c.WaitFor, func() bool { return len(c.MarksReceived()) == 10 })
+	_ = c.SendSilence(60)
+	waitFor(t, "stream closed", c.WaitFor, c.Closed)
+	waitTrue(t, "end recorded", func() bool { why, _ := h.calls.endReason(c.CallSid()); return why == string(endIdle) })
 }

@@ -264,10 +264,10 @@ func (c *Call) connectModel() {
 }
 
 // watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
-// without speech, agent audio or key presses, after a goodbye.
+// (or the call's agent's shorter limits) without speech, agent audio or key presses, after a goodbye.
 func (c *Call) watchdog() {
-	cfg := c.r.cfg
-	tick := min(time.Second, cfg.MaxCallDuration/4, cfg.CallIdleTimeout/4)
+	maxDuration, idleTimeout := c.limits()
+	tick := min(time.Second, maxDuration/4, idleTimeout/4)
 	t := time.NewTicker(max(tick, 10*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -276,9 +276,9 @@ func (c *Call) watchdog() {
 			return
 		case now := <-t.C:
 			switch {
-			case now.Sub(c.begin) >= cfg.MaxCallDuration:
+			case now.Sub(c.begin) >= maxDuration:
 				c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
-			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= cfg.CallIdleTimeout:
+			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
 				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
 			}
 			c.mu.Lock()
