@@ -224,3 +224,67 @@ func TestAgentWithHTTPTool(t *testing.T) {
 	}
 	_ = c.Stop()
 }
+
+// TestAgentHTTPToolRefusedAddress: without TOOL_ALLOWED_NETWORKS, a tool
+// whose host name resolves to loopback is created (names are checked at
+// connect time) but its call is refused before any connection: the
+// endpoint hears nothing, the model gets the generic error, the audit row
+// says refused.
+func TestAgentHTTPToolRefusedAddress(t *testing.T) {
+	endpoint := &toolEndpoint{}
+	biz := httptest.NewServer(endpoint)
+	t.Cleanup(biz.Close)
+	r := newRig(t, rigOptions{})
+	ctx := ctxFor(t, 30*time.Second)
+	port := biz.URL[strings.LastIndex(biz.URL, ":")+1:]
+	for _, step := range []struct{ method, path, body string }{
+		{"POST", "/api/tools", `{"name":"internal_lookup","url":"http://localhost:` + port + `/x","parameters":{"type":"object"}}`},
+		{"POST", "/api/agents", `{"name":"Internal","voice":"alloy","model":"gpt-realtime","tools":["internal_lookup"]}`},
+	} {
+		code, b, err := r.target.API(ctx, step.method, step.path, strings.NewReader(step.body))
+		if err != nil || code != 201 {
+			t.Fatalf("%s %s = %d %s (%v)", step.method, step.path, code, b, err)
+		}
+		if step.path == "/api/agents" {
+			var agent struct{ ID string }
+			_ = json.Unmarshal(b, &agent)
+			if code, b, err := r.target.API(ctx, "PUT", "/api/numbers/%2B15555550176", strings.NewReader(`{"agentId":"`+agent.ID+`"}`)); err != nil || code != 201 {
+				t.Fatalf("PUT number = %d %s (%v)", code, b, err)
+			}
+		}
+	}
+	r.rt.NextResponseCallsTool("internal_lookup", `{}`)
+	before := len(r.rt.Sessions())
+	a, err := r.target.Place(ctx, "+15555550112", "+15555550176")
+	if err != nil || a.Decision() != "stream" {
+		t.Fatalf("place = %v", err)
+	}
+	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !c.Closed() {
+			c.Drop()
+		}
+	})
+	s, err := r.rt.WaitSession(ctx, before+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitFor(ctx, func() bool { return len(s.FunctionOutputs()) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.FunctionOutputs()[0].Output; !strings.Contains(out, "could not be completed") {
+		t.Fatalf("output = %s", out)
+	}
+	if bodies, _ := endpoint.requests(); len(bodies) != 0 {
+		t.Fatalf("the refused address was reached %d times", len(bodies))
+	}
+	r.srv.Audit.Flush(context.Background())
+	var detail string
+	if err := r.srv.DB.SQL.QueryRowContext(ctx, `SELECT detail FROM audit_events WHERE type = 'tool_call'`).Scan(&detail); err != nil || !strings.Contains(detail, `"outcome":"refused"`) {
+		t.Fatalf("audit = %s (%v)", detail, err)
+	}
+	_ = c.Stop()
+}
