@@ -39,7 +39,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 	}
 	log.Info("database ready", "engine", string(db.Engine), "schema_version", v)
 
-	a, err := app.New(ctx, cfg, log, db, app.Options{})
+	a, err := app.New(ctx, cfg, log, db, app.Options{Version: version})
 	if err != nil {
 		return err
 	}

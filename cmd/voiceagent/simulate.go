@@ -24,7 +24,8 @@ database, with a fake Realtime model and a fake Twilio REST API on
 loopback and credentials generated for the run, and plays every scenario.
 
   --scenario NAME        run one scenario (conversation, barge-in,
-                         call-contact, blocked-caller, over-capacity)
+                         call-contact, http-tool, blocked-caller,
+                         over-capacity)
   --url URL              play the scenarios against a running server
                          (TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID,
                          INTERNAL_API_BEARER, PUBLIC_URL, TWILIO_PHONE_NUMBER

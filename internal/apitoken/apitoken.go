@@ -34,11 +34,13 @@ const (
 	Privacy       Scope = "privacy"        // export and erase one person's data
 	AuditRead     Scope = "audit:read"     // the audit log
 	MetricsRead   Scope = "metrics:read"   // /metrics and the details of /ready
+	AgentsRead    Scope = "agents:read"    // agents, numbers and HTTP tools (never a tool's secret)
+	AgentsWrite   Scope = "agents:write"   // create, change, delete them; rotate a tool's secret
 	Admin         Scope = "admin"          // everything, token management included
 )
 
 // All lists every scope in a stable order.
-var All = []Scope{CallsRead, CallsWrite, ContactsRead, ContactsWrite, CallersRead, CallersWrite, Privacy, AuditRead, MetricsRead, Admin}
+var All = []Scope{CallsRead, CallsWrite, ContactsRead, ContactsWrite, CallersRead, CallersWrite, Privacy, AuditRead, MetricsRead, AgentsRead, AgentsWrite, Admin}
 
 // Prefix starts every scoped token, so a leaked one is recognisable (secret
 // scanners, logs) and anything else is refused without a lookup.

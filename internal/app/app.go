@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/voiceagent/voiceagent/internal/agents"
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/contacts"
+	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
@@ -32,6 +34,8 @@ type Options struct {
 	// TwilioHTTPClient, when set, carries every Twilio REST call (tests
 	// point it at the fake Twilio server).
 	TwilioHTTPClient *http.Client
+	// Version goes into the User-Agent of requests to HTTP tools.
+	Version string
 }
 
 // App is a wired server.
@@ -54,7 +58,10 @@ type App struct {
 	Voice *voice.Service
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
+	// Agents are the agents, numbers and HTTP tools of issue 13.
+	Agents *agents.Service
 
+	egress  *egress.Client // HTTP tools' outbound requests
 	obs     observability
 	closers []func()
 }
@@ -82,6 +89,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
+	if err := a.buildAgents(opts.Version); err != nil {
+		a.Close()
+		return nil, err
+	}
+
 	if err := a.buildVoice(ctx, a.Bus); err != nil {
 		a.Close()
 		return nil, err
@@ -99,6 +111,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
 		DenyList:    db.Conferences(),
+		Agents:      a.agentRuntime(),
 	})
 	a.closers = append(a.closers, a.Relay.Close)
 
@@ -126,6 +139,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		StreamTokens: a.Voice,
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 		Tokens:       a.Tokens,
+		Agents:       a.Agents,
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

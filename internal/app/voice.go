@@ -50,6 +50,10 @@ func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
 	if a.Twilio != nil {
 		deps.Names = a.Twilio
 	}
+	if a.Agents != nil {
+		deps.Numbers = a.Agents
+		deps.CallAgents = a.DB.Agents()
+	}
 	a.Voice = voice.New(deps, voice.Settings{
 		PhoneNumber:      cfg.TwilioPhoneNumber,
 		BlockedCountries: cfg.BlockedCountries,

@@ -51,6 +51,14 @@ const (
 	TypeAccessDenied = "access_denied"
 )
 
+// Agents, numbers and HTTP tools (internal/agents): changes, and each call
+// of an HTTP tool (tool, outcome, status, duration; never arguments,
+// answers or secrets).
+const (
+	TypeAgentChange = "agent_change"
+	TypeToolCall    = "tool_call"
+)
+
 // Severities.
 const (
 	Info    = "info"

@@ -95,6 +95,9 @@ type Config struct {
 	CallIdleTimeout      time.Duration // CALL_IDLE_TIMEOUT
 	PrewarmHold          time.Duration // PREWARM_HOLD
 	ToolTimeout          time.Duration // TOOL_TIMEOUT
+	// ToolAllowedNetworks are ranges HTTP tools may reach although the
+	// egress guard refuses them (TOOL_ALLOWED_NETWORKS; empty by default).
+	ToolAllowedNetworks []netip.Prefix
 
 	MaxLogViewers           int    // MAX_LOG_VIEWERS
 	LogsShowNumbers         bool   // LOGS_SHOW_NUMBERS
@@ -227,6 +230,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.CallIdleTimeout = l.duration("CALL_IDLE_TIMEOUT", 2*time.Minute)
 	c.PrewarmHold = l.duration("PREWARM_HOLD", 15*time.Second)
 	c.ToolTimeout = l.duration("TOOL_TIMEOUT", 10*time.Second)
+	c.ToolAllowedNetworks = l.prefixes("TOOL_ALLOWED_NETWORKS")
 
 	c.MaxLogViewers = l.intRange("MAX_LOG_VIEWERS", 20, 1, 10000)
 	c.LogsShowNumbers = l.boolean("LOGS_SHOW_NUMBERS", false)

@@ -52,6 +52,21 @@ func (c *Config) validateUnsafe(l *loader) {
 	if c.TwilioPhoneNumber == "" {
 		l.fail("TWILIO_PHONE_NUMBER", "is required in production (calls to any other number are refused by it)")
 	}
+	for _, p := range c.ToolAllowedNetworks {
+		if everyAddress(p) {
+			l.fail("TOOL_ALLOWED_NETWORKS", "must not allow every IPv4 or IPv6 address (a /0 range) in production: HTTP tools could then reach loopback, private and cloud-metadata addresses")
+			break
+		}
+	}
+}
+
+// everyAddress: a prefix covering the whole IPv4 or IPv6 space (including
+// ::ffff:0:0/96, every IPv4 address in its mapped form).
+func everyAddress(p netip.Prefix) bool {
+	if p.Bits() == 0 {
+		return true
+	}
+	return p.Addr().Is4In6() && p.Bits() <= 96
 }
 
 // unsafeWarnings are the checklist's WARN lines for settings that are
@@ -60,6 +75,9 @@ func (c *Config) unsafeWarnings() []Check {
 	var out []Check
 	if c.AgentDialPolicy == DialAny {
 		out = append(out, Check{Warn, "AGENT_DIAL_POLICY", "any: the agent may dial numbers that are not contacts (toll-fraud guards still apply)"})
+	}
+	if len(c.ToolAllowedNetworks) > 0 {
+		out = append(out, Check{Warn, "TOOL_ALLOWED_NETWORKS", "HTTP tools may reach these otherwise refused ranges; list only the hosts of your own tool endpoints"})
 	}
 	if c.LogLevel == "debug" {
 		out = append(out, Check{Warn, "LOG_LEVEL", "debug logs more than operators need; use info"})

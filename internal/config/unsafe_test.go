@@ -38,6 +38,9 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		{"database in clear to a remote address", "DATABASE_URL", map[string]string{"DATABASE_URL": "postgres://voiceagent@10.1.2.3:5432/voiceagent?sslmode=disable"}},
 		{"pprof at all", "PPROF_ADDR", map[string]string{"PPROF_ADDR": "127.0.0.1:6060"}},
 		{"no service number", "TWILIO_PHONE_NUMBER", map[string]string{"TWILIO_PHONE_NUMBER": ""}},
+		{"tools may reach every IPv4 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "10.0.0.0/8,0.0.0.0/0"}},
+		{"tools may reach every IPv6 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "::/0"}},
+		{"tools may reach every mapped IPv4 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "::ffff:0.0.0.0/96"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +87,7 @@ func TestProductionAcceptsSafeVariants(t *testing.T) {
 		"local database in clear":  {"DATABASE_URL": "postgres://voiceagent@127.0.0.1:5432/voiceagent?sslmode=disable"},
 		"socket database in clear": {"DATABASE_URL": "postgres://voiceagent@/voiceagent?host=/run/postgresql&sslmode=disable"},
 		"remote database with TLS": {"DATABASE_URL": "postgres://voiceagent@db.example.test/voiceagent?sslmode=verify-full"},
+		"tool network":             {"TOOL_ALLOWED_NETWORKS": "10.20.0.0/16,fd00:1::/64"},
 		"hex bearer":               {"INTERNAL_API_BEARER": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -12,7 +12,9 @@ import (
 // against the real server and fails on any unmet expectation; the rig
 // then searches every log line and response body for leaks.
 func TestSimulatorScenarios(t *testing.T) {
-	r := newRig(t, rigOptions{Env: map[string]string{"MAX_CONCURRENT_CALLS": "2"}})
+	// TOOL_ALLOWED_NETWORKS as the simulator sets it: the http-tool
+	// scenario's endpoint listens on loopback.
+	r := newRig(t, rigOptions{Env: map[string]string{"MAX_CONCURRENT_CALLS": "2", "TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}})
 	rs := sim.Run(ctxFor(t, 3*time.Minute), r.env, sim.Scenarios())
 	var out strings.Builder
 	sim.PrintResults(&out, rs)

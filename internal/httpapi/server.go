@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/voiceagent/voiceagent/internal/agents"
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
@@ -62,6 +63,8 @@ type Deps struct {
 	// Tokens authenticates scoped API tokens and serves /api/tokens (nil:
 	// only INTERNAL_API_BEARER's tokens are accepted; /api/tokens is 503).
 	Tokens *apitoken.Service
+	// Agents serves /api/agents, /api/numbers and /api/tools (nil: 503).
+	Agents *agents.Service
 }
 
 // Server owns the router and the drain state.

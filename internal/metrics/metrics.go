@@ -37,6 +37,11 @@ type Metrics struct {
 	// BudgetExceeded counts calls ended for exceeding a per-call budget
 	// limit, by limit.
 	BudgetExceeded *prometheus.CounterVec
+	// HTTPToolCalls counts calls of HTTP tools by tool and outcome
+	// (egress outcomes and invalid_arguments); HTTPToolDuration is the
+	// time of each request sent.
+	HTTPToolCalls    *prometheus.CounterVec   // tool, outcome
+	HTTPToolDuration *prometheus.HistogramVec // tool; seconds
 }
 
 // New creates the collectors and registers them, plus the Go runtime and
@@ -64,13 +69,15 @@ func New(reg *prometheus.Registry) *Metrics {
 		AuditDropped:      prometheus.NewCounter(prometheus.CounterOpts{Name: "voiceagent_audit_dropped_total", Help: "Audit events dropped because the audit queue was full."}),
 		RefusalsLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_refusals_rate_limited_total", Help: "Twilio webhook, media-stream, /logs, /ready and /metrics requests refused 429 after repeated authentication failures, by surface."}, []string{"surface"}),
 		BudgetExceeded:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_call_budget_exceeded_total", Help: "Calls ended for exceeding a per-call budget limit, by limit."}, []string{"limit"}),
+		HTTPToolCalls:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voiceagent_http_tool_calls_total", Help: "HTTP tool calls by tool and outcome."}, []string{"tool", "outcome"}),
+		HTTPToolDuration:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "voiceagent_http_tool_duration_seconds", Help: "Duration of HTTP tool requests, by tool.", Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"tool"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.ActiveCalls, m.CallsByDecision, m.CallDuration, m.FramesRelayed, m.RelayLatency, m.ModelConnectTime,
 		m.BargeIns, m.ToolCalls, m.AuthFailures, m.SecurityAlerts, m.DroppedSubs, m.EventsShed, m.WebSocketCloses, m.PrewarmedSessions,
-		m.AuditDropped, m.RefusalsLimited, m.BudgetExceeded,
+		m.AuditDropped, m.RefusalsLimited, m.BudgetExceeded, m.HTTPToolCalls, m.HTTPToolDuration,
 	)
 	return m
 }

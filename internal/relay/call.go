@@ -95,6 +95,8 @@ type Call struct {
 	tw    *peer
 	model *peer
 
+	agent *Profile // the call's agent (nil: the environment's); set before run
+
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
@@ -230,13 +232,13 @@ func (c *Call) run() {
 // connectModel takes the pre-warmed session or opens one, then runs the
 // model's writer and reader.
 func (c *Call) connectModel() {
-	sess := c.r.takeWarm(c.ctx, c.callSID)
+	sess := c.r.takeWarm(c.ctx, c.callSID, c.agent)
 	if sess == nil {
 		if c.ctx.Err() != nil {
 			return
 		}
 		var err error
-		sess, err = c.r.dialModel(c.ctx)
+		sess, err = c.r.dialModel(c.ctx, c.agent)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Error("cannot open the model session", "err", err)
@@ -278,10 +280,10 @@ func (c *Call) connectModel() {
 }
 
 // watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
-// without speech, agent audio or key presses, after a goodbye.
+// (or the call's agent's shorter limits) without speech, agent audio or key presses, after a goodbye.
 func (c *Call) watchdog() {
-	cfg := c.r.cfg
-	tick := min(time.Second, cfg.MaxCallDuration/4, cfg.CallIdleTimeout/4)
+	maxDuration, idleTimeout := c.limits()
+	tick := min(time.Second, maxDuration/4, idleTimeout/4)
 	t := time.NewTicker(max(tick, 10*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -290,9 +292,9 @@ func (c *Call) watchdog() {
 			return
 		case now := <-t.C:
 			switch {
-			case now.Sub(c.begin) >= cfg.MaxCallDuration:
+			case now.Sub(c.begin) >= maxDuration:
 				c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
-			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= cfg.CallIdleTimeout:
+			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
 				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
 			}
 			c.mu.Lock()

@@ -202,7 +202,7 @@ func (c *Call) onStart(m *twilioMsg) bool {
 	c.r.publish(events.StreamStarted, c.callSID, map[string]any{"streamSid": m.Start.StreamSID})
 	c.log.Info("media stream started")
 	// The agent speaks first, so the caller is never met by silence.
-	c.requestResponse(c.r.cfg.AgentInstructions+"\n\n"+c.r.cfg.GreetingPrompt(), false)
+	c.requestResponse(c.instructions()+"\n\n"+c.greetingPrompt(), false)
 	return false
 }
 

@@ -16,6 +16,7 @@ type warmSession struct {
 
 	mu        sync.Mutex
 	sess      *modelSession
+	agent     *Profile // the agent the session was configured for
 	err       error
 	done      bool // dial finished
 	claimed   bool // a call took it
@@ -47,9 +48,10 @@ func (r *Relay) Prewarm(callSID string) {
 }
 
 func (r *Relay) holdWarm(callSID string, w *warmSession) {
-	sess, err := r.dialModel(r.ctx)
+	agent := r.profileFor(r.ctx, callSID)
+	sess, err := r.dialModel(r.ctx, agent)
 	w.mu.Lock()
-	w.sess, w.err, w.done = sess, err, true
+	w.sess, w.agent, w.err, w.done = sess, agent, err, true
 	abandoned := w.abandoned
 	w.mu.Unlock()
 	close(w.ready)
@@ -93,8 +95,9 @@ func (r *Relay) forgetWarm(callSID string, w *warmSession) {
 
 // takeWarm hands the pre-warmed session of callSID to its call, waiting
 // for a dial in progress. It returns nil when there is none (or it failed,
-// expired, or ctx ended first); the call then dials its own.
-func (r *Relay) takeWarm(ctx context.Context, callSID string) *modelSession {
+// expired, or ctx ended first, or it was configured for another version
+// of the call's agent); the call then dials its own.
+func (r *Relay) takeWarm(ctx context.Context, callSID string, agent *Profile) *modelSession {
 	r.mu.Lock()
 	w := r.warm[callSID]
 	delete(r.warm, callSID)
@@ -126,6 +129,10 @@ func (r *Relay) takeWarm(ctx context.Context, callSID string) *modelSession {
 		return nil
 	}
 	if w.err != nil {
+		return nil
+	}
+	if !sameAgent(w.agent, agent) {
+		w.sess.close()
 		return nil
 	}
 	r.m.PrewarmedSessions.WithLabelValues("used").Inc()

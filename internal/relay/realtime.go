@@ -42,7 +42,7 @@ var errModelRefused = errors.New("realtime server refused the session")
 // API key as a bearer token (GA: no OpenAI-Beta header), waits for
 // session.created to learn which protocol shape the server speaks, and
 // sends session.update in that shape.
-func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
+func (r *Relay) dialModel(ctx context.Context, agent *Profile) (*modelSession, error) {
 	start := time.Now()
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+r.cfg.OpenAIAPIKey)
@@ -77,10 +77,7 @@ func (r *Relay) dialModel(ctx context.Context) (*modelSession, error) {
 	}
 	s.beta = isBetaSession(msg)
 	_ = conn.SetReadDeadline(time.Time{})
-	update := sessionUpdate(r.cfg.RealtimeModel, r.cfg.RealtimeVoice, r.cfg.AgentInstructions)
-	if s.beta {
-		update = sessionUpdateBeta(r.cfg.RealtimeVoice, r.cfg.AgentInstructions)
-	}
+	update := r.sessionFor(agent, s.beta)
 	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := conn.WriteMessage(websocket.TextMessage, update); err != nil {
 		conn.Close()

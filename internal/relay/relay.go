@@ -54,6 +54,9 @@ type Deps struct {
 	Directory   Directory
 	Telephony   Telephony
 	DenyList    DenyList
+	// Agents resolves each call's agent and runs its HTTP tools (nil:
+	// every call is answered by the environment's agent).
+	Agents Agents
 	// Dialer opens Realtime sockets; nil means a default dialer.
 	Dialer *websocket.Dialer
 	// Budget is what each call may use; the zero value means
@@ -155,6 +158,7 @@ func (r *Relay) Live() int {
 // audit events.
 func (r *Relay) Serve(conn *websocket.Conn, callSID, remoteIP string) {
 	c := r.newCall(conn, callSID, remoteIP)
+	c.agent = r.profileFor(r.ctx, callSID)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

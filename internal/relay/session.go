@@ -54,9 +54,9 @@ type toolDecl struct {
 	Parameters  map[string]any `json:"parameters"`
 }
 
-// sessionUpdate builds the session.update event sent on every new model
-// socket.
-func sessionUpdate(model, voice, instructions string) []byte {
+// sessionUpdateTools builds the session.update event sent on every new model
+// socket, with the tools of the call's agent (the environment's: toolDecls).
+func sessionUpdateTools(model, voice, instructions string, tools []toolDecl) []byte {
 	return marshalEvent(clientEvent{Type: "session.update", Session: sessionConfig{
 		Type:             "realtime",
 		Model:            model,
@@ -77,7 +77,7 @@ func sessionUpdate(model, voice, instructions string) []byte {
 			},
 			Output: audioOutput{Format: audioFormat{Type: "audio/pcmu"}, Voice: voice},
 		},
-		Tools:      toolDecls(),
+		Tools:      tools,
 		ToolChoice: "auto",
 	}})
 }
@@ -144,7 +144,7 @@ type betaSession struct {
 	ToolChoice        string        `json:"tool_choice"`
 }
 
-func sessionUpdateBeta(voice, instructions string) []byte {
+func sessionUpdateBetaTools(voice, instructions string, tools []toolDecl) []byte {
 	return marshalEvent(clientEvent{Type: "session.update", Session: betaSession{
 		Modalities:        []string{"text", "audio"},
 		Instructions:      instructions,
@@ -156,7 +156,7 @@ func sessionUpdateBeta(voice, instructions string) []byte {
 			Type: "server_vad", Threshold: 0.5, PrefixPaddingMs: 300, SilenceDurationMs: 500,
 			CreateResponse: true, InterruptResponse: true,
 		},
-		Tools:      toolDecls(),
+		Tools:      tools,
 		ToolChoice: "auto",
 	}})
 }

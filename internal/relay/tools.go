@@ -76,6 +76,7 @@ type toolResult struct {
 
 	label   string // metrics result: ok, error, timeout, unknown
 	goodbye bool   // end the call after the agent's goodbye
+	raw     string // an HTTP tool's JSON answer, given to the model as it is
 }
 
 func failed(msg string) toolResult { return toolResult{Error: msg, label: "error"} }
@@ -168,6 +169,9 @@ func (c *Call) runTool(it modelItem) {
 		return
 	}
 	out, _ := json.Marshal(res)
+	if res.raw != "" {
+		out = []byte(res.raw)
+	}
 	c.model.sendBytes(c.ctx, functionOutput(it.CallID, string(out)))
 	if res.goodbye {
 		c.goodbye(endAgent, "Say a short, friendly goodbye to the caller now.")
@@ -183,6 +187,16 @@ func (c *Call) execTool(ctx context.Context, name, rawArgs string) toolResult {
 	if len(rawArgs) > maxToolArgs {
 		return failed("the arguments are too long")
 	}
+	if !c.agent.allows(name) {
+		res := failed("unknown tool " + strings.ToValidUTF8(truncate(name, 64), ""))
+		res.label = "unknown"
+		return res
+	}
+	if c.agent != nil && c.r.Agents != nil {
+		if _, ok := c.agent.HTTPTools[name]; ok {
+			return c.runHTTPTool(ctx, name, rawArgs)
+		}
+	}
 	if strings.TrimSpace(rawArgs) != "" {
 		if err := json.Unmarshal([]byte(rawArgs), &a); err != nil {
 			return failed("the arguments are not valid JSON")
@@ -191,9 +205,13 @@ func (c *Call) execTool(ctx context.Context, name, rawArgs string) toolResult {
 	switch name {
 	case toolLookupContact:
 		return c.lookupContact(ctx, a.Name)
-	case toolAddToConference:
-		return c.transfer(ctx, "conference", a)
-	case toolForwardCall:
+	case toolAddToConference, toolForwardCall:
+		if c.dialPolicy() == "none" {
+			return failed("this agent does not transfer calls")
+		}
+		if name == toolAddToConference {
+			return c.transfer(ctx, "conference", a)
+		}
 		return c.transfer(ctx, "forward", a)
 	case toolEndCall:
 		c.log.Info("the agent ends the call", "reason", redact.Text(a.Reason))
@@ -313,7 +331,7 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 			return "", "", errUserFacing{"give the number in E.164 form: + and country code, digits only, such as +14155550123"}
 		}
 		number, display = n, redact.Phone(n)
-		if c.r.cfg.AgentDialPolicy != config.DialAny {
+		if c.dialPolicy() != config.DialAny {
 			if dir == nil {
 				return "", "", errUserFacing{"only saved contacts can be dialled"}
 			}

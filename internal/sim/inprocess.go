@@ -57,6 +57,9 @@ func (c Credentials) Env(realtimeURL string) map[string]string {
 		"PRIVACY_HASH_KEY":       c.PrivacyKey,
 		"REALTIME_URL":           realtimeURL,
 		"LOG_LEVEL":              "warn",
+		// The http-tool scenario's endpoint listens on loopback; only the
+		// simulator's own server may reach it.
+		"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8",
 	}
 }
 

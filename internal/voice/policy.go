@@ -10,7 +10,8 @@ import (
 // decides. Capacity is checked afterwards, atomically with storing the
 // call (AdmitCall). A call no rule stops is accepted.
 //
-//  1. To is not TWILIO_PHONE_NUMBER (when set)      -> reject
+//  1. To is not a service number                   -> reject
+//     (TWILIO_PHONE_NUMBER when set, or a number assigned to an agent)
 //  2. deny list                                     -> reject
 //  3. allow list non-empty and caller not on it     -> hangup (said)
 //  4. FromCountry in BLOCKED_COUNTRIES              -> reject
@@ -21,7 +22,16 @@ import (
 // The To check comes first because it costs nothing and a call that is
 // not for this number must not spend a lookup or throttling budget.
 func (s *Service) decide(ctx context.Context, in *Inbound, th Throttle) (Decision, string, error) {
-	if s.settings.PhoneNumber != "" && in.To != s.settings.PhoneNumber {
+	if s.numbers != nil {
+		id, ok, err := s.numbers.AgentFor(ctx, in.To)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			return Reject, ReasonWrongNumber, nil
+		}
+		in.agentID = id
+	} else if s.settings.PhoneNumber != "" && in.To != s.settings.PhoneNumber {
 		return Reject, ReasonWrongNumber, nil
 	}
 	st, err := s.lists.CallerStatus(ctx, in.From)

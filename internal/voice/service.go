@@ -45,6 +45,22 @@ type Deps struct {
 	Prewarm Prewarmer        // nil: no pre-warm
 	// OnDecision is told each new decision (metrics).
 	OnDecision func(d Decision, reason string)
+	// Numbers decides which agent answers a To number and whether it is
+	// a service number at all (TWILIO_PHONE_NUMBER or a number assigned
+	// through /api/numbers). Nil: only TWILIO_PHONE_NUMBER is.
+	Numbers NumberRouter
+	// CallAgents records the agent of an accepted call (nil: not kept).
+	CallAgents CallAgentStore
+}
+
+// NumberRouter is *agents.Service.
+type NumberRouter interface {
+	AgentFor(ctx context.Context, to string) (agentID string, ok bool, err error)
+}
+
+// CallAgentStore keeps the agent id of a call (internal/store).
+type CallAgentStore interface {
+	SetCallAgent(ctx context.Context, callSID, agentID string) error
 }
 
 // Service runs the inbound-call policy and owns call records and stream
@@ -59,6 +75,8 @@ type Service struct {
 	names      *nameCache
 	prewarm    Prewarmer
 	onDecision func(Decision, string)
+	numbers    NumberRouter
+	callAgents CallAgentStore
 	settings   Settings
 	countries  map[string]bool
 	answers    map[Decision]string // DecisionTwiML of each decision, built once
@@ -70,6 +88,7 @@ func New(d Deps, s Settings) *Service {
 	svc := &Service{
 		calls: d.Calls, tokens: d.Tokens, lists: d.Lists, audit: d.Audit, log: d.Log,
 		events: d.Events, prewarm: d.Prewarm, onDecision: d.OnDecision, settings: s,
+		numbers: d.Numbers, callAgents: d.CallAgents,
 		countries: map[string]bool{}, now: time.Now,
 	}
 	if svc.log == nil {
@@ -153,8 +172,21 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 	}
 	if created {
 		s.decided(stored)
+		s.keepAgent(ctx, stored, in.agentID)
 	}
 	return Answer{TwiML: stored.TwiML, Decision: stored.Decision, Reason: stored.Reason, Replayed: !created, From: stored.From}, nil
+}
+
+// keepAgent records which agent answers an accepted call (the default
+// agent is the column's default and costs no write). A failure is logged:
+// the call then runs with the default agent.
+func (s *Service) keepAgent(ctx context.Context, c Call, agentID string) {
+	if s.callAgents == nil || c.Decision != Accept || agentID == "" || agentID == "default" {
+		return
+	}
+	if err := s.callAgents.SetCallAgent(ctx, c.CallSID, agentID); err != nil {
+		s.log.Warn("call agent not recorded; the default agent answers", "call_sid", c.CallSID, "agent_id", agentID, "err", err)
+	}
 }
 
 // newCall builds the record of a decision with its TwiML.

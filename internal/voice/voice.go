@@ -90,6 +90,8 @@ type Inbound struct {
 	CallerName     string
 	CallStatus     string
 	IdempotencyKey string
+
+	agentID string // the agent that answers To, set by decide
 }
 
 var (
