@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/config"
@@ -33,9 +32,6 @@ type Profile struct {
 	// Handle is the Agents implementation's own state (compiled schemas,
 	// URLs): the relay never reads it.
 	Handle any
-
-	httpCalls atomic.Int32 // HTTP tool calls started in this call
-	inFlight  atomic.Int32 // HTTP tool calls running now
 }
 
 // HTTPToolDecl is an HTTP tool as the model sees it.
@@ -54,12 +50,6 @@ type Agents interface {
 	// (the endpoint's JSON answer, or a short error text when ok is false).
 	CallTool(ctx context.Context, p *Profile, callSID, name, args string) (output string, ok bool)
 }
-
-// Limits on HTTP tools within one call.
-const (
-	maxHTTPToolCalls   = 20
-	maxHTTPToolsInFlow = 4
-)
 
 // profileFor resolves the agent of a call; nil keeps the environment's
 // agent (no Agents dependency, or the lookup failed).
@@ -163,18 +153,12 @@ func (p *Profile) decls() []toolDecl {
 	return out
 }
 
-// runHTTPTool runs one of the agent's HTTP tools within the call's limits.
+// runHTTPTool runs one of the agent's HTTP tools. Its limits are the
+// call's budget for every tool (budget.go): at most ToolCallsPerCall (20)
+// per call, ToolCallsPerResponse per response, and ToolWorkers (2) at
+// once; a model that asks for more ends its call.
 func (c *Call) runHTTPTool(ctx context.Context, name, args string) toolResult {
-	p := c.agent
-	if p.httpCalls.Add(1) > maxHTTPToolCalls {
-		return failed("this call has used all of its tool calls")
-	}
-	if p.inFlight.Add(1) > maxHTTPToolsInFlow {
-		p.inFlight.Add(-1)
-		return failed("too many actions at once; wait for one to finish")
-	}
-	defer p.inFlight.Add(-1)
-	out, ok := c.r.Agents.CallTool(ctx, p, c.callSID, name, args)
+	out, ok := c.r.Agents.CallTool(ctx, c.agent, c.callSID, name, args)
 	if !ok {
 		return failed(out)
 	}

@@ -76,22 +76,21 @@ func TestAgentToolsOnly(t *testing.T) {
 	}
 }
 
-// TestAgentHTTPToolLimit: the 21st HTTP tool call of one call is refused
-// without reaching the tool.
+// TestAgentHTTPToolLimit: HTTP tools count against the call's tool budget:
+// the 21st call of one call never reaches the tool and ends the call
+// (budget limit tool_calls_per_call).
 func TestAgentHTTPToolLimit(t *testing.T) {
 	h, fa := agentHarness(t)
-	for range maxHTTPToolCalls + 1 {
+	limit := DefaultBudget().ToolCallsPerCall
+	for range limit + 1 {
 		h.rt.NextResponseCallsTool("check_order", `{}`)
 	}
-	h.dial(fake.MediaOptions{})
+	c := h.dial(fake.MediaOptions{})
 	s := h.session(1)
-	waitFor(t, "every tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == maxHTTPToolCalls+1 })
-	outs := s.FunctionOutputs()
-	if last := outs[maxHTTPToolCalls].Output; !strings.Contains(last, "used all of its tool calls") {
-		t.Fatalf("call %d = %s", maxHTTPToolCalls+1, last)
-	}
-	if n := fa.calls.Load(); n != maxHTTPToolCalls {
-		t.Fatalf("tool reached %d times, want %d", n, maxHTTPToolCalls)
+	waitFor(t, "every allowed tool output", s.WaitFor, func() bool { return len(s.FunctionOutputs()) == limit })
+	h.checkBudgetEnd(c.CallSid(), limitToolsPerCall)
+	if n := fa.calls.Load(); n != int32(limit) {
+		t.Fatalf("tool reached %d times, want %d", n, limit)
 	}
 }
 
