@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 IMAGE     ?= voiceagent:$(VERSION)
 
-.PHONY: run test build lint migrate docker fuzz bench soak check simulate load load-pg deps
+.PHONY: run test build lint migrate docker fuzz soak check simulate load load-pg deps
 
 ## run: start the server on embedded defaults (SQLite under ./data, port 8080)
 run:
