@@ -142,6 +142,8 @@ func (a *Agent) validate(lim Limits) error {
 		return apperr.Errorf(apperr.Invalid, "name must be 1 to %d characters", MaxNameLen)
 	case !utf8.ValidString(a.Name + a.Instructions + a.Greeting):
 		return apperr.New(apperr.Invalid, "text must be valid UTF-8")
+	case strings.ContainsFunc(a.Name+a.Instructions+a.Greeting, isControl):
+		return apperr.New(apperr.Invalid, "name, instructions and greeting must not contain control characters (tab and line breaks are fine)")
 	case utf8.RuneCountInString(a.Instructions) > MaxInstructionsLen:
 		return apperr.Errorf(apperr.Invalid, "instructions must be at most %d characters", MaxInstructionsLen)
 	case utf8.RuneCountInString(a.Greeting) > MaxGreetingLen:
@@ -191,6 +193,13 @@ func (a *Agent) validate(lim Limits) error {
 	return nil
 }
 
+// isControl reports a C0 control character other than tab and line
+// breaks, or DEL. PostgreSQL refuses NUL in TEXT (a 500 instead of this
+// 400), and the others only disguise text in logs and terminals.
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\n' && r != '\t' && r != '\r' || r == 0x7f
+}
+
 // validate checks a tool's fields (the URL through check).
 func (t *Tool) validate(checkURL func(string) error) error {
 	switch {
@@ -200,6 +209,8 @@ func (t *Tool) validate(checkURL func(string) error) error {
 		return apperr.Errorf(apperr.Invalid, "name %q is a built-in tool", t.Name)
 	case !utf8.ValidString(t.Description) || utf8.RuneCountInString(t.Description) > MaxDescriptionLen:
 		return apperr.Errorf(apperr.Invalid, "description must be at most %d characters", MaxDescriptionLen)
+	case strings.ContainsFunc(t.Description, isControl):
+		return apperr.New(apperr.Invalid, "description must not contain control characters (tab and line breaks are fine)")
 	}
 	if t.TimeoutMs == 0 {
 		t.TimeoutMs = DefaultToolTimeout

@@ -31,6 +31,13 @@ func TestAgentValidation(t *testing.T) {
 		"duration too short":  func(a *Agent) { a.MaxCallDuration = time.Second },
 		"idle over limit":     func(a *Agent) { a.IdleTimeout = 3 * time.Minute },
 		"tool twice":          func(a *Agent) { a.Tools = []string{"end_call", "end_call"} },
+		// PostgreSQL refuses NUL in TEXT (a 500 instead of a 400), and
+		// control characters have no place in a prompt or a name; the
+		// contacts API refuses them the same way.
+		"NUL in instructions": func(a *Agent) { a.Instructions = "be kind\x00" },
+		"NUL in greeting":     func(a *Agent) { a.Greeting = "hi\x00" },
+		"escape in name":      func(a *Agent) { a.Name = "desk\x1b[2J" },
+		"DEL in instructions": func(a *Agent) { a.Instructions = "a\x7fb" },
 	} {
 		a := ok
 		change(&a)
@@ -39,6 +46,11 @@ func TestAgentValidation(t *testing.T) {
 		}
 	}
 	a := ok
+	a.Instructions = "line one\n\tline two\r\n"
+	if err := a.validate(lim); err != nil {
+		t.Fatalf("newlines and tabs in instructions: %v", err)
+	}
+	a = ok
 	if err := a.validate(lim); err != nil || a.DialPolicy != DialContactsOnly || a.MaxCallDuration != lim.MaxCallDuration || a.Tools == nil {
 		t.Fatalf("valid agent: %v %+v", err, a)
 	}
@@ -71,7 +83,8 @@ func TestToolValidation(t *testing.T) {
 		"too large": func(t *Tool) {
 			t.Parameters = json.RawMessage(`{"type":"object","description":"` + strings.Repeat("a", MaxParametersBytes) + `"}`)
 		},
-		"long description": func(t *Tool) { t.Description = strings.Repeat("a", 1001) },
+		"long description":   func(t *Tool) { t.Description = strings.Repeat("a", 1001) },
+		"NUL in description": func(t *Tool) { t.Description = "orders\x00" },
 	} {
 		tl := base
 		change(&tl)
