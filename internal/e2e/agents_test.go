@@ -356,3 +356,28 @@ func TestAgentWithVanishedToolKeepsItsOwnLimits(t *testing.T) {
 	}
 	_ = c.Stop()
 }
+
+// TestErasureRefusesAnAssignedServiceNumber: a number assigned to an
+// agent (PUT /api/numbers) is a service number like TWILIO_PHONE_NUMBER:
+// every call to it is a call of the service, so DELETE /api/data on it
+// would erase every one of them. It answers 409 as TWILIO_PHONE_NUMBER
+// does, and the calls to it stay.
+func TestErasureRefusesAnAssignedServiceNumber(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	ctx := ctxFor(t, 30*time.Second)
+	code, b, err := r.target.API(ctx, "PUT", "/api/numbers/%2B15555550174", strings.NewReader(`{"agentId":"default"}`))
+	if err != nil || code != 201 {
+		t.Fatalf("PUT number = %d %s (%v)", code, b, err)
+	}
+	code, b, err = r.target.API(ctx, "DELETE", "/api/data/%2B15555550174", nil)
+	if err != nil || code != 409 || !strings.Contains(string(b), `"conflict"`) {
+		t.Fatalf("DELETE /api/data on an assigned number = %d %s (%v), want 409", code, b, err)
+	}
+	// Once unassigned, it is an ordinary number again.
+	if code, b, err := r.target.API(ctx, "DELETE", "/api/numbers/%2B15555550174", nil); err != nil || code != 204 {
+		t.Fatalf("DELETE number = %d %s (%v)", code, b, err)
+	}
+	if code, b, err := r.target.API(ctx, "DELETE", "/api/data/%2B15555550174", nil); err != nil || code != 200 {
+		t.Fatalf("DELETE /api/data after unassigning = %d %s (%v)", code, b, err)
+	}
+}
