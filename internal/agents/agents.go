@@ -44,6 +44,7 @@ const (
 	MaxGreetingLen     = 1000
 	MaxDescriptionLen  = 1000
 	MaxParametersBytes = 16 << 10
+	MaxParametersDepth = 32 // JSON nesting of a tool's parameters
 	MinToolTimeoutMs   = 100
 	MaxToolTimeoutMs   = 10000
 	DefaultToolTimeout = 5000
@@ -251,6 +252,12 @@ func CompileParameters(raw json.RawMessage) (*jsonschema.Schema, error) {
 	if len(raw) > MaxParametersBytes {
 		return nil, apperr.Errorf(apperr.Invalid, "parameters must be at most %d bytes", MaxParametersBytes)
 	}
+	if jsonDepth(raw) > MaxParametersDepth {
+		// The schema library's compile time grows with the square of
+		// the depth: 13 KB nested 1,300 deep took seconds of CPU, on
+		// every create, update and call start.
+		return nil, apperr.Errorf(apperr.Invalid, "parameters must be nested at most %d levels deep", MaxParametersDepth)
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, apperr.New(apperr.Invalid, "parameters is not valid JSON")
@@ -283,6 +290,33 @@ func ValidateArguments(sch *jsonschema.Schema, args []byte) error {
 		return fmt.Errorf("arguments do not match the tool's parameters")
 	}
 	return nil
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in a JSON text
+// (strings skipped); for invalid JSON it is a lower bound.
+func jsonDepth(raw []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func firstLine(s string) string {

@@ -83,7 +83,16 @@ func TestToolValidation(t *testing.T) {
 		"too large": func(t *Tool) {
 			t.Parameters = json.RawMessage(`{"type":"object","description":"` + strings.Repeat("a", MaxParametersBytes) + `"}`)
 		},
-		"long description":   func(t *Tool) { t.Description = strings.Repeat("a", 1001) },
+		"long description": func(t *Tool) { t.Description = strings.Repeat("a", 1001) },
+		// Under 16 KiB, but compiling it takes seconds of CPU (the
+		// library's cost grows with the square of the depth), on every
+		// create, update and call start.
+		"nested 1300 deep": func(t *Tool) {
+			t.Parameters = json.RawMessage(`{"type":"object","properties":{"a":` + strings.Repeat(`{"items":`, 1300) + `{}` + strings.Repeat(`}`, 1300) + `}}`)
+		},
+		"nested 33 deep": func(t *Tool) {
+			t.Parameters = json.RawMessage(`{"type":"object","properties":{"a":` + strings.Repeat(`{"items":`, 30) + `{}` + strings.Repeat(`}`, 30) + `}}`)
+		},
 		"NUL in description": func(t *Tool) { t.Description = "orders\x00" },
 	} {
 		tl := base
@@ -95,6 +104,12 @@ func TestToolValidation(t *testing.T) {
 	tl := base
 	if err := tl.validate(okURL); err != nil || tl.TimeoutMs != DefaultToolTimeout {
 		t.Fatalf("valid tool: %v", err)
+	}
+	// 32 levels, and brackets inside strings, are fine.
+	tl = base
+	tl.Parameters = json.RawMessage(`{"type":"object","description":"` + strings.Repeat("{[", 100) + `\"{","properties":{"a":` + strings.Repeat(`{"items":`, 29) + `{}` + strings.Repeat(`}`, 29) + `}}`)
+	if err := tl.validate(okURL); err != nil {
+		t.Fatalf("schema 32 levels deep: %v", err)
 	}
 }
 
