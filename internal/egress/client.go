@@ -194,6 +194,12 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 	req.Header.Set(HeaderSignature, Sign(r.Secret, c.now(), r.Body))
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The reason is logged: name the URL without its query, where a
+		// business may keep an API key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		}
 		return classify(err)
 	}
 	defer resp.Body.Close()

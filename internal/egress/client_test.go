@@ -330,3 +330,23 @@ func TestCheckURL(t *testing.T) {
 		t.Errorf("allowed loopback refused: %v", err)
 	}
 }
+
+// TestFailureReasonHidesTheQuery: a business may put an API key in its
+// tool URL's query string; a failed delivery's reason (logged on every
+// failure) names scheme, host and path only.
+func TestFailureReasonHidesTheQuery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: the connection fails
+	c := egress.New(egress.Options{Allowed: loopback})
+	res := c.Post(context.Background(), egress.Request{URL: "http://" + addr + "/hook?key=topsecret123", Body: []byte(`{}`), Timeout: 5 * time.Second})
+	if res.Outcome != egress.Failed || res.Reason == "" {
+		t.Fatalf("result = %+v, want a failure", res)
+	}
+	if strings.Contains(res.Reason, "topsecret123") {
+		t.Fatalf("reason = %q holds the query", res.Reason)
+	}
+}
