@@ -44,6 +44,7 @@ const (
 	MaxGreetingLen     = 1000
 	MaxDescriptionLen  = 1000
 	MaxParametersBytes = 16 << 10
+	MaxParametersDepth = 32 // JSON nesting of a tool's parameters
 	MinToolTimeoutMs   = 100
 	MaxToolTimeoutMs   = 10000
 	DefaultToolTimeout = 5000
@@ -142,6 +143,8 @@ func (a *Agent) validate(lim Limits) error {
 		return apperr.Errorf(apperr.Invalid, "name must be 1 to %d characters", MaxNameLen)
 	case !utf8.ValidString(a.Name + a.Instructions + a.Greeting):
 		return apperr.New(apperr.Invalid, "text must be valid UTF-8")
+	case strings.ContainsFunc(a.Name+a.Instructions+a.Greeting, isControl):
+		return apperr.New(apperr.Invalid, "name, instructions and greeting must not contain control characters (tab and line breaks are fine)")
 	case utf8.RuneCountInString(a.Instructions) > MaxInstructionsLen:
 		return apperr.Errorf(apperr.Invalid, "instructions must be at most %d characters", MaxInstructionsLen)
 	case utf8.RuneCountInString(a.Greeting) > MaxGreetingLen:
@@ -191,6 +194,13 @@ func (a *Agent) validate(lim Limits) error {
 	return nil
 }
 
+// isControl reports a C0 control character other than tab and line
+// breaks, or DEL. PostgreSQL refuses NUL in TEXT (a 500 instead of this
+// 400), and the others only disguise text in logs and terminals.
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\n' && r != '\t' && r != '\r' || r == 0x7f
+}
+
 // validate checks a tool's fields (the URL through check).
 func (t *Tool) validate(checkURL func(string) error) error {
 	switch {
@@ -200,6 +210,8 @@ func (t *Tool) validate(checkURL func(string) error) error {
 		return apperr.Errorf(apperr.Invalid, "name %q is a built-in tool", t.Name)
 	case !utf8.ValidString(t.Description) || utf8.RuneCountInString(t.Description) > MaxDescriptionLen:
 		return apperr.Errorf(apperr.Invalid, "description must be at most %d characters", MaxDescriptionLen)
+	case strings.ContainsFunc(t.Description, isControl):
+		return apperr.New(apperr.Invalid, "description must not contain control characters (tab and line breaks are fine)")
 	}
 	if t.TimeoutMs == 0 {
 		t.TimeoutMs = DefaultToolTimeout
@@ -240,6 +252,12 @@ func CompileParameters(raw json.RawMessage) (*jsonschema.Schema, error) {
 	if len(raw) > MaxParametersBytes {
 		return nil, apperr.Errorf(apperr.Invalid, "parameters must be at most %d bytes", MaxParametersBytes)
 	}
+	if jsonDepth(raw) > MaxParametersDepth {
+		// The schema library's compile time grows with the square of
+		// the depth: 13 KB nested 1,300 deep took seconds of CPU, on
+		// every create, update and call start.
+		return nil, apperr.Errorf(apperr.Invalid, "parameters must be nested at most %d levels deep", MaxParametersDepth)
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, apperr.New(apperr.Invalid, "parameters is not valid JSON")
@@ -272,6 +290,33 @@ func ValidateArguments(sch *jsonschema.Schema, args []byte) error {
 		return fmt.Errorf("arguments do not match the tool's parameters")
 	}
 	return nil
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in a JSON text
+// (strings skipped); for invalid JSON it is a lower bound.
+func jsonDepth(raw []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func firstLine(s string) string {

@@ -31,6 +31,13 @@ func TestAgentValidation(t *testing.T) {
 		"duration too short":  func(a *Agent) { a.MaxCallDuration = time.Second },
 		"idle over limit":     func(a *Agent) { a.IdleTimeout = 3 * time.Minute },
 		"tool twice":          func(a *Agent) { a.Tools = []string{"end_call", "end_call"} },
+		// PostgreSQL refuses NUL in TEXT (a 500 instead of a 400), and
+		// control characters have no place in a prompt or a name; the
+		// contacts API refuses them the same way.
+		"NUL in instructions": func(a *Agent) { a.Instructions = "be kind\x00" },
+		"NUL in greeting":     func(a *Agent) { a.Greeting = "hi\x00" },
+		"escape in name":      func(a *Agent) { a.Name = "desk\x1b[2J" },
+		"DEL in instructions": func(a *Agent) { a.Instructions = "a\x7fb" },
 	} {
 		a := ok
 		change(&a)
@@ -39,6 +46,11 @@ func TestAgentValidation(t *testing.T) {
 		}
 	}
 	a := ok
+	a.Instructions = "line one\n\tline two\r\n"
+	if err := a.validate(lim); err != nil {
+		t.Fatalf("newlines and tabs in instructions: %v", err)
+	}
+	a = ok
 	if err := a.validate(lim); err != nil || a.DialPolicy != DialContactsOnly || a.MaxCallDuration != lim.MaxCallDuration || a.Tools == nil {
 		t.Fatalf("valid agent: %v %+v", err, a)
 	}
@@ -72,6 +84,16 @@ func TestToolValidation(t *testing.T) {
 			t.Parameters = json.RawMessage(`{"type":"object","description":"` + strings.Repeat("a", MaxParametersBytes) + `"}`)
 		},
 		"long description": func(t *Tool) { t.Description = strings.Repeat("a", 1001) },
+		// Under 16 KiB, but compiling it takes seconds of CPU (the
+		// library's cost grows with the square of the depth), on every
+		// create, update and call start.
+		"nested 1300 deep": func(t *Tool) {
+			t.Parameters = json.RawMessage(`{"type":"object","properties":{"a":` + strings.Repeat(`{"items":`, 1300) + `{}` + strings.Repeat(`}`, 1300) + `}}`)
+		},
+		"nested 33 deep": func(t *Tool) {
+			t.Parameters = json.RawMessage(`{"type":"object","properties":{"a":` + strings.Repeat(`{"items":`, 30) + `{}` + strings.Repeat(`}`, 30) + `}}`)
+		},
+		"NUL in description": func(t *Tool) { t.Description = "orders\x00" },
 	} {
 		tl := base
 		change(&tl)
@@ -82,6 +104,12 @@ func TestToolValidation(t *testing.T) {
 	tl := base
 	if err := tl.validate(okURL); err != nil || tl.TimeoutMs != DefaultToolTimeout {
 		t.Fatalf("valid tool: %v", err)
+	}
+	// 32 levels, and brackets inside strings, are fine.
+	tl = base
+	tl.Parameters = json.RawMessage(`{"type":"object","description":"` + strings.Repeat("{[", 100) + `\"{","properties":{"a":` + strings.Repeat(`{"items":`, 29) + `{}` + strings.Repeat(`}`, 29) + `}}`)
+	if err := tl.validate(okURL); err != nil {
+		t.Fatalf("schema 32 levels deep: %v", err)
 	}
 }
 

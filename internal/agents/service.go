@@ -381,6 +381,22 @@ func (s *Service) AgentFor(ctx context.Context, to string) (agentID string, ok b
 	return "", false, nil
 }
 
+// Assigned reports whether number is assigned to an agent, read from the
+// database (not the webhook path's snapshot, which another instance's
+// change may not have reached yet).
+func (s *Service) Assigned(ctx context.Context, number string) (bool, error) {
+	ns, err := s.store.ListNumbers(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range ns {
+		if n.PhoneNumber == number {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // ---- helpers
 
 func newAgentID() string {

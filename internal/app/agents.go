@@ -87,18 +87,31 @@ func (rt *agentRuntime) Profile(ctx context.Context, callSID string) (*relay.Pro
 	}
 	version := strconv.FormatInt(ag.UpdatedAt.UnixNano(), 36)
 	tools := map[string]*runtimeTool{}
+	// A tool the agent lists may be gone (DELETE /api/tools raced a
+	// PUT /api/agents) or no longer compile. The agent still answers,
+	// without that tool: an error here would hand the call to the default
+	// agent, with every built-in tool and the server's dial policy, which
+	// this agent may have been set up to deny.
+	p.Tools = make([]string, 0, len(ag.Tools))
 	for _, name := range ag.Tools {
 		if agents.Builtin(name) {
+			p.Tools = append(p.Tools, name)
 			continue
 		}
 		t, err := rt.a.Agents.GetTool(ctx, name)
+		if apperr.Is(err, apperr.NotFound) {
+			rt.a.Log.Warn("the agent lists a tool that does not exist; the call goes on without it", "agent_id", ag.ID, "tool", name, "call_sid", callSID)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("tool %s of agent %s: %w", name, ag.ID, err)
 		}
 		sch, err := agents.CompileParameters(t.Parameters)
 		if err != nil {
-			return nil, fmt.Errorf("tool %s: %w", name, err)
+			rt.a.Log.Warn("the tool's parameters do not compile; the call goes on without it", "agent_id", ag.ID, "tool", name, "call_sid", callSID, "err", err)
+			continue
 		}
+		p.Tools = append(p.Tools, name)
 		tools[name] = &runtimeTool{schema: sch, url: t.URL, timeout: time.Duration(t.TimeoutMs) * time.Millisecond, includeCaller: t.IncludeCaller}
 		p.HTTPTools[name] = relay.HTTPToolDecl{Description: t.Description, Parameters: t.Parameters}
 		version += "." + strconv.FormatInt(t.UpdatedAt.UnixNano(), 36)

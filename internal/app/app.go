@@ -133,7 +133,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 
 		Contacts:    a.Contacts,
 		Conferences: a.Conferences,
-		Privacy:     privacy.NewService(db.Privacy(), a.Audit, a.Audit, privacy.Settings{HashKey: cfg.PrivacyHashKey, ServiceNumbers: map[string]string{cfg.TwilioPhoneNumber: "TWILIO_PHONE_NUMBER", cfg.TwilioOutboundNumber: "TWILIO_OUTBOUND_NUMBER"}}),
+		Privacy:     privacy.NewService(db.Privacy(), a.Audit, a.Audit, privacy.Settings{HashKey: cfg.PrivacyHashKey, ServiceNumbers: map[string]string{cfg.TwilioPhoneNumber: "TWILIO_PHONE_NUMBER", cfg.TwilioOutboundNumber: "TWILIO_OUTBOUND_NUMBER"}, Assigned: a.Agents.Assigned}),
 
 		Voice:        a.Voice,
 		StreamTokens: a.Voice,

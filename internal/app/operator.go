@@ -45,6 +45,14 @@ func (a *App) buildOperator(opts Options) error {
 		return fmt.Errorf("dial guard: %w", err)
 	}
 	settings.Guard = guard
+	// Numbers assigned to agents are service numbers too (a.Agents is
+	// built after this, before any call).
+	settings.Assigned = func(ctx context.Context, number string) (bool, error) {
+		if a.Agents == nil {
+			return false, nil
+		}
+		return a.Agents.Assigned(ctx, number)
+	}
 	if cfg.PublicURL != nil {
 		settings.EventsURL = cfg.PublicURL.JoinPath("/conference/events").String()
 	}

@@ -28,6 +28,11 @@ type Settings struct {
 	// numbers, deny prefixes, high-cost prefixes and types, countries).
 	// Nil: a guard with the defaults, Blocked and OutboundNumber.
 	Guard *dialguard.Guard
+	// Assigned reports whether a number is assigned to an agent
+	// (PUT /api/numbers): a service number too, refused like the own
+	// numbers in Guard (dialling it loops the service into itself). Nil:
+	// none.
+	Assigned func(ctx context.Context, number string) (bool, error)
 }
 
 // Service runs conference actions. Every method is safe for concurrent use.
@@ -281,6 +286,15 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 		return apperr.New(apperr.Invalid, "targetNumber must be an E.164 number such as +15551234567")
 	}
 	reason := s.settings.Guard.Check(target)
+	if reason == "" && s.settings.Assigned != nil {
+		assigned, err := s.settings.Assigned(ctx, target)
+		if err != nil {
+			return err
+		}
+		if assigned {
+			reason = dialguard.ReasonOwnNumber
+		}
+	}
 	if reason == "" {
 		blocked, err := s.store.Blocked(ctx, target)
 		if err != nil {

@@ -288,3 +288,96 @@ func TestAgentHTTPToolRefusedAddress(t *testing.T) {
 	}
 	_ = c.Stop()
 }
+
+// TestAgentWithVanishedToolKeepsItsOwnLimits: DELETE /api/tools checks
+// that no agent lists the tool and then deletes it, not atomically, so a
+// concurrent PUT /api/agents can leave an agent naming a tool that no
+// longer exists (simulated here by deleting the row directly). A call to
+// that agent's number must still be answered by that agent, without the
+// vanished tool: not by the default agent with every built-in tool and
+// the server's dial policy (which is what a failed agent lookup falls
+// back to).
+func TestAgentWithVanishedToolKeepsItsOwnLimits(t *testing.T) {
+	r := newRig(t, rigOptions{Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}})
+	ctx := ctxFor(t, 30*time.Second)
+	api := func(method, path, body string, want int) []byte {
+		t.Helper()
+		code, b, err := r.target.API(ctx, method, path, strings.NewReader(body))
+		if err != nil || code != want {
+			t.Fatalf("%s %s = %d %s (%v)", method, path, code, b, err)
+		}
+		return b
+	}
+	api("POST", "/api/tools", `{"name":"check_order","url":"http://127.0.0.1:9/x","parameters":{"type":"object"}}`, 201)
+	b := api("POST", "/api/agents", `{"name":"Orders","instructions":"Orders only.","voice":"verse","model":"gpt-realtime-mini","tools":["end_call","check_order"],"dialPolicy":"none"}`, 201)
+	var agent struct{ ID string }
+	if err := json.Unmarshal(b, &agent); err != nil {
+		t.Fatal(err)
+	}
+	api("PUT", "/api/numbers/%2B15555550175", `{"agentId":"`+agent.ID+`"}`, 201)
+	if _, err := r.srv.DB.SQL.ExecContext(ctx, `DELETE FROM http_tools WHERE name = 'check_order'`); err != nil {
+		t.Fatal(err)
+	}
+
+	before := len(r.rt.Sessions())
+	a, err := r.target.Place(ctx, "+15555550113", "+15555550175")
+	if err != nil || a.Decision() != "stream" {
+		t.Fatalf("place = %v", err)
+	}
+	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !c.Closed() {
+			c.Drop()
+		}
+	})
+	s, err := r.rt.WaitSession(ctx, before+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitFor(ctx, func() bool { return len(s.SessionUpdates()) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	var sess struct {
+		Instructions string
+		Tools        []struct{ Name string }
+	}
+	if err := json.Unmarshal(s.SessionUpdates()[0], &sess); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range sess.Tools {
+		names = append(names, tl.Name)
+	}
+	if sess.Instructions != "Orders only." || !slices.Equal(names, []string{"end_call"}) {
+		t.Fatalf("session.update = %s, want the agent's instructions and only end_call", s.SessionUpdates()[0])
+	}
+	_ = c.Stop()
+}
+
+// TestErasureRefusesAnAssignedServiceNumber: a number assigned to an
+// agent (PUT /api/numbers) is a service number like TWILIO_PHONE_NUMBER:
+// every call to it is a call of the service, so DELETE /api/data on it
+// would erase every one of them. It answers 409 as TWILIO_PHONE_NUMBER
+// does, and the calls to it stay.
+func TestErasureRefusesAnAssignedServiceNumber(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	ctx := ctxFor(t, 30*time.Second)
+	code, b, err := r.target.API(ctx, "PUT", "/api/numbers/%2B15555550174", strings.NewReader(`{"agentId":"default"}`))
+	if err != nil || code != 201 {
+		t.Fatalf("PUT number = %d %s (%v)", code, b, err)
+	}
+	code, b, err = r.target.API(ctx, "DELETE", "/api/data/%2B15555550174", nil)
+	if err != nil || code != 409 || !strings.Contains(string(b), `"conflict"`) {
+		t.Fatalf("DELETE /api/data on an assigned number = %d %s (%v), want 409", code, b, err)
+	}
+	// Once unassigned, it is an ordinary number again.
+	if code, b, err := r.target.API(ctx, "DELETE", "/api/numbers/%2B15555550174", nil); err != nil || code != 204 {
+		t.Fatalf("DELETE number = %d %s (%v)", code, b, err)
+	}
+	if code, b, err := r.target.API(ctx, "DELETE", "/api/data/%2B15555550174", nil); err != nil || code != 200 {
+		t.Fatalf("DELETE /api/data after unassigning = %d %s (%v)", code, b, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -193,6 +194,12 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 	req.Header.Set(HeaderSignature, Sign(r.Secret, c.now(), r.Body))
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The reason is logged: name the URL without its query, where a
+		// business may keep an API key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		}
 		return classify(err)
 	}
 	defer resp.Body.Close()
@@ -265,6 +272,9 @@ func NewDeliveryID() string {
 // is checked later, at connect time). allowHTTP permits http:// (APP_ENV
 // development). The message is fit for a 400 answer.
 func CheckURL(raw string, allowHTTP bool, allowed []netip.Prefix) error {
+	if len(raw) > MaxURLLen {
+		return fmt.Errorf("url must be at most %d characters", MaxURLLen)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return errors.New("url is not a valid URL")
@@ -286,6 +296,41 @@ func CheckURL(raw string, allowHTTP bool, allowed []netip.Prefix) error {
 		if why := Refused(a, allowed); why != "" {
 			return fmt.Errorf("url's address is in a refused range (%s); allow it with TOOL_ALLOWED_NETWORKS if it is yours", why)
 		}
+		return nil
+	}
+	return checkHostName(host)
+}
+
+// MaxURLLen bounds a tool URL.
+const MaxURLLen = 2048
+
+// checkHostName refuses a host that is not a plain DNS name. Two forms
+// would slip past the literal-address check above and reach a refused
+// address under another spelling: numeric hosts other than a dotted quad
+// (2130706433, 0x7f000001, 0177.0.0.1, 127.1, "127.0.0.1."), which URL
+// parsers (WHATWG, curl) and inet_aton read as IPv4 addresses; and
+// non-ASCII names, which IDNA mapping can turn into digits and dots
+// (full-width "１２７.０.０.１" becomes 127.0.0.1). The connect-time guard
+// refuses those addresses anyway; this answers 400 at creation instead.
+func checkHostName(host string) error {
+	name := strings.TrimSuffix(host, ".")
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return errors.New("url's host must be a DNS name or an IP address")
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return errors.New("url's host must be a DNS name in ASCII (write an international name in its xn-- form) or an IP address")
+			}
+		}
+	}
+	// No top-level domain is numeric: a last label of digits (or 0x and
+	// hex digits) makes the whole host an IPv4 address in some reader's
+	// eyes.
+	last := strings.ToLower(labels[len(labels)-1])
+	if strings.Trim(last, "0123456789") == "" || strings.HasPrefix(last, "0x") && strings.Trim(last[2:], "0123456789abcdef") == "" {
+		return errors.New("url's host is a numeric address in an unusual form; write an IPv4 address as a.b.c.d, without a trailing dot")
 	}
 	return nil
 }

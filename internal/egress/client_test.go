@@ -299,6 +299,27 @@ func TestCheckURL(t *testing.T) {
 		{"https://100.64.0.1/x", false, false},
 		{"https://93.184.216.34/x", false, true},
 		{"https://api.example.com/x#frag", false, false},
+		{"https://[fe80::1%25eth0]/x", false, false},
+		{"https://0.0.0.0/x", false, false},
+		{"https://[::]/x", false, false},
+		// Numeric hosts that are not a dotted quad: URL parsers (WHATWG,
+		// curl) and inet_aton read them as IPv4 addresses, so a business
+		// testing its URL and the resolver alike reach 127.0.0.1.
+		{"https://2130706433/x", false, false},
+		{"https://0x7f000001/x", false, false},
+		{"https://0177.0.0.1/x", false, false},
+		{"https://0x7f.0.0.1/x", false, false},
+		{"https://127.1/x", false, false},
+		{"https://127.0.0.1./x", false, false},
+		{"https://93.184.216.34./x", false, false},
+		// Full-width digits: IDNA mapping (which net/http applies before
+		// dialling) turns this host into 127.0.0.1.
+		{"https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/x", false, false},
+		{"https://ex\u00e4mple.com/x", false, false},
+		{"https://xn--exmple-cua.com/x", false, true},
+		{"https://api.example.com./x", false, true},
+		{"https://api-2.example.com:8443/x", false, true},
+		{"https://api.example.com/" + strings.Repeat("a", 2048), false, false},
 	} {
 		err := egress.CheckURL(tc.url, tc.allowHTTP, nil)
 		if (err == nil) != tc.ok {
@@ -307,5 +328,25 @@ func TestCheckURL(t *testing.T) {
 	}
 	if err := egress.CheckURL("http://127.0.0.1:8080/x", true, loopback); err != nil {
 		t.Errorf("allowed loopback refused: %v", err)
+	}
+}
+
+// TestFailureReasonHidesTheQuery: a business may put an API key in its
+// tool URL's query string; a failed delivery's reason (logged on every
+// failure) names scheme, host and path only.
+func TestFailureReasonHidesTheQuery(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: the connection fails
+	c := egress.New(egress.Options{Allowed: loopback})
+	res := c.Post(context.Background(), egress.Request{URL: "http://" + addr + "/hook?key=topsecret123", Body: []byte(`{}`), Timeout: 5 * time.Second})
+	if res.Outcome != egress.Failed || res.Reason == "" {
+		t.Fatalf("result = %+v, want a failure", res)
+	}
+	if strings.Contains(res.Reason, "topsecret123") {
+		t.Fatalf("reason = %q holds the query", res.Reason)
 	}
 }

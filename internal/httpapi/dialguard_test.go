@@ -73,3 +73,37 @@ func TestOperatorDialImpossibleNumber(t *testing.T) {
 		t.Fatalf("Twilio was asked to dial: %+v", reqs)
 	}
 }
+
+// TestOperatorDialGuardRefusesAssignedNumbers: a number assigned to an
+// agent (PUT /api/numbers) is a service number like TWILIO_PHONE_NUMBER;
+// dialling it from a call (the operator API or the agent's tools, one
+// gate) would loop the service into itself. 403, nothing dialled; once
+// unassigned it dials again.
+func TestOperatorDialGuardRefusesAssignedNumbers(t *testing.T) {
+	db := storetest.SQLite(t)
+	a := newOpAPI(t, db, nil)
+	seedCall(t, db, callerSID, callerNumber)
+	if resp, b := a.call("PUT", "/api/numbers/"+strings.ReplaceAll(targetNumber, "+", "%2B"), `{"agentId":"default"}`, nil); resp.StatusCode != 201 {
+		t.Fatalf("PUT number = %d %s", resp.StatusCode, b)
+	}
+	for _, path := range []string{"/api/conference/add", "/api/conference/forward"} {
+		body := `{"conferenceName":"` + confName + `","targetNumber":"` + targetNumber + `"}`
+		if strings.HasSuffix(path, "forward") {
+			body = `{"callSid":"` + callerSID + `","targetNumber":"` + targetNumber + `"}`
+		}
+		resp, b := a.call("POST", path, body, nil)
+		if resp.StatusCode != 403 || decodeError(t, b).Error.Code != "forbidden" {
+			t.Fatalf("%s to an assigned number = %d %s, want 403", path, resp.StatusCode, b)
+		}
+	}
+	if reqs := a.tw.Requests(); len(reqs) != 0 {
+		t.Fatalf("Twilio was asked to dial: %+v", reqs)
+	}
+	if resp, b := a.call("DELETE", "/api/numbers/"+strings.ReplaceAll(targetNumber, "+", "%2B"), "", nil); resp.StatusCode != 204 {
+		t.Fatalf("DELETE number = %d %s", resp.StatusCode, b)
+	}
+	resp, b := a.call("POST", "/api/conference/forward", `{"callSid":"`+callerSID+`","targetNumber":"`+targetNumber+`"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("forward once unassigned = %d %s", resp.StatusCode, b)
+	}
+}

@@ -115,15 +115,20 @@ type Settings struct {
 	// from one of them, so erasing one would delete every call: Erase
 	// refuses them.
 	ServiceNumbers map[string]string // number -> the variable that sets it
+	// Assigned reports whether number is assigned to an agent
+	// (PUT /api/numbers): such a number is a service number too, and is
+	// refused the same way. Nil: no assigned numbers.
+	Assigned func(ctx context.Context, number string) (bool, error)
 }
 
 // Service runs data subject requests.
 type Service struct {
-	store   Store
-	audit   Auditor
-	flusher Flusher
-	hashKey []byte
-	own     map[string]string // ServiceNumbers without empty ones
+	store    Store
+	audit    Auditor
+	flusher  Flusher
+	hashKey  []byte
+	own      map[string]string // ServiceNumbers without empty ones
+	assigned func(ctx context.Context, number string) (bool, error)
 }
 
 // NewService returns a service that flushes flusher (may be nil) before
@@ -135,7 +140,7 @@ func NewService(store Store, auditor Auditor, flusher Flusher, st Settings) *Ser
 			own[n] = name
 		}
 	}
-	return &Service{store: store, audit: auditor, flusher: flusher, hashKey: []byte(st.HashKey), own: own}
+	return &Service{store: store, audit: auditor, flusher: flusher, hashKey: []byte(st.HashKey), own: own, assigned: st.Assigned}
 }
 
 // Hash is the keyed hash that stands for number in kept records:
@@ -177,6 +182,15 @@ func (s *Service) Erase(ctx context.Context, actor, number string) (Counts, erro
 	}
 	if name, ok := s.own[number]; ok {
 		return nil, apperr.Errorf(apperr.Conflict, "refusing to erase %s, this service's own number: every call to or from it would be deleted", name)
+	}
+	if s.assigned != nil {
+		yes, err := s.assigned(ctx, number)
+		if err != nil {
+			return nil, err
+		}
+		if yes {
+			return nil, apperr.New(apperr.Conflict, "refusing to erase a number assigned to an agent (a service number): every call to it would be deleted; DELETE /api/numbers/{phoneNumber} first if it is no longer yours")
+		}
 	}
 	s.flush(ctx)
 	hash := s.Hash(number)
