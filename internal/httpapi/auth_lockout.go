@@ -97,17 +97,12 @@ func (l *authLockout) sweepLocked(now time.Time) {
 // (one subscriber usually holds a whole /64, so per-/128 buckets would
 // give a guesser 2^64 fresh addresses).
 func ipBucket(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
+	p, ok := bucketPrefix(ip)
+	switch {
+	case !ok:
 		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
+	case p.Addr().Is4():
+		return p.Addr().String()
 	}
 	return p.String()
 }
@@ -116,17 +111,24 @@ func ipBucket(ip string) string {
 // address), for the refusal throttle and the refusal rows, whose remote IP
 // the recorder masks and so must be an address.
 func bucketAddr(ip string) string {
+	if p, ok := bucketPrefix(ip); ok {
+		return p.Addr().String()
+	}
+	return ip
+}
+
+// bucketPrefix is the network an address is counted under: /32 for IPv4
+// (mapped forms unmapped), /64 for IPv6; false for what does not parse.
+func bucketPrefix(ip string) (netip.Prefix, bool) {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return ip
+		return netip.Prefix{}, false
 	}
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
+	bits := 64
 	if a.Is4() {
-		return a.String()
+		bits = 32
 	}
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.Addr().String()
+	p, err := a.Prefix(bits)
+	return p, err == nil
 }
