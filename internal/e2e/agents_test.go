@@ -117,25 +117,8 @@ func TestAgentWithHTTPTool(t *testing.T) {
 	// The model calls the tool with good arguments, then with bad ones.
 	r.rt.NextResponseCallsTool("check_order", `{"order":"A123"}`)
 	r.rt.NextResponseCallsTool("check_order", `{"order":"drop table"}`)
-	before := len(r.rt.Sessions())
 	const caller = "+15555550111"
-	a, err := r.target.Place(ctx, caller, ordersNumber)
-	if err != nil || a.Decision() != "stream" {
-		t.Fatalf("place = %v, %v", a, err)
-	}
-	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !c.Closed() {
-			c.Drop()
-		}
-	})
-	s, err := r.rt.WaitSession(ctx, before+1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := r.streamedCall(ctx, t, caller, ordersNumber)
 	if err := s.WaitFor(ctx, func() bool { return len(s.FunctionOutputs()) >= 2 }); err != nil {
 		t.Fatalf("tool outputs = %+v: %v", s.FunctionOutputs(), err)
 	}
@@ -179,7 +162,7 @@ func TestAgentWithHTTPTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	args, _ := sent["arguments"].(map[string]any)
-	if sent["tool"] != "check_order" || args["order"] != "A123" || sent["callSid"] != a.CallSID() || sent["agentId"] != agent.ID ||
+	if sent["tool"] != "check_order" || args["order"] != "A123" || sent["callSid"] != c.CallSid() || sent["agentId"] != agent.ID ||
 		!strings.HasPrefix(sent["deliveryId"].(string), "dlv_") {
 		t.Fatalf("request body = %s", bodies[0])
 	}
@@ -254,24 +237,7 @@ func TestAgentHTTPToolRefusedAddress(t *testing.T) {
 		}
 	}
 	r.rt.NextResponseCallsTool("internal_lookup", `{}`)
-	before := len(r.rt.Sessions())
-	a, err := r.target.Place(ctx, "+15555550112", "+15555550176")
-	if err != nil || a.Decision() != "stream" {
-		t.Fatalf("place = %v", err)
-	}
-	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !c.Closed() {
-			c.Drop()
-		}
-	})
-	s, err := r.rt.WaitSession(ctx, before+1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := r.streamedCall(ctx, t, "+15555550112", "+15555550176")
 	if err := s.WaitFor(ctx, func() bool { return len(s.FunctionOutputs()) >= 1 }); err != nil {
 		t.Fatal(err)
 	}
@@ -319,24 +285,7 @@ func TestAgentWithVanishedToolKeepsItsOwnLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := len(r.rt.Sessions())
-	a, err := r.target.Place(ctx, "+15555550113", "+15555550175")
-	if err != nil || a.Decision() != "stream" {
-		t.Fatalf("place = %v", err)
-	}
-	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !c.Closed() {
-			c.Drop()
-		}
-	})
-	s, err := r.rt.WaitSession(ctx, before+1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := r.streamedCall(ctx, t, "+15555550113", "+15555550175")
 	if err := s.WaitFor(ctx, func() bool { return len(s.SessionUpdates()) >= 1 }); err != nil {
 		t.Fatal(err)
 	}
@@ -380,4 +329,30 @@ func TestErasureRefusesAnAssignedServiceNumber(t *testing.T) {
 	if code, b, err := r.target.API(ctx, "DELETE", "/api/data/%2B15555550174", nil); err != nil || code != 200 {
 		t.Fatalf("DELETE /api/data after unassigning = %d %s (%v)", code, b, err)
 	}
+}
+
+// streamedCall places a call from -> to that the server answers with a
+// stream, connects its media stream and returns it with the model session
+// it opened; the stream is dropped at the end of the test if still open.
+func (r *rig) streamedCall(ctx context.Context, t *testing.T, from, to string) (*fake.MediaClient, *fake.RealtimeSession) {
+	t.Helper()
+	before := len(r.rt.Sessions())
+	a, err := r.target.Place(ctx, from, to)
+	if err != nil || a.Decision() != "stream" {
+		t.Fatalf("place %s -> %s = %v, %v", from, to, a, err)
+	}
+	c, err := r.target.Connect(ctx, a, fake.MediaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !c.Closed() {
+			c.Drop()
+		}
+	})
+	s, err := r.rt.WaitSession(ctx, before+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
 }
