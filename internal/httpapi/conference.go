@@ -72,12 +72,7 @@ func (s *Server) handleConferenceAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in conferenceAddRequest
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	callSID, _ := conference.CallSIDOf(in.ConferenceName)
@@ -97,12 +92,7 @@ func (s *Server) handleConferenceForward(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	var in conferenceForwardRequest
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	if (in.ConferenceName == "") == (in.CallSID == "") {
@@ -128,12 +118,7 @@ func (s *Server) handleConferenceEnd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in conferenceEndRequest
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	r = conferenceContext(r)

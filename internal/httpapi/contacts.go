@@ -104,12 +104,7 @@ func (s *Server) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in contactJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	if in.ID != "" {
@@ -147,12 +142,7 @@ func (s *Server) handleContactUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	id := chi.URLParam(r, "id")
 	var in contactJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	if in.ID != "" && in.ID != id {

@@ -77,12 +77,7 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in tokenCreateRequest
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.check(in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeValid(w, r, &in) {
 		return
 	}
 	scopes, err := apitoken.ParseScopes(in.Scopes)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 
@@ -76,4 +77,19 @@ func describe(fe validator.FieldError) string {
 	default:
 		return field + " is invalid"
 	}
+}
+
+// decodeValid decodes a request body into dto (strict JSON, size-limited)
+// and checks its validation rules; on failure it has written the 400 and
+// reports false.
+func (s *Server) decodeValid(w http.ResponseWriter, r *http.Request, dto any) bool {
+	err := decodeJSON(r, dto)
+	if err == nil {
+		err = s.check(dto)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
 }
