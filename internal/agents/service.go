@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
@@ -46,15 +47,23 @@ type Service struct {
 	now    func() time.Time
 
 	// numbers is the number-to-agent snapshot the webhook path reads
-	// without a lock; refreshing makes one caller at a time reload it.
+	// without a lock; refreshing makes one caller at a time refresh it,
+	// and cold shares one read among the callers that find none. No lock
+	// is held while the database is read (STYLE.md habit 17): reloadGen
+	// orders the reloads instead, so a read that started before a change
+	// never replaces one that started after it.
 	numbers    atomic.Pointer[numberSnapshot]
 	refreshing atomic.Bool
-	reloadMu   sync.Mutex // serialises reloads (writes and refreshes)
+	reloadGen  atomic.Uint64
+	cold       singleflight.Group
 }
 
+// numberSnapshot is one read of the assignments; agents is nil when that
+// read failed (the next call reads the database again).
 type numberSnapshot struct {
 	agents map[string]string // phone number -> agent id
 	at     time.Time
+	gen    uint64 // the reload that made it
 }
 
 // NewService returns the service.
@@ -323,22 +332,31 @@ func (s *Service) DeleteNumber(ctx context.Context, actor, number string) error 
 
 // reloadNumbers reads the assignments again (after a change through this
 // instance, so it applies here at once). On failure the snapshot is
-// dropped and the next call reads the database.
+// marked failed and the next call reads the database. The result is
+// stored only if no reload that started later has stored one already.
 func (s *Service) reloadNumbers(ctx context.Context) (*numberSnapshot, error) {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
+	gen := s.reloadGen.Add(1)
 	ns, err := s.store.ListNumbers(ctx)
+	next := &numberSnapshot{at: s.now(), gen: gen}
+	if err == nil {
+		next.agents = make(map[string]string, len(ns))
+		for _, n := range ns {
+			next.agents[n.PhoneNumber] = n.AgentID
+		}
+	}
+	for {
+		cur := s.numbers.Load()
+		if cur != nil && cur.gen > gen {
+			break // a newer read is in place
+		}
+		if s.numbers.CompareAndSwap(cur, next) {
+			break
+		}
+	}
 	if err != nil {
-		s.numbers.Store(nil)
 		return nil, err
 	}
-	m := make(map[string]string, len(ns))
-	for _, n := range ns {
-		m[n.PhoneNumber] = n.AgentID
-	}
-	snap := &numberSnapshot{agents: m, at: s.now()}
-	s.numbers.Store(snap)
-	return snap, nil
+	return next, nil
 }
 
 // snapshot returns the number-to-agent map without a lock. A snapshot
@@ -347,12 +365,12 @@ func (s *Service) reloadNumbers(ctx context.Context) (*numberSnapshot, error) {
 // first call waits for the database.
 func (s *Service) snapshot(ctx context.Context) (map[string]string, error) {
 	snap := s.numbers.Load()
-	if snap == nil {
-		fresh, err := s.reloadNumbers(ctx)
+	if snap == nil || snap.agents == nil {
+		fresh, err, _ := s.cold.Do("numbers", func() (any, error) { return s.reloadNumbers(ctx) })
 		if err != nil {
 			return nil, err
 		}
-		return fresh.agents, nil
+		return fresh.(*numberSnapshot).agents, nil
 	}
 	if s.now().Sub(snap.at) >= s.set.NumbersTTL && s.refreshing.CompareAndSwap(false, true) {
 		defer s.refreshing.Store(false)
