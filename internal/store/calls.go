@@ -22,20 +22,24 @@ var (
 )
 
 const callColumns = `call_sid, account_sid, from_number, to_number, from_country, caller_name, decision, reason,
-       status, active, duration_sec, twiml, idempotency_key, created_at, answered_at, ended_at`
+       status, active, duration_sec, twiml, idempotency_key, created_at, answered_at, ended_at,
+       agent_id, direction, placed_by, end_reason, context`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanCall(r rowScanner) (voice.Call, error) {
 	var c voice.Call
-	var decision string
+	var decision, direction, endReason string
 	var active, created int64
 	var idem sql.NullString
 	var dur, answered, ended sql.NullInt64
 	if err := r.Scan(&c.CallSID, &c.AccountSID, &c.From, &c.To, &c.FromCountry, &c.CallerName, &decision, &c.Reason,
-		&c.Status, &active, &dur, &c.TwiML, &idem, &created, &answered, &ended); err != nil {
+		&c.Status, &active, &dur, &c.TwiML, &idem, &created, &answered, &ended,
+		&c.AgentID, &direction, &c.PlacedBy, &endReason, &c.Context); err != nil {
 		return voice.Call{}, err
 	}
+	c.Direction = voice.Direction(direction)
+	c.EndReason = voice.EndReason(endReason)
 	c.Decision = voice.Decision(decision)
 	c.Active = active == 1
 	c.IdempotencyKey = idem.String

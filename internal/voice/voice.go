@@ -76,7 +76,38 @@ type Call struct {
 	CreatedAt      time.Time
 	AnsweredAt     *time.Time // the media stream started
 	EndedAt        *time.Time
+	AgentID        string    // the agent that answered or placed the call ("" = the default agent)
+	Direction      Direction // inbound unless placed through the API
+	PlacedBy       string    // the API token name that placed an outbound call
+	EndReason      EndReason // "" while the call is live
+	Context        string    // the operator's per-call addition to the agent's instructions
 }
+
+// Direction says who placed a call.
+type Direction string
+
+// Directions.
+const (
+	DirectionInbound  Direction = "inbound"  // Twilio called /voice/incoming
+	DirectionOutbound Direction = "outbound" // placed with POST /api/calls
+)
+
+// EndReason says why a call ended, as recorded with the call and reported
+// by the call-details API and webhooks.
+type EndReason string
+
+// End reasons.
+const (
+	EndCallerHangup EndReason = "caller_hangup" // the caller hung up (or the stream closed from Twilio's side)
+	EndAgentEnded   EndReason = "agent_ended"   // the agent ended the call (end_call tool)
+	EndTransferred  EndReason = "transferred"   // handed to a conference or a forward; the record ends with Twilio's final status
+	EndMaxDuration  EndReason = "max_duration"  // the call reached its duration limit
+	EndIdle         EndReason = "idle"          // nobody spoke for the idle limit
+	EndMachine      EndReason = "machine"       // an outbound call answered by a machine with machineDetection=hangup
+	EndModelError   EndReason = "model_error"   // the model endpoint failed, closed or broke the protocol
+	EndOperator     EndReason = "operator"      // ended through the API
+	EndRefused      EndReason = "refused"       // never answered: rejected, busy or at capacity
+)
 
 // Inbound is what the policy reads from a Twilio voice webhook. The HTTP
 // layer fills it from the signed form; nothing here is trusted further
