@@ -12,11 +12,14 @@ import (
 // insertCallsPostgres stores a batch of calls in one statement (one round
 // trip), each array holding one column in batch order.
 const insertCallsPostgres = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
-  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at)
-SELECT sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, NULLIF(idem, ''), created, created
+  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
+  agent_id, direction, placed_by, end_reason, context)
+SELECT sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, NULLIF(idem, ''), created, created,
+  agent, direction, placed_by, end_reason, context
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-  $10::bigint[], $11::text[], $12::text[], $13::bigint[])
-  AS t(sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, idem, created)
+  $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+  AS t(sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, idem, created,
+    agent, direction, placed_by, end_reason, context)
 ON CONFLICT DO NOTHING`
 
 // errBatchHadRetries rolls back a one-statement batch in which some call
@@ -35,6 +38,7 @@ func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*a
 	slots := &slotCount{}
 	var cols struct {
 		sid, acct, from, to, country, name, decision, reason, status, twiml, idem []string
+		agent, direction, placedBy, endReason, context                            []string
 		active, created                                                           []int64
 	}
 	var live []*admission
@@ -70,6 +74,11 @@ func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*a
 		cols.twiml = append(cols.twiml, c.TwiML)
 		cols.idem = append(cols.idem, c.IdempotencyKey)
 		cols.created = append(cols.created, Millis(c.CreatedAt))
+		cols.agent = append(cols.agent, c.AgentID)
+		cols.direction = append(cols.direction, string(directionOf(c)))
+		cols.placedBy = append(cols.placedBy, c.PlacedBy)
+		cols.endReason = append(cols.endReason, string(c.EndReason))
+		cols.context = append(cols.context, c.Context)
 		a.out = c
 		live = append(live, a)
 	}
@@ -77,7 +86,8 @@ func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*a
 		return nil
 	}
 	res, err := tx.ExecContext(ctx, insertCallsPostgres, cols.sid, cols.acct, cols.from, cols.to, cols.country, cols.name,
-		cols.decision, cols.reason, cols.status, cols.active, cols.twiml, cols.idem, cols.created)
+		cols.decision, cols.reason, cols.status, cols.active, cols.twiml, cols.idem, cols.created,
+		cols.agent, cols.direction, cols.placedBy, cols.endReason, cols.context)
 	if err != nil {
 		return translate(err, "call")
 	}

@@ -148,9 +148,18 @@ func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem stri
 }
 
 const insertCallSQL = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
-  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+  decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
+  agent_id, direction, placed_by, end_reason, context)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18)
 ON CONFLICT DO NOTHING`
+
+// directionOf is the call's direction as stored: inbound unless set.
+func directionOf(c voice.Call) voice.Direction {
+	if c.Direction == "" {
+		return voice.DirectionInbound
+	}
+	return c.Direction
+}
 
 // insert stores c; inserted is false when a call with its CallSid or
 // idempotency key is already stored.
@@ -168,7 +177,8 @@ func (s *CallStore) insert(ctx context.Context, tx *sql.Tx, c voice.Call) (inser
 		return false, translate(err, "call")
 	}
 	res, err := st.ExecContext(ctx, c.CallSID, c.AccountSID, c.From, c.To, c.FromCountry, c.CallerName,
-		string(c.Decision), c.Reason, c.Status, active, c.TwiML, idem, Millis(c.CreatedAt))
+		string(c.Decision), c.Reason, c.Status, active, c.TwiML, idem, Millis(c.CreatedAt),
+		c.AgentID, string(directionOf(c)), c.PlacedBy, string(c.EndReason), c.Context)
 	if err != nil {
 		return false, translate(err, "call")
 	}

@@ -438,3 +438,49 @@ func TestUpdateCallStatusReportsTheEnd(t *testing.T) {
 		}
 	})
 }
+
+// The story columns (agent, direction, who placed it, end reason, context)
+// go in with the admission and come back from every read, on both engines
+// and through both insert paths (one admission, and a concurrent batch).
+func TestCallStoryColumnsRoundTrip(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		out := acceptedCall(1, "")
+		out.AgentID, out.Direction, out.PlacedBy, out.Context = "agt_1", voice.DirectionOutbound, "ops", "Remind Ana"
+		if _, _, err := s.AdmitCall(ctx, out, nil); err != nil {
+			t.Fatal(err)
+		}
+		in := acceptedCall(2, "")
+		var wg sync.WaitGroup
+		for n := 3; n < 10; n++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := acceptedCall(n, "")
+				c.AgentID, c.Direction, c.PlacedBy = "agt_batch", voice.DirectionOutbound, fmt.Sprint("tok", n)
+				if _, _, err := s.AdmitCall(ctx, c, nil); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		if _, _, err := s.AdmitCall(ctx, in, nil); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		got, err := s.FindCall(ctx, out.CallSID, "")
+		if err != nil || got.AgentID != "agt_1" || got.Direction != voice.DirectionOutbound || got.PlacedBy != "ops" ||
+			got.Context != "Remind Ana" || got.EndReason != "" {
+			t.Fatalf("outbound call = %+v, %v", got, err)
+		}
+		if got, err := s.FindCall(ctx, in.CallSID, ""); err != nil || got.Direction != voice.DirectionInbound {
+			t.Fatalf("a call without a direction is stored as inbound: %q, %v", got.Direction, err)
+		}
+		for n := 3; n < 10; n++ {
+			got, err := s.FindCall(ctx, sid(n), "")
+			if err != nil || got.AgentID != "agt_batch" || got.PlacedBy != fmt.Sprint("tok", n) || got.Direction != voice.DirectionOutbound {
+				t.Fatalf("batched call %d = %+v, %v", n, got, err)
+			}
+		}
+	})
+}
