@@ -102,6 +102,7 @@ type Call struct {
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
 	counts       messageCounts
+	stats        callStats // what the call's details report (stats.go)
 	budget       Budget
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
@@ -351,6 +352,7 @@ func (c *Call) teardown() {
 		why = endTransferred
 	}
 	announce := why != endTransferred
+	c.saveStats(ctx)
 	if c.r.Calls != nil && why != endTransferred {
 		ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
 		switch {
