@@ -163,12 +163,7 @@ func TestCallsListFilterValidation(t *testing.T) {
 func TestCallDetailAfterASimulatedCall(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
 		rig := newLiveRig(t, db, nil)
-		req, _ := http.NewRequest("POST", rig.srv.URL+"/api/contacts", strings.NewReader(`{"name":"Alice Example","phoneNumber":"+15555550101","aliases":[],"note":""}`))
-		req.Header.Set("Authorization", "Bearer "+apptest.Bearer)
-		req.Header.Set("Content-Type", "application/json")
-		if status, body := send(t, req); status != http.StatusCreated {
-			t.Fatalf("create contact = %d %s", status, body)
-		}
+		addContact(t, rig.srv, "Alice Example", "+15555550101")
 		sid := detailCall(t, rig)
 		d := waitDetail(t, rig, sid)
 
@@ -271,5 +266,16 @@ func TestSecurityAlertReachesLiveViewers(t *testing.T) {
 	})
 	if alert.Data["alert"] != "auth_lockout" || alert.Data["remoteIp"] == nil || strings.Contains(fmt.Sprint(alert.Data), "198.51.100.77") {
 		t.Fatalf("alert event = %+v", alert)
+	}
+}
+
+// addContact creates a contact through the API.
+func addContact(t *testing.T, srv *apptest.Server, name, number string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/contacts", strings.NewReader(`{"name":"`+name+`","phoneNumber":"`+number+`","aliases":[],"note":""}`))
+	req.Header.Set("Authorization", "Bearer "+apptest.Bearer)
+	req.Header.Set("Content-Type", "application/json")
+	if status, body := send(t, req); status != http.StatusCreated {
+		t.Fatalf("create contact = %d %s", status, body)
 	}
 }
