@@ -155,7 +155,8 @@ func (d *Detail) normalize() {
 }
 
 // Masked returns a copy with the phone numbers masked: the caller and
-// callee, and numbers spoken in the transcript.
+// callee, numbers spoken in the transcript, and any in a tool name (the
+// model chooses the name it calls, known or not).
 func (d Detail) Masked() Detail {
 	d.From = redact.Phone(d.From)
 	d.To = redact.Phone(d.To)
@@ -164,6 +165,11 @@ func (d Detail) Masked() Detail {
 		lines[i].Text = redact.Text(lines[i].Text)
 	}
 	d.Transcript = lines
+	tools := slices.Clone(d.Tools)
+	for i := range tools {
+		tools[i].Name = redact.Text(tools[i].Name)
+	}
+	d.Tools = tools
 	return d
 }
 

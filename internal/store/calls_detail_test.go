@@ -39,6 +39,7 @@ func TestCallDetail(t *testing.T) {
 			Tools: []calllog.Tool{
 				{Name: "lookup_contact", Outcome: calllog.ToolOK, DurationMs: 12, At: base.Add(4 * time.Second)},
 				{Name: "forward_call", Outcome: calllog.ToolRefused, DurationMs: 1, At: base.Add(5 * time.Second)},
+				{Name: "dial_14155550123", Outcome: calllog.ToolRefused, DurationMs: 0, At: base.Add(6 * time.Second)},
 			}}
 		if err := db.CallStats().SaveCallStats(ctx, st); err != nil {
 			t.Fatal(err)
@@ -61,7 +62,7 @@ func TestCallDetail(t *testing.T) {
 		if len(d.Transcript) != 2 || d.Transcript[0].Speaker != "agent" || d.Transcript[1].Text != "Call +14155550123" || !d.Transcript[1].At.Equal(base.Add(3*time.Second)) {
 			t.Fatalf("transcript = %+v", d.Transcript)
 		}
-		if len(d.Tools) != 2 || d.Tools[0] != st0(base) || d.Tools[1].Outcome != "refused" {
+		if len(d.Tools) != 3 || d.Tools[0] != st0(base) || d.Tools[1].Outcome != "refused" || d.Tools[2].Name != "dial_14155550123" {
 			t.Fatalf("tools = %+v", d.Tools)
 		}
 		if *d.Latency.FirstAudioMs != 420 || *d.Latency.ResponseP50Ms != 610 || *d.Latency.ResponseMaxMs != 900 || d.Usage != (calllog.Usage{InputTokens: 1200, OutputTokens: 340}) {
@@ -71,8 +72,11 @@ func TestCallDetail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if masked.From == d.From || masked.Transcript[1].Text == d.Transcript[1].Text {
-			t.Fatalf("numbers not masked: %q, %q", masked.From, masked.Transcript[1].Text)
+		if masked.From == d.From || masked.Transcript[1].Text == d.Transcript[1].Text || masked.Tools[2].Name == d.Tools[2].Name {
+			t.Fatalf("numbers not masked: %q, %q, %q", masked.From, masked.Transcript[1].Text, masked.Tools[2].Name)
+		}
+		if d.Tools[2].Name != "dial_14155550123" {
+			t.Fatal("masking changed the unmasked detail it was made from")
 		}
 
 		if _, err := calllog.GetDetail(ctx, db.CallList(), fmt.Sprintf("CA%032x", 8), true); !apperr.Is(err, apperr.NotFound) {
