@@ -202,12 +202,20 @@ func (s *Service) newCall(in Inbound, d Decision, reason string) (Call, error) {
 	if status == "" {
 		status = "ringing"
 	}
+	// A refused call (rejected, hung up or busy) is never answered: its
+	// end reason is known at the decision, and the status callback that
+	// ends its record keeps it (the first end wins).
+	var end EndReason
+	if d != Accept {
+		end = EndRefused
+	}
 	return Call{
 		CallSID: in.CallSID, AccountSID: in.AccountSID, From: in.From, To: in.To,
 		FromCountry: in.FromCountry, CallerName: in.CallerName,
 		Decision: d, Reason: reason, Status: status, Active: d == Accept,
 		TwiML: tw, IdempotencyKey: in.IdempotencyKey,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
+		EndReason: end,
 	}, nil
 }
 
