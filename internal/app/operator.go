@@ -14,7 +14,8 @@ import (
 )
 
 // buildOperator wires the operator API's services: the Twilio REST client
-// (nil when no REST credentials are set), contacts and conferences.
+// (nil when no REST credentials are set) and contacts; buildConferences
+// follows the voice service.
 func (a *App) buildOperator(opts Options) error {
 	cfg := a.Config
 	tw, err := twilioapi.New(twilioapi.Credentials{

@@ -2,6 +2,7 @@ package voice
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -86,8 +87,10 @@ func (s *Service) EndCall(ctx context.Context, e CallEnd) (EndResult, error) {
 	if err != nil {
 		return EndResult{}, err
 	}
-	s.log.Debug("call ended", "call_sid", e.CallSID, "end_reason", string(e.Reason), "by", e.By,
-		"detail", e.Detail, "already_ended", !ended)
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("call ended", "call_sid", e.CallSID, "end_reason", string(e.Reason), "by", e.By,
+			"detail", e.Detail, "already_ended", !ended)
+	}
 	return EndResult{Ended: ended}, nil
 }
 
@@ -134,7 +137,7 @@ func (s *Service) endByStatus(ctx context.Context, u StatusUpdate) (ended bool, 
 		u.Reason = EndCallerHangup
 	}
 	ended, err = s.calls.UpdateCallStatus(ctx, u)
-	if ended {
+	if ended && s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.Debug("call ended", "call_sid", u.CallSID, "end_reason", string(u.Reason), "status", u.Status, "by", "twilio")
 	}
 	return ended, err
