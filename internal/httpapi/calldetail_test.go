@@ -170,6 +170,9 @@ func TestCallDetailAfterASimulatedCall(t *testing.T) {
 		if d.EndedAt == nil || d.AnsweredAt == nil || d.DurationSeconds == nil || d.Status == "" || d.Decision.Result != "accept" {
 			t.Fatalf("record = %+v", d)
 		}
+		if d.EndReason == nil || *d.EndReason != "agent_ended" {
+			t.Fatalf("end reason = %v, want agent_ended (the model called end_call)", d.EndReason)
+		}
 		var agent, caller int
 		for _, l := range d.Transcript {
 			switch {

@@ -212,6 +212,10 @@ func TestDashboardInABrowser(t *testing.T) {
 	if err != nil || rule != "reject (wrong_number)" {
 		fail("the rejected call's decision shows as %q (%v), want it with its rule", rule, err)
 	}
+	ended, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#recent-body tr[data-call-sid="`+rejectedSID+`"] td:nth-child(7)`)))
+	if err != nil || ended != "refused" {
+		fail("the rejected call's end reason shows as %q (%v), want refused", ended, err)
+	}
 
 	// The charts count both calls (refreshed after call.ended).
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Number(document.querySelector('#chart-calls').dataset.calls) >= 2 && document.querySelectorAll('#chart-calls rect.bar').length > 0`,
@@ -253,7 +257,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		"the tool with its outcome":      `[...document.querySelectorAll('#detail-tools tr')].some(r => r.children[0].textContent === "lookup_contact" && r.children[1].textContent === "ok" && /^[0-9]+ ms$/.test(r.children[2].textContent))`,
 		"the agent":                      `document.querySelector('#detail-facts dd[data-field="agentId"]').textContent === "default"`,
 		"the timings":                    `[...document.querySelectorAll('#detail-facts dt')].some(dt => dt.textContent === "First audio" && / ms$/.test(dt.nextElementSibling.textContent))`,
-		"the end reason":                 `!!document.querySelector('#detail-facts dd[data-field="endReason"]')`,
+		"the end reason":                 `document.querySelector('#detail-facts dd[data-field="endReason"]').textContent === "caller_hangup"`,
 	}
 	for what, js := range checks {
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
