@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/sim"
+	"github.com/voiceagent/voiceagent/internal/sim/scenario"
 )
 
 const simulateUsage = `usage: voiceagent simulate [flags]
@@ -159,14 +160,14 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 }
 
-func pickScenarios(name string) ([]sim.Scenario, error) {
-	all := sim.Scenarios()
+func pickScenarios(name string) ([]scenario.Scenario, error) {
+	all := scenario.Scenarios()
 	if name == "" {
 		return all, nil
 	}
 	for _, s := range all {
 		if s.Name == name {
-			return []sim.Scenario{s}, nil
+			return []scenario.Scenario{s}, nil
 		}
 	}
 	return nil, usageError{fmt.Sprintf("unknown scenario %q", name)}
@@ -196,9 +197,9 @@ func runScenariosInProcess(ctx context.Context, f simFlags, stdout, stderr io.Wr
 	}
 	defer p.Close()
 	fmt.Fprintf(stdout, "simulating calls against an in-process server at %s (SQLite, fake Realtime model, fake Twilio REST)\n\n", p.Target.BaseURL)
-	rs := sim.Run(ctx, &sim.Env{Target: p.Target, Realtime: p.Realtime, REST: p.REST, Capacity: inProcessCapacity}, scenarios)
-	sim.PrintResults(stdout, rs)
-	if !sim.Passed(rs) {
+	rs := scenario.Run(ctx, &scenario.Env{Target: p.Target, Realtime: p.Realtime, REST: p.REST, Capacity: inProcessCapacity}, scenarios)
+	scenario.PrintResults(stdout, rs)
+	if !scenario.Passed(rs) {
 		return errors.New("simulate: a scenario's expectation failed")
 	}
 	return nil
@@ -256,9 +257,9 @@ func runScenariosRemote(ctx context.Context, f simFlags, getenv func(string) str
 		return err
 	}
 	fmt.Fprintf(stdout, "simulating calls against %s (its REALTIME_URL must be %s; Twilio REST calls are not checked)\n\n", t.BaseURL, rt.URL())
-	rs := sim.Run(ctx, &sim.Env{Target: t, Realtime: rt, Capacity: capacity}, scenarios)
-	sim.PrintResults(stdout, rs)
-	if !sim.Passed(rs) {
+	rs := scenario.Run(ctx, &scenario.Env{Target: t, Realtime: rt, Capacity: capacity}, scenarios)
+	scenario.PrintResults(stdout, rs)
+	if !scenario.Passed(rs) {
 		return errors.New("simulate: a scenario's expectation failed")
 	}
 	return nil

@@ -49,7 +49,8 @@ func (t *Target) observe(kind, path string, status int, body []byte) {
 	}
 }
 
-func (t *Target) client() *http.Client {
+// Client is the HTTP client requests to the target use.
+func (t *Target) Client() *http.Client {
 	if t.HTTP != nil {
 		return t.HTTP
 	}
@@ -91,7 +92,7 @@ func (t *Target) Webhook(ctx context.Context, pathOrURL string, params url.Value
 		return 0, nil, err
 	}
 	req.Header.Set("I-Twilio-Idempotency-Token", newID())
-	resp, err := t.client().Do(req)
+	resp, err := t.Client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -178,7 +179,7 @@ func (t *Target) API(ctx context.Context, method, path string, body io.Reader) (
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := t.client().Do(req)
+	resp, err := t.Client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -197,7 +198,7 @@ func (t *Target) WaitReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp, err := t.client().Do(req)
+		resp, err := t.Client().Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

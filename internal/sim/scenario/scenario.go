@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"context"
@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // Env is what a scenario runs against.
 type Env struct {
-	Target Target
+	Target sim.Target
 	// Realtime is the fake model the server's REALTIME_URL points at.
 	Realtime *fake.Realtime
 	// REST is the fake Twilio REST API the server uses, or nil when the
@@ -61,7 +62,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "conversation", Expect: "answered; greeting and answer heard; caller audio reaches the model unchanged; model session closed at hang-up", Run: runConversation},
 		{Name: "barge-in", Expect: "caller talks over a long answer: clear sent, answer truncated where playback stood", Run: runBargeIn},
-		{Name: "call-contact", Expect: "\"call " + ContactName + "\": lookup_contact then add_to_conference; caller moved into conf_<CallSid>, contact dialled", Run: runCallContact},
+		{Name: "call-contact", Expect: "\"call " + sim.ContactName + "\": lookup_contact then add_to_conference; caller moved into conf_<CallSid>, contact dialled", Run: runCallContact},
 		{Name: "http-tool", Expect: "an agent on its own number calls its HTTP tool: the local endpoint verifies the signature and the model hears its answer", Run: runHTTPTool},
 		{Name: "blocked-caller", Expect: "number on the deny list gets <Reject/>", Run: runBlocked},
 		{Name: "over-capacity", Expect: "a call over MAX_CONCURRENT_CALLS gets <Reject reason=\"busy\"/>; live calls untouched; a slot frees at completion", Run: runOverCapacity},

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 func runBlocked(ctx context.Context, e *Env, r *Result) error {
-	path := "/api/callers/blocked/" + url.PathEscape(BlockedNumber)
+	path := "/api/callers/blocked/" + url.PathEscape(sim.BlockedNumber)
 	code, body, err := e.Target.API(ctx, http.MethodPut, path, nil)
 	if err != nil {
 		return fmt.Errorf("deny-list the caller: %w", err)
@@ -26,9 +27,9 @@ func runBlocked(ctx context.Context, e *Env, r *Result) error {
 		defer cancel()
 		_, _, _ = e.Target.API(dctx, http.MethodDelete, path, nil)
 	}()
-	a, err := e.Target.Place(ctx, BlockedNumber, e.Target.CalledNumber)
+	a, err := e.Target.Place(ctx, sim.BlockedNumber, e.Target.CalledNumber)
 	if a != nil {
-		r.CallSID, r.Caller, r.Answer = maskSID(a.CallSID()), redact.Phone(BlockedNumber), a.Decision()
+		r.CallSID, r.Caller, r.Answer = sim.MaskSID(a.CallSID()), redact.Phone(sim.BlockedNumber), a.Decision()
 	}
 	if err != nil {
 		return err
@@ -46,7 +47,7 @@ func runOverCapacity(ctx context.Context, e *Env, r *Result) error {
 		return fmt.Errorf("capacity %d: run with a server whose MAX_CONCURRENT_CALLS is 1-200 (--capacity)", n)
 	}
 	type held struct {
-		a *Attempt
+		a *sim.Attempt
 		c *fake.MediaClient
 	}
 	var live []held
@@ -73,7 +74,7 @@ func runOverCapacity(ctx context.Context, e *Env, r *Result) error {
 	from := "+15555550114"
 	a, err := e.Target.Place(ctx, from, e.Target.CalledNumber)
 	if a != nil {
-		r.CallSID, r.Caller, r.Answer = maskSID(a.CallSID()), redact.Phone(from), a.Decision()
+		r.CallSID, r.Caller, r.Answer = sim.MaskSID(a.CallSID()), redact.Phone(from), a.Decision()
 	}
 	if err != nil {
 		return err
