@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -228,4 +230,33 @@ func freeLoopback() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
+}
+
+// Limits are the call limits a server admits under, as /ready tells a
+// token with metrics:read.
+type Limits struct {
+	MaxConcurrentCalls int `json:"max_concurrent_calls"`
+	CallsPerMinute     int `json:"calls_per_minute"`
+}
+
+// Limits asks the server's /ready for its call limits; an error when the
+// server does not say (an older version, or a token without metrics:read).
+func (t *Target) Limits(ctx context.Context) (Limits, error) {
+	code, body, err := t.API(ctx, http.MethodGet, "/ready", nil)
+	if err != nil {
+		return Limits{}, err
+	}
+	if code != http.StatusOK {
+		return Limits{}, fmt.Errorf("/ready: HTTP %d", code)
+	}
+	var r struct {
+		Limits *Limits `json:"limits"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return Limits{}, fmt.Errorf("/ready: %w", err)
+	}
+	if r.Limits == nil || r.Limits.MaxConcurrentCalls <= 0 || r.Limits.CallsPerMinute <= 0 {
+		return Limits{}, errors.New("/ready does not tell the call limits")
+	}
+	return *r.Limits, nil
 }

@@ -3,6 +3,8 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
@@ -19,8 +21,16 @@ type Env struct {
 	REST *fake.TwilioREST
 	// Capacity is the server's MAX_CONCURRENT_CALLS.
 	Capacity int
+	// CallsPerMinute is the server's CALLS_PER_MINUTE (0: not known). The
+	// over-capacity scenario fills the server only when this many calls a
+	// minute let it; otherwise it says what it needs and is skipped.
+	CallsPerMinute int
 	// Timeout bounds each scenario (default 30 s).
 	Timeout time.Duration
+
+	// placed counts the incoming-call webhooks sent so far: each takes one
+	// of the server's CALLS_PER_MINUTE.
+	placed atomic.Int64
 }
 
 // Result is what happened in one scenario.
@@ -75,6 +85,9 @@ func Run(ctx context.Context, e *Env, scenarios []Scenario) []Result {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	observe := e.Target.Observe
+	e.Target.Observe = e.countPlaced(observe)
+	defer func() { e.Target.Observe = observe }()
 	out := make([]Result, 0, len(scenarios))
 	for _, s := range scenarios {
 		r := Result{Scenario: s.Name, Expect: s.Expect}
@@ -96,6 +109,19 @@ func Run(ctx context.Context, e *Env, scenarios []Scenario) []Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// countPlaced wraps a Target's Observe hook to count incoming-call
+// webhooks as well.
+func (e *Env) countPlaced(observe func(kind, path string, status int, body []byte)) func(kind, path string, status int, body []byte) {
+	return func(kind, path string, status int, body []byte) {
+		if kind == "webhook" && strings.HasPrefix(path, "/voice/incoming") {
+			e.placed.Add(1)
+		}
+		if observe != nil {
+			observe(kind, path, status, body)
+		}
+	}
 }
 
 // Passed reports whether every result passed.
