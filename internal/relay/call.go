@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
 
 // Per-call limits.
@@ -113,7 +114,7 @@ type Call struct {
 	// Twilio reader only.
 	msg       twilioMsg
 	scratch   []byte
-	limiter   rateLimiter
+	limiter   tokenbucket.Bucket // Twilio messages: msgRatePerSec sustained, msgBurst at once
 	protoErrs int
 	dropsIn   int
 
@@ -168,12 +169,12 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		scratch:   make([]byte, maxFrameBytes),
 		carry:     make([]byte, 0, FrameBytes),
 		toolsSeen: make(map[string]bool),
-		limiter:   rateLimiter{rate: msgRatePerSec, burst: msgBurst},
+		limiter:   tokenbucket.New(msgRatePerSec, msgBurst),
 		budget:    r.budget,
 		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
-	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
+	c.events.bucket = tokenbucket.New(float64(r.budget.EventsPerSecond), r.budget.EventBurst)
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
 	c.tw = newPeer("twilio", twilioQueueLen, r.budget.QueueBytes, r.pool, r.toTw)
 	c.tw.conn = conn

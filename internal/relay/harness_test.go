@@ -20,6 +20,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -169,15 +170,8 @@ func waitFor(t testing.TB, what string, wait func(context.Context, func() bool) 
 // waitTrue polls cond for state the fakes do not signal (relay internals).
 func waitTrue(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	c := ctx(t)
-	tk := time.NewTicker(5 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		select {
-		case <-c.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tk.C:
-		}
+	if poll.Until(ctx(t), cond) != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -140,7 +140,7 @@ func New(d Deps) *Relay {
 		latency: d.Metrics.RelayLatency.WithLabelValues("caller_to_model"),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.transcripts = newTranscriptWriter(d.Transcripts, r.log)
+	r.transcripts = newTranscriptWriter(d.Transcripts, r.log, d.Metrics.TranscriptsDropped)
 	return r
 }
 

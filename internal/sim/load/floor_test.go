@@ -1,7 +1,8 @@
-package sim
+package load
 
 import (
 	"context"
+	"github.com/voiceagent/voiceagent/internal/sim"
 	"net"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestFloorCarriesALoadRun(t *testing.T) {
 	go func() {
 		served <- ServeFloor(ctx, ln, FloorOptions{RealtimeURL: gen.RealtimeURL(), APIKey: "sk-test-floor", PublicURL: "https://voice.example.test"})
 	}()
-	target := Target{BaseURL: "http://" + ln.Addr().String(), PublicURL: "https://voice.example.test", AuthToken: "floor-test-token"}
+	target := sim.Target{BaseURL: "http://" + ln.Addr().String(), PublicURL: "https://voice.example.test", AuthToken: "floor-test-token"}
 	rctx, rcancel := context.WithTimeout(ctx, 60*time.Second)
 	defer rcancel()
 	if err := target.WaitReady(rctx); err != nil {

@@ -1,4 +1,4 @@
-package sim
+package load
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // SoakOptions configure a soak run: calls churn for Duration, Calls at a
@@ -43,13 +44,13 @@ type SoakReport struct {
 	Samples  []SoakSample
 	Idle     SoakSample // before the first call
 	After    SoakSample // after the last call ended
-	Machine  Machine
+	Machine  sim.Machine
 	Sessions int // model sessions left open at the end
 }
 
 // Soak churns calls against t (whose REALTIME_URL is rt) and samples the
 // server's goroutines and heap from /metrics and its RSS from /proc.
-func Soak(ctx context.Context, t Target, pid int, rt *fake.Realtime, o SoakOptions) (*SoakReport, error) {
+func Soak(ctx context.Context, t sim.Target, pid int, rt *fake.Realtime, o SoakOptions) (*SoakReport, error) {
 	if o.Every <= 0 {
 		o.Every = 30 * time.Second
 	}
@@ -57,9 +58,9 @@ func Soak(ctx context.Context, t Target, pid int, rt *fake.Realtime, o SoakOptio
 		o.Progress = io.Discard
 	}
 	if t.HTTP == nil {
-		t.HTTP = NewHTTPClient(o.Calls)
+		t.HTTP = sim.NewHTTPClient(o.Calls)
 	}
-	rep := &SoakReport{Options: o, Machine: ThisMachine()}
+	rep := &SoakReport{Options: o, Machine: sim.ThisMachine()}
 	var live, done, failed atomic.Int64
 	sample := func(start time.Time) SoakSample {
 		s := SoakSample{At: time.Since(start).Round(time.Second), Live: live.Load(), Done: done.Load()}
@@ -67,7 +68,7 @@ func Soak(ctx context.Context, t Target, pid int, rt *fake.Realtime, o SoakOptio
 		if err == nil {
 			s.Goroutines, s.HeapInuse = int64(m["go_goroutines"]), int64(m["go_memstats_heap_inuse_bytes"])
 		}
-		if p, err := ReadProc(pid); err == nil {
+		if p, err := sim.ReadProc(pid); err == nil {
 			s.RSS = p.RSS
 		}
 		return s
@@ -130,7 +131,7 @@ func Soak(ctx context.Context, t Target, pid int, rt *fake.Realtime, o SoakOptio
 
 // soakCall is one churned call: answered, streaming silence at 20 ms for
 // length, then hung up and completed.
-func soakCall(ctx context.Context, t Target, n int64, length time.Duration, live *atomic.Int64) error {
+func soakCall(ctx context.Context, t sim.Target, n int64, length time.Duration, live *atomic.Int64) error {
 	a, err := t.Place(ctx, fmt.Sprintf("+1555%07d", n%10000000), t.CalledNumber)
 	if err != nil {
 		return err
@@ -166,13 +167,13 @@ func soakCall(ctx context.Context, t Target, n int64, length time.Duration, live
 }
 
 // scrapeMetrics reads the named unlabelled series from /metrics.
-func scrapeMetrics(ctx context.Context, t Target, names ...string) (map[string]float64, error) {
+func scrapeMetrics(ctx context.Context, t sim.Target, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(t.BaseURL, "/")+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+t.Bearer)
-	resp, err := t.client().Do(req)
+	resp, err := t.Client().Do(req)
 	if err != nil {
 		return nil, err
 	}

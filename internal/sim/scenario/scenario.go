@@ -1,16 +1,19 @@
-package sim
+package scenario
 
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // Env is what a scenario runs against.
 type Env struct {
-	Target Target
+	Target sim.Target
 	// Realtime is the fake model the server's REALTIME_URL points at.
 	Realtime *fake.Realtime
 	// REST is the fake Twilio REST API the server uses, or nil when the
@@ -18,8 +21,16 @@ type Env struct {
 	REST *fake.TwilioREST
 	// Capacity is the server's MAX_CONCURRENT_CALLS.
 	Capacity int
+	// CallsPerMinute is the server's CALLS_PER_MINUTE (0: not known). The
+	// over-capacity scenario fills the server only when this many calls a
+	// minute let it; otherwise it says what it needs and is skipped.
+	CallsPerMinute int
 	// Timeout bounds each scenario (default 30 s).
 	Timeout time.Duration
+
+	// placed counts the incoming-call webhooks sent so far: each takes one
+	// of the server's CALLS_PER_MINUTE.
+	placed atomic.Int64
 }
 
 // Result is what happened in one scenario.
@@ -61,7 +72,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "conversation", Expect: "answered; greeting and answer heard; caller audio reaches the model unchanged; model session closed at hang-up", Run: runConversation},
 		{Name: "barge-in", Expect: "caller talks over a long answer: clear sent, answer truncated where playback stood", Run: runBargeIn},
-		{Name: "call-contact", Expect: "\"call " + ContactName + "\": lookup_contact then add_to_conference; caller moved into conf_<CallSid>, contact dialled", Run: runCallContact},
+		{Name: "call-contact", Expect: "\"call " + sim.ContactName + "\": lookup_contact then add_to_conference; caller moved into conf_<CallSid>, contact dialled", Run: runCallContact},
 		{Name: "http-tool", Expect: "an agent on its own number calls its HTTP tool: the local endpoint verifies the signature and the model hears its answer", Run: runHTTPTool},
 		{Name: "blocked-caller", Expect: "number on the deny list gets <Reject/>", Run: runBlocked},
 		{Name: "over-capacity", Expect: "a call over MAX_CONCURRENT_CALLS gets <Reject reason=\"busy\"/>; live calls untouched; a slot frees at completion", Run: runOverCapacity},
@@ -74,6 +85,9 @@ func Run(ctx context.Context, e *Env, scenarios []Scenario) []Result {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	observe := e.Target.Observe
+	e.Target.Observe = e.countPlaced(observe)
+	defer func() { e.Target.Observe = observe }()
 	out := make([]Result, 0, len(scenarios))
 	for _, s := range scenarios {
 		r := Result{Scenario: s.Name, Expect: s.Expect}
@@ -95,6 +109,19 @@ func Run(ctx context.Context, e *Env, scenarios []Scenario) []Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// countPlaced wraps a Target's Observe hook to count incoming-call
+// webhooks as well.
+func (e *Env) countPlaced(observe func(kind, path string, status int, body []byte)) func(kind, path string, status int, body []byte) {
+	return func(kind, path string, status int, body []byte) {
+		if kind == "webhook" && strings.HasPrefix(path, "/voice/incoming") {
+			e.placed.Add(1)
+		}
+		if observe != nil {
+			observe(kind, path, status, body)
+		}
+	}
 }
 
 // Passed reports whether every result passed.

@@ -1,4 +1,4 @@
-package sim
+package load
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // WebhookOptions configure a webhook load run.
@@ -44,7 +45,7 @@ type WebhookReport struct {
 	FloodStatuses map[int]int64
 	ServerCPU     time.Duration
 	Generator     time.Duration
-	Machine       Machine
+	Machine       sim.Machine
 	Options       WebhookOptions
 }
 
@@ -58,21 +59,21 @@ func (r *WebhookReport) RPS() float64 {
 
 // Webhooks drives signed /voice/incoming requests, each a new call (a
 // distinct CallSid and caller), and measures the answers.
-func Webhooks(ctx context.Context, t Target, pid int, o WebhookOptions) (*WebhookReport, error) {
+func Webhooks(ctx context.Context, t sim.Target, pid int, o WebhookOptions) (*WebhookReport, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 64
 	}
 	if t.HTTP == nil {
-		t.HTTP = NewHTTPClient(o.Concurrency)
+		t.HTTP = sim.NewHTTPClient(o.Concurrency)
 	}
-	rep := &WebhookReport{Statuses: map[int]int64{}, Decisions: map[string]int64{}, Machine: ThisMachine(), Options: o}
+	rep := &WebhookReport{Statuses: map[int]int64{}, Decisions: map[string]int64{}, Machine: sim.ThisMachine(), Options: o}
 	mon := newMonitor(pid)
 	defer mon.stop()
 	startCPU, err := mon.read()
 	if err != nil && pid > 0 {
 		return nil, err
 	}
-	genStart, _ := ReadProc(os.Getpid())
+	genStart, _ := sim.ReadProc(os.Getpid())
 
 	rctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
@@ -139,7 +140,7 @@ func Webhooks(ctx context.Context, t Target, pid int, o WebhookOptions) (*Webhoo
 					errs++
 					continue
 				}
-				if ans, err := ParseTwiML(body); err == nil {
+				if ans, err := sim.ParseTwiML(body); err == nil {
 					decisions[ans.Decision()]++
 				}
 			}
@@ -162,7 +163,7 @@ func Webhooks(ctx context.Context, t Target, pid int, o WebhookOptions) (*Webhoo
 	rep.Latency = summarize(lat)
 	end, _ := mon.read()
 	rep.ServerCPU = end.CPU - startCPU.CPU
-	genEnd, _ := ReadProc(os.Getpid())
+	genEnd, _ := sim.ReadProc(os.Getpid())
 	rep.Generator = genEnd.CPU - genStart.CPU
 	return rep, nil
 }
@@ -203,12 +204,12 @@ func countList[K comparable](m map[K]int64) string {
 
 // flood runs o.Flood workers sending unauthenticated requests until ctx
 // ends; the returned func waits for them and adds their counts to rep.
-func flood(ctx context.Context, t Target, o WebhookOptions, rep *WebhookReport) func() {
+func flood(ctx context.Context, t sim.Target, o WebhookOptions, rep *WebhookReport) func() {
 	rep.FloodStatuses = map[int]int64{}
 	if o.Flood <= 0 {
 		return func() {}
 	}
-	client := NewHTTPClient(o.Flood)
+	client := sim.NewHTTPClient(o.Flood)
 	junk := []struct{ method, path, sig string }{
 		{http.MethodPost, "/voice/incoming", ""},
 		{http.MethodPost, "/voice/status", "forged"},

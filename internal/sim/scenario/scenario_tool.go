@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // AgentNumber is the number the http-tool scenario assigns to its agent.
@@ -69,7 +70,7 @@ func verifyToolSignature(secret, header string, body []byte, now time.Time) bool
 }
 
 // apiJSON sends one operator API request and decodes a JSON answer.
-func apiJSON(ctx context.Context, t Target, method, path, body string, want int, out any) error {
+func apiJSON(ctx context.Context, t sim.Target, method, path, body string, want int, out any) error {
 	code, resp, err := t.API(ctx, method, path, strings.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -119,7 +120,7 @@ func runHTTPTool(ctx context.Context, e *Env, r *Result) error {
 	before := len(e.Realtime.Sessions())
 	a, err := e.Target.Place(ctx, "+15555550114", AgentNumber)
 	if a != nil {
-		r.CallSID, r.Answer = maskSID(a.CallSID()), a.Decision()
+		r.CallSID, r.Answer = sim.MaskSID(a.CallSID()), a.Decision()
 	}
 	if err != nil {
 		return err

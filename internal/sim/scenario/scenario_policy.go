@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 func runBlocked(ctx context.Context, e *Env, r *Result) error {
-	path := "/api/callers/blocked/" + url.PathEscape(BlockedNumber)
+	path := "/api/callers/blocked/" + url.PathEscape(sim.BlockedNumber)
 	code, body, err := e.Target.API(ctx, http.MethodPut, path, nil)
 	if err != nil {
 		return fmt.Errorf("deny-list the caller: %w", err)
@@ -26,9 +27,9 @@ func runBlocked(ctx context.Context, e *Env, r *Result) error {
 		defer cancel()
 		_, _, _ = e.Target.API(dctx, http.MethodDelete, path, nil)
 	}()
-	a, err := e.Target.Place(ctx, BlockedNumber, e.Target.CalledNumber)
+	a, err := e.Target.Place(ctx, sim.BlockedNumber, e.Target.CalledNumber)
 	if a != nil {
-		r.CallSID, r.Caller, r.Answer = maskSID(a.CallSID()), redact.Phone(BlockedNumber), a.Decision()
+		r.CallSID, r.Caller, r.Answer = sim.MaskSID(a.CallSID()), redact.Phone(sim.BlockedNumber), a.Decision()
 	}
 	if err != nil {
 		return err
@@ -40,13 +41,29 @@ func runBlocked(ctx context.Context, e *Env, r *Result) error {
 	return nil
 }
 
+// maxFill is the largest MAX_CONCURRENT_CALLS the over-capacity scenario
+// fills with live calls.
+const maxFill = 200
+
 func runOverCapacity(ctx context.Context, e *Env, r *Result) error {
 	n := e.Capacity
-	if n <= 0 || n > 200 {
-		return fmt.Errorf("capacity %d: run with a server whose MAX_CONCURRENT_CALLS is 1-200 (--capacity)", n)
+	if n <= 0 {
+		return fmt.Errorf("capacity %d: tell the simulator the server's MAX_CONCURRENT_CALLS (--capacity)", n)
+	}
+	if n > maxFill {
+		return skip(fmt.Sprintf("needs a server with MAX_CONCURRENT_CALLS of at most %d to fill (this one allows %d)", maxFill, n))
+	}
+	// Filling the server, the call over capacity and the call after one
+	// completes must all pass CALLS_PER_MINUTE (a sliding minute that the
+	// calls placed earlier in this run count against too), or the server
+	// answers busy for the rate before the capacity is reached.
+	need := int(e.placed.Load()) + n + 2
+	if e.CallsPerMinute > 0 && e.CallsPerMinute < need {
+		return skip(fmt.Sprintf("needs CALLS_PER_MINUTE of at least %d to fill MAX_CONCURRENT_CALLS=%d (this server allows %d calls a minute); "+
+			"start it with CALLS_PER_MINUTE=%d or a smaller MAX_CONCURRENT_CALLS", need, n, e.CallsPerMinute, need))
 	}
 	type held struct {
-		a *Attempt
+		a *sim.Attempt
 		c *fake.MediaClient
 	}
 	var live []held
@@ -62,7 +79,8 @@ func runOverCapacity(ctx context.Context, e *Env, r *Result) error {
 			return fmt.Errorf("call %d of %d: %w", i+1, n, err)
 		}
 		if a.Decision() != "stream" {
-			return fmt.Errorf("call %d of %d (under capacity) answered with %q", i+1, n, a.Decision())
+			return fmt.Errorf("call %d of %d (under capacity) answered with %q (a server whose CALLS_PER_MINUTE is below %d throttles before it is full: tell the simulator its limits, --calls-per-minute and --capacity)",
+				i+1, n, a.Decision(), need)
 		}
 		c, err := e.Target.Connect(ctx, a, fake.MediaOptions{})
 		if err != nil {
@@ -73,7 +91,7 @@ func runOverCapacity(ctx context.Context, e *Env, r *Result) error {
 	from := "+15555550114"
 	a, err := e.Target.Place(ctx, from, e.Target.CalledNumber)
 	if a != nil {
-		r.CallSID, r.Caller, r.Answer = maskSID(a.CallSID()), redact.Phone(from), a.Decision()
+		r.CallSID, r.Caller, r.Answer = sim.MaskSID(a.CallSID()), redact.Phone(from), a.Decision()
 	}
 	if err != nil {
 		return err

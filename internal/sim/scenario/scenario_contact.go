@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"strings"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // ensureContact creates the scenario's contact through the operator API
 // (a conflict means it is already there).
-func ensureContact(ctx context.Context, t Target, name, number string) error {
+func ensureContact(ctx context.Context, t sim.Target, name, number string) error {
 	body, _ := json.Marshal(map[string]any{"name": name, "phoneNumber": number})
 	code, resp, err := t.API(ctx, http.MethodPost, "/api/contacts", strings.NewReader(string(body)))
 	if err != nil {
@@ -30,7 +31,7 @@ func runCallContact(ctx context.Context, e *Env, r *Result) error {
 	if e.REST == nil {
 		return skip("needs the fake Twilio REST API (run without --url): a real one cannot dial the example numbers")
 	}
-	if err := ensureContact(ctx, e.Target, ContactName, ContactNumber); err != nil {
+	if err := ensureContact(ctx, e.Target, sim.ContactName, sim.ContactNumber); err != nil {
 		return err
 	}
 	lc, err := answer(ctx, e, r, "+15555550113")
@@ -42,14 +43,14 @@ func runCallContact(ctx context.Context, e *Env, r *Result) error {
 		return err
 	}
 	// "Please call Alice": the model looks her up, then dials her in.
-	lc.sess.NextResponseCallsTool("lookup_contact", `{"name":"`+ContactName+`"}`)
-	lc.sess.NextResponseCallsTool("add_to_conference", `{"contact_name":"`+ContactName+`"}`)
+	lc.sess.NextResponseCallsTool("lookup_contact", `{"name":"`+sim.ContactName+`"}`)
+	lc.sess.NextResponseCallsTool("add_to_conference", `{"contact_name":"`+sim.ContactName+`"}`)
 	lc.t.say(25)
 	if err := lc.sess.WaitFor(ctx, func() bool { return len(lc.sess.FunctionOutputs()) >= 2 }); err != nil {
 		return fmt.Errorf("tools not answered (%d outputs): %w", len(lc.sess.FunctionOutputs()), err)
 	}
 	outs := lc.sess.FunctionOutputs()
-	if !strings.Contains(outs[0].Output, ContactName) {
+	if !strings.Contains(outs[0].Output, sim.ContactName) {
 		return fmt.Errorf("lookup_contact answered %.120q, want the contact", outs[0].Output)
 	}
 	if strings.Contains(strings.ToLower(outs[1].Output), "error") {
@@ -83,10 +84,10 @@ func checkConference(ctx context.Context, rest *fake.TwilioREST, callSID string)
 	if dialled == nil {
 		return "", fmt.Errorf("participant created in another conference (%s)", parts[len(parts)-1].Path)
 	}
-	if got := dialled.Form.Get("To"); got != ContactNumber {
+	if got := dialled.Form.Get("To"); got != sim.ContactNumber {
 		return "", fmt.Errorf("participant To = %q, want the contact's number", got)
 	}
-	if got := dialled.Form.Get("From"); got != OutboundNumber {
+	if got := dialled.Form.Get("From"); got != sim.OutboundNumber {
 		return "", fmt.Errorf("participant From = %q, want TWILIO_OUTBOUND_NUMBER", got)
 	}
 	var moved bool

@@ -1,7 +1,8 @@
-package sim
+package load
 
 import (
 	"fmt"
+	"github.com/voiceagent/voiceagent/internal/sim"
 	"io"
 	"sort"
 	"time"
@@ -52,7 +53,7 @@ type LoadReport struct {
 	CallSeconds    float64
 	Server         ServerUsage
 	Generator      struct{ CPU time.Duration }
-	Machine        Machine
+	Machine        sim.Machine
 }
 
 // CPUPerCallSecond is the server's CPU milliseconds per second of one

@@ -1,4 +1,4 @@
-package sim
+package load
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // LoadOptions configure a call load run.
@@ -105,15 +106,15 @@ func (l *Load) logf(format string, args ...any) {
 
 // Run places the calls against t and measures them; pid, when > 0, is the
 // server process whose CPU time and memory are read from /proc.
-func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) {
+func (l *Load) Run(ctx context.Context, t sim.Target, pid int) (*LoadReport, error) {
 	rep := &LoadReport{Calls: l.opts.Calls, Duration: l.opts.Duration, Ramp: l.opts.Ramp,
-		EarlyHangups: l.opts.EarlyHangups, ModelAcceptDelay: l.opts.ModelAcceptDelay, ModelDelta: l.opts.ModelDelta, Machine: ThisMachine(), FailReasons: map[string]int{}}
+		EarlyHangups: l.opts.EarlyHangups, ModelAcceptDelay: l.opts.ModelAcceptDelay, ModelDelta: l.opts.ModelDelta, Machine: sim.ThisMachine(), FailReasons: map[string]int{}}
 	if t.HTTP == nil {
-		t.HTTP = NewHTTPClient(min(l.opts.Calls, 512))
+		t.HTTP = sim.NewHTTPClient(min(l.opts.Calls, 512))
 	}
 	mon := newMonitor(pid)
 	defer mon.stop()
-	genStart, _ := ReadProc(os.Getpid())
+	genStart, _ := sim.ReadProc(os.Getpid())
 	base, err := mon.read()
 	if err != nil && pid > 0 {
 		return nil, err
@@ -122,7 +123,7 @@ func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) 
 
 	var connected atomic.Int64
 	var steadyOnce, stopOnce sync.Once
-	var steadyA, steadyB ProcSample
+	var steadyA, steadyB sim.ProcSample
 	steadyStart := make(chan struct{})
 	n := l.opts.Calls
 	var wg sync.WaitGroup
@@ -166,7 +167,7 @@ func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) 
 	rep.SessionsLeft = l.rt.OpenSessions()
 	rep.SessionsOpened = len(l.rt.Sessions())
 	end, _ := mon.read()
-	genEnd, _ := ReadProc(os.Getpid())
+	genEnd, _ := sim.ReadProc(os.Getpid())
 	rep.Generator.CPU = genEnd.CPU - genStart.CPU
 	rep.Wall = time.Since(start)
 	rep.Server.CPU = end.CPU - base.CPU
@@ -187,7 +188,7 @@ func (l *Load) Run(ctx context.Context, t Target, pid int) (*LoadReport, error) 
 
 // runCall is one call: answer, stream Duration of probe frames at 20 ms,
 // wait for the last frames, hang up and report completion.
-func (l *Load) runCall(ctx context.Context, t Target, c *loadCall, onConnected, onDone func()) {
+func (l *Load) runCall(ctx context.Context, t sim.Target, c *loadCall, onConnected, onDone func()) {
 	from := fmt.Sprintf("+1555%07d", 1000000+c.idx)
 	a, err := t.Place(ctx, from, t.CalledNumber)
 	if err == nil && a.Decision() != "stream" {
@@ -286,11 +287,11 @@ func newMonitor(pid int) *monitor {
 	return m
 }
 
-func (m *monitor) read() (ProcSample, error) {
+func (m *monitor) read() (sim.ProcSample, error) {
 	if m.pid <= 0 {
-		return ProcSample{At: time.Now()}, nil
+		return sim.ProcSample{At: time.Now()}, nil
 	}
-	s, err := ReadProc(m.pid)
+	s, err := sim.ReadProc(m.pid)
 	if err == nil {
 		m.mu.Lock()
 		m.max = max(m.max, s.RSS)

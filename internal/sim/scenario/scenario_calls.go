@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"bytes"
@@ -9,12 +9,13 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
 // liveCall is an answered call with its stream open and the caller's
 // frames flowing.
 type liveCall struct {
-	a     *Attempt
+	a     *sim.Attempt
 	c     *fake.MediaClient
 	t     *talker
 	sess  *fake.RealtimeSession
@@ -30,7 +31,7 @@ func answer(ctx context.Context, e *Env, r *Result, from string) (*liveCall, err
 	before := len(e.Realtime.Sessions())
 	a, err := e.Target.Place(ctx, from, e.Target.CalledNumber)
 	if a != nil {
-		r.CallSID, r.Caller, r.Answer = maskSID(a.CallSID()), redact.Phone(from), a.Decision()
+		r.CallSID, r.Caller, r.Answer = sim.MaskSID(a.CallSID()), redact.Phone(from), a.Decision()
 	}
 	if err != nil {
 		return nil, err
