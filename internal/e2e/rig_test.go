@@ -34,6 +34,10 @@ type rigOptions struct {
 	DB       *store.DB
 	// NoRealtime points REALTIME_URL at a closed port.
 	NoRealtime bool
+	// APIBase reaches the fake Twilio REST API through
+	// TWILIO_API_BASE_URL (its own address) instead of a rewriting HTTP
+	// client, as a Twilio-compatible provider is reached.
+	APIBase bool
 }
 
 // bodyLog keeps every response body the simulator saw.
@@ -92,7 +96,13 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: app.Options{TwilioHTTPClient: r.rest.HTTPClient()}})
+	appOpts := app.Options{TwilioHTTPClient: r.rest.HTTPClient()}
+	if o.APIBase {
+		env["TWILIO_API_BASE_URL"] = r.rest.Server.URL
+		appOpts.TwilioHTTPClient = nil
+	}
+	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: appOpts})
+	r.rest.SetWebhookTarget(r.srv.URL, apptest.AuthToken)
 	r.target = sim.Target{
 		BaseURL:      r.srv.URL,
 		PublicURL:    apptest.PublicURL,
