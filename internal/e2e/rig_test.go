@@ -91,7 +91,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		"TWILIO_PHONE_NUMBER":    sim.ServiceNumber,
 		"TWILIO_OUTBOUND_NUMBER": sim.OutboundNumber,
 		"CALLS_PER_MINUTE":       "1000",
-		"LOG_LEVEL":              "debug",
+		"OUTBOUND_QUIET_HOURS":   "off", // tests that need them set them
+
+		"LOG_LEVEL": "debug",
 	}
 	for k, v := range o.Env {
 		env[k] = v
@@ -120,7 +122,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 // callerNumbers are every number the simulator and these tests use.
 var callerNumbers = []string{
 	"+15555550111", "+15555550112", "+15555550113", "+15555550114", "+15555550115",
-	sim.BlockedNumber, sim.ContactNumber, "+15555552000", "+15555552001",
+	sim.BlockedNumber, sim.ContactNumber, "+15555552000", "+15555552001", sim.OutboundCallee, sim.OutboundMachineCallee,
 }
 
 // assertNoLeaks fails the test when a configured secret appears in any log
