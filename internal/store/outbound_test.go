@@ -96,3 +96,7 @@ func TestOutboundReserveConcurrent(t *testing.T) {
 		}
 	})
 }
+
+func outboundLimits() outbound.Limits {
+	return outbound.Limits{PerMinute: 10, PerDay: 500, PerDestination: 1, DestinationWindow: 10 * time.Minute}
+}
