@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/sim"
 	"github.com/voiceagent/voiceagent/internal/store"
@@ -121,6 +123,31 @@ func TestOutboundAnswered(t *testing.T) {
 		}
 		if err := media.WaitFor(ctx, func() bool { return media.ReceivedBytes() > 0 }); err != nil {
 			t.Fatalf("no agent audio reached the callee: %v", err)
+		}
+
+		// A retry of the answering webhook once the stream runs mints no
+		// second token (an empty answer); a request signed for another
+		// webhook is refused before anything is read.
+		if tw := r.answerOutbound(ctx, t, sid, "human"); len(tw.Verbs) != 0 {
+			t.Fatalf("retry while streaming = %+v", tw)
+		}
+		if n := streamTokens(ctx, t, r.srv.DB, sid); n != 1 {
+			t.Fatalf("%d stream tokens after a retry, want 1", n)
+		}
+		form := url.Values{"CallSid": {sid}, "AccountSid": {r.rest.AccountSID}, "AnsweredBy": {"human"}}
+		req, err := http.NewRequestWithContext(ctx, "POST", r.srv.URL+"/voice/outbound", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", fake.Signature(apptest.AuthToken, apptest.PublicURL+"/voice/accept", form))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("answering webhook signed for /voice/accept = %d, want 403", resp.StatusCode)
 		}
 
 		// The context was for that call only: an incoming call to the
