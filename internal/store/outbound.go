@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/outbound"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
@@ -106,24 +105,14 @@ func (s *OutboundStore) AdmitOutbound(ctx context.Context, c voice.Call, capacit
 	return true, nil
 }
 
-// ConfirmOutbound gives the record its Twilio CallSid once Twilio has
-// created the call. Nothing refers to the provisional CallSid yet (no
-// token, transcript or conference is made before the call is answered).
+// ConfirmOutbound gives the record its Twilio CallSid (CallStore, the
+// calls table's one writer).
 func (s *OutboundStore) ConfirmOutbound(ctx context.Context, provisional, callSID, status string, at time.Time) error {
-	res, err := s.db.write(ctx, `UPDATE calls SET call_sid = $1, status = $2, updated_at = $3 WHERE call_sid = $4 AND direction = 'outbound'`,
-		callSID, status, Millis(at), provisional)
-	if err != nil {
-		return translate(err, "call")
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return apperr.New(apperr.NotFound, "call not found")
-	}
-	return nil
+	return s.calls.ConfirmOutbound(ctx, provisional, callSID, status, at)
 }
 
-// ForgetOutbound deletes the record of an outbound call that was never
-// placed (the cap was full, or Twilio refused it); its slot goes with it.
+// ForgetOutbound deletes the record of a call that was never placed
+// (CallStore).
 func (s *OutboundStore) ForgetOutbound(ctx context.Context, provisional string) error {
-	_, err := s.db.write(ctx, `DELETE FROM calls WHERE call_sid = $1 AND direction = 'outbound'`, provisional)
-	return translate(err, "call")
+	return s.calls.ForgetOutbound(ctx, provisional)
 }

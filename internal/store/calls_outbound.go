@@ -4,8 +4,32 @@ import (
 	"context"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
+
+// ConfirmOutbound gives an outbound call's record its Twilio CallSid once
+// Twilio has created the call. Nothing refers to the provisional CallSid
+// yet (no token, transcript or conference exists before the callee
+// answers).
+func (s *CallStore) ConfirmOutbound(ctx context.Context, provisional, callSID, status string, at time.Time) error {
+	res, err := s.db.write(ctx, `UPDATE calls SET call_sid = $1, status = $2, updated_at = $3 WHERE call_sid = $4 AND direction = 'outbound'`,
+		callSID, status, Millis(at), provisional)
+	if err != nil {
+		return translate(err, "call")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.NotFound, "call not found")
+	}
+	return nil
+}
+
+// ForgetOutbound deletes the record of an outbound call that was never
+// placed (the cap was full, or Twilio refused it); its slot goes with it.
+func (s *CallStore) ForgetOutbound(ctx context.Context, provisional string) error {
+	_, err := s.db.write(ctx, `DELETE FROM calls WHERE call_sid = $1 AND direction = 'outbound'`, provisional)
+	return translate(err, "call")
+}
 
 // EndWithReason records the end of a live call with its reason, unless a
 // reason was recorded before (an end in flight keeps its own), and frees
