@@ -237,6 +237,11 @@ func TestOutboundGuards(t *testing.T) {
 				t.Fatalf("audit row %d = %+v, want outcome %s", i, ev, cases[i].code)
 			}
 		}
+		// From a number assigned to an agent, that agent calls.
+		res = r.placeCall(ctx, t, `{"to":"`+outCallee+`","from":"`+outAgentNo+`"}`, 202, "")
+		if !strings.Contains(string(res.Body), `"agentId":"`+agent.ID+`"`) || !strings.Contains(string(res.Body), `"from":"`+outAgentNo+`"`) {
+			t.Fatalf("call from the agent's number = %s", res.Body)
+		}
 		r.assertNoLeaks(t, outboundNumbers...)
 	})
 }
