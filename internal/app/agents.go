@@ -162,8 +162,16 @@ func (rt *agentRuntime) CallTool(ctx context.Context, p *relay.Profile, callSID,
 	delivery := egress.NewDeliveryID()
 	body := map[string]any{"tool": name, "arguments": json.RawMessage(args), "callSid": callSID, "agentId": p.AgentID, "deliveryId": delivery}
 	if t.includeCaller {
-		if c, err := rt.a.DB.Calls().FindCall(ctx, callSID, ""); err == nil && c.From != "" {
-			body["caller"] = c.From
+		// The other party: the caller of an incoming call, the callee of
+		// one the agent placed.
+		if c, err := rt.a.DB.Calls().FindCall(ctx, callSID, ""); err == nil {
+			party := c.From
+			if c.Direction == voice.DirectionOutbound {
+				party = c.To
+			}
+			if party != "" {
+				body["caller"] = party
+			}
 		}
 	}
 	raw, err := json.Marshal(body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -218,4 +219,52 @@ func streamTokens(ctx context.Context, t *testing.T, db *store.DB, sid string) i
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestOutboundToolCaller: on a call the agent placed, an HTTP tool with
+// includeCaller gets the callee as "caller" (the other party), never the
+// service's own number.
+func TestOutboundToolCaller(t *testing.T) {
+	endpoint := &toolEndpoint{}
+	biz := httptest.NewServer(endpoint)
+	t.Cleanup(biz.Close)
+	r := newRig(t, rigOptions{Env: outboundEnv(map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"})})
+	ctx := ctxFor(t, 30*time.Second)
+	res := r.apiDo(ctx, t, "POST", "/api/tools", `{"name":"note_call","description":"Note the call","url":"`+biz.URL+`/note","includeCaller":true,
+		"parameters":{"type":"object","properties":{},"additionalProperties":false}}`)
+	var tool struct{ Secret string }
+	if err := json.Unmarshal(res.Body, &tool); err != nil || tool.Secret == "" {
+		t.Fatalf("tool = %s", res.Body)
+	}
+	endpoint.mu.Lock()
+	endpoint.secret = tool.Secret
+	endpoint.mu.Unlock()
+	res = r.apiDo(ctx, t, "POST", "/api/agents", `{"name":"Notes","instructions":"You note calls.","greeting":"Say: hello.","voice":"alloy","model":"gpt-realtime","tools":["note_call"],"dialPolicy":"none"}`)
+	var agent struct{ ID string }
+	if err := json.Unmarshal(res.Body, &agent); err != nil || agent.ID == "" {
+		t.Fatalf("agent = %s", res.Body)
+	}
+	r.rt.NextResponseCallsTool("note_call", `{}`)
+	sid := r.placeOutbound(ctx, t, `{"to":"`+outCallee+`","agentId":"`+agent.ID+`"}`)
+	streamURL, params, ok := r.answerOutbound(ctx, t, sid, "").Stream()
+	if !ok {
+		t.Fatal("no stream")
+	}
+	media, err := r.target.DialStream(ctx, streamURL, fake.MediaOptions{CallSid: sid, AccountSid: r.rest.AccountSID, CustomParameters: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !media.Closed() {
+			media.Drop()
+		}
+	})
+	if err := waitUntil(ctx, func() bool { b, _ := endpoint.requests(); return len(b) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	bodies, verified := endpoint.requests()
+	var body struct{ Caller, CallSid string }
+	if err := json.Unmarshal(bodies[0], &body); err != nil || !verified[0] || body.Caller != outCallee || body.CallSid != sid {
+		t.Fatalf("tool request = %s (verified %v)", bodies[0], verified[0])
+	}
 }
