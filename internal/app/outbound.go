@@ -92,9 +92,12 @@ func (o outboundCalls) Blocked(ctx context.Context, number string) (bool, error)
 }
 
 func (o outboundCalls) EndCall(ctx context.Context, callSID string, reason voice.EndReason, by string) error {
-	return o.a.Voice.EndWithReason(ctx, callSID, reason, by)
+	return o.a.Voice.EndAndAnnounce(ctx, voice.CallEnd{CallSID: callSID, Reason: reason, By: by})
 }
 
-func (o outboundCalls) MarkEnding(ctx context.Context, callSID string, reason voice.EndReason, undo bool) error {
-	return o.a.DB.Calls().MarkEnding(ctx, callSID, reason, undo)
+func (o outboundCalls) MarkEnding(ctx context.Context, callSID string, reason voice.EndReason, by string, undo bool) error {
+	if undo {
+		return o.a.DB.Calls().WithdrawEndReason(ctx, callSID, reason)
+	}
+	return o.a.Voice.EndingCall(ctx, voice.CallEnd{CallSID: callSID, Reason: reason, By: by})
 }

@@ -35,12 +35,12 @@ func (s *Service) End(ctx context.Context, actor, callSID string) error {
 	}
 	by := "api:" + actor
 	tctx := context.WithoutCancel(ctx)
-	if err := s.d.Calls.MarkEnding(ctx, callSID, voice.EndOperator, false); err != nil {
+	if err := s.d.Calls.MarkEnding(ctx, callSID, voice.EndOperator, by, false); err != nil {
 		return err
 	}
 	outcome := "ended"
 	if err := s.d.Telephony.HangUp(ctx, callSID); err != nil {
-		if uerr := s.d.Calls.MarkEnding(tctx, callSID, voice.EndOperator, true); uerr != nil {
+		if uerr := s.d.Calls.MarkEnding(tctx, callSID, voice.EndOperator, by, true); uerr != nil {
 			s.d.Log.Error("end reason not taken back after a refused hang-up", "call_sid", callSID, "err", uerr)
 		}
 		s.d.Log.Warn("twilio refused to end the call", "call_sid", callSID, "err", redact.Text(err.Error()))

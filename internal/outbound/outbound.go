@@ -141,7 +141,7 @@ type Calls interface {
 	// MarkEnding records the reason a call is about to end for (an
 	// operator's hang-up in flight), so an end reported meanwhile by
 	// someone else keeps it; undo takes it back when the hang-up failed.
-	MarkEnding(ctx context.Context, callSID string, reason voice.EndReason, undo bool) error
+	MarkEnding(ctx context.Context, callSID string, reason voice.EndReason, by string, undo bool) error
 }
 
 // Auditor records audit events without blocking (audit.Recorder).

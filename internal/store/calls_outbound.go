@@ -31,29 +31,10 @@ func (s *CallStore) ForgetOutbound(ctx context.Context, provisional string) erro
 	return translate(err, "call")
 }
 
-// EndWithReason records the end of a live call with its reason, unless a
-// reason was recorded before (an end in flight keeps its own), and frees
-// its slot. ended is false when the call had already ended or was
-// transferred.
-func (s *CallStore) EndWithReason(ctx context.Context, callSID string, reason voice.EndReason, at time.Time) (bool, error) {
-	res, err := s.db.write(ctx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1,
-  end_reason = CASE WHEN end_reason = '' THEN $2 ELSE end_reason END
-WHERE call_sid = $3 AND ended_at IS NULL AND transferred_at IS NULL`, Millis(at), string(reason), callSID)
-	if err != nil {
-		return false, translate(err, "call")
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
-// MarkEnding records the reason a live call is about to end for, while
-// the hang-up is in flight, so whoever records the end meanwhile keeps
-// it; undo takes it back (the hang-up was refused) while the call lives.
-func (s *CallStore) MarkEnding(ctx context.Context, callSID string, reason voice.EndReason, undo bool) error {
-	q := `UPDATE calls SET end_reason = $1 WHERE call_sid = $2 AND ended_at IS NULL AND end_reason = ''`
-	if undo {
-		q = `UPDATE calls SET end_reason = '' WHERE call_sid = $2 AND ended_at IS NULL AND end_reason = $1`
-	}
-	_, err := s.db.write(ctx, q, string(reason), callSID)
+// WithdrawEndReason takes back the reason recorded for a live call's
+// coming end (voice.EndingCall) when the hang-up it announced was refused:
+// the call lives on and ends later for another reason.
+func (s *CallStore) WithdrawEndReason(ctx context.Context, callSID string, reason voice.EndReason) error {
+	_, err := s.db.write(ctx, `UPDATE calls SET end_reason = '' WHERE call_sid = $1 AND ended_at IS NULL AND end_reason = $2`, callSID, string(reason))
 	return translate(err, "call")
 }

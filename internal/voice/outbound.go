@@ -3,10 +3,10 @@ package voice
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/events"
 )
 
 // Answered is what POST /voice/outbound reads from Twilio's answering
@@ -55,7 +55,7 @@ func (s *Service) ConnectOutbound(ctx context.Context, in Answered) (Answer, err
 		return endedAnswer(), nil
 	}
 	if ByMachine(in.AnsweredBy) {
-		if err := s.endOutbound(ctx, in.CallSID, EndMachine, "twilio"); err != nil {
+		if err := s.EndAndAnnounce(ctx, CallEnd{CallSID: in.CallSID, Reason: EndMachine, By: "twilio", Detail: "answered_by_machine"}); err != nil {
 			return Answer{}, err
 		}
 		s.audit.Record(audit.Event{Type: audit.TypeCallEnd, Severity: audit.Info, Actor: "twilio", CallSID: in.CallSID,
@@ -66,28 +66,21 @@ func (s *Service) ConnectOutbound(ctx context.Context, in Answered) (Answer, err
 	return s.stream(ctx, in.CallSID, c.To)
 }
 
-// endRecorder records a call's end with its reason (the store).
-type endRecorder interface {
-	EndWithReason(ctx context.Context, callSID string, reason EndReason, at time.Time) (bool, error)
-}
-
-// endOutbound records the end of a call with its reason, frees its slot
-// and revokes its unused stream tokens.
-func (s *Service) endOutbound(ctx context.Context, callSID string, reason EndReason, by string) error {
-	er, ok := s.calls.(endRecorder)
-	if !ok {
-		return apperr.New(apperr.Internal, "call store cannot record end reasons")
-	}
-	if _, err := er.EndWithReason(ctx, callSID, reason, s.now()); err != nil {
+// EndAndAnnounce ends a call for a reporter other than Twilio's status
+// callback and the relay (machine detection, an operator): EndCall
+// records the end, the unused stream tokens die, and when this report is
+// what ended the call it publishes call.ended (nobody else will).
+func (s *Service) EndAndAnnounce(ctx context.Context, e CallEnd) error {
+	res, err := s.EndCall(ctx, e)
+	if err != nil {
 		return err
 	}
-	s.log.Debug("call ended", "call_sid", callSID, "end_reason", string(reason), "by", by)
-	return s.tokens.RevokeStreamTokens(ctx, callSID)
-}
-
-// EndWithReason records a call's end with its reason (the first end's
-// reason is kept). It is what the operator's end and machine detection
-// use.
-func (s *Service) EndWithReason(ctx context.Context, callSID string, reason EndReason, by string) error {
-	return s.endOutbound(ctx, callSID, reason, by)
+	if err := s.tokens.RevokeStreamTokens(ctx, e.CallSID); err != nil {
+		return err
+	}
+	if res.Announce() {
+		s.events.Publish(events.Event{Type: events.CallEnded, CallSID: e.CallSID, Time: s.now(),
+			Data: map[string]any{"status": "completed", "endReason": string(e.Reason)}})
+	}
+	return nil
 }
