@@ -227,4 +227,12 @@ func TestOutboundSettings(t *testing.T) {
 	if !warned {
 		t.Fatal("no WARN line for OUTBOUND_QUIET_HOURS=off in production")
 	}
+	e["TWILIO_API_BASE_URL"] = "https://compat.example.test/api/laml"
+	warned = false
+	for _, c := range LoadForCheck(env(e)) {
+		warned = warned || (c.Status == Warn && checkVar(c.Name) == "TWILIO_API_BASE_URL" && !strings.Contains(c.String(), "compat.example.test"))
+	}
+	if !warned {
+		t.Fatal("no WARN line (without the value) for a TWILIO_API_BASE_URL other than Twilio's")
+	}
 }

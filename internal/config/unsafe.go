@@ -82,6 +82,9 @@ func (c *Config) unsafeWarnings() []Check {
 	if len(c.ToolAllowedNetworks) > 0 {
 		out = append(out, Check{Warn, "TOOL_ALLOWED_NETWORKS", "HTTP tools may reach these otherwise refused ranges; list only the hosts of your own tool endpoints"})
 	}
+	if c.Outbound.APIBaseURL != "https://api.twilio.com" {
+		out = append(out, Check{Warn, "TWILIO_API_BASE_URL", "is not Twilio's: REST calls and their credentials go to this provider; make sure it is the one you mean"})
+	}
 	if c.Outbound.QuietHours == nil && c.Production() {
 		out = append(out, Check{Warn, "OUTBOUND_QUIET_HOURS", "off: outbound calls may ring at night in the callee's time zone (telemarketing rules such as the TCPA forbid calls before 8 am and after 9 pm)"})
 	}
