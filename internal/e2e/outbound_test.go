@@ -345,3 +345,23 @@ func TestOutboundAPIBaseURL(t *testing.T) {
 		t.Fatalf("requests = %+v", reqs)
 	}
 }
+
+// TestOutboundNotConfigured: without REST credentials, or without an
+// https PUBLIC_URL for the answering webhook, a call is refused 503 and
+// nothing is dialled; a malformed number is still 400 first.
+func TestOutboundNotConfigured(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"no REST credentials": {"TWILIO_ACCOUNT_SID": ""},
+		"no https PUBLIC_URL": {"PUBLIC_URL": "http://voice.example.test"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, rigOptions{Env: outboundEnv(env)})
+			ctx := ctxFor(t, 30*time.Second)
+			r.placeCall(ctx, t, `{"to":"`+outCallee+`"}`, 503, "unavailable")
+			r.placeCall(ctx, t, `{"to":"12"}`, 400, "invalid_number")
+			if n := len(r.rest.PlacedCalls()); n != 0 {
+				t.Fatalf("placed %d calls", n)
+			}
+		})
+	}
+}
