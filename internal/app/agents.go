@@ -15,6 +15,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/relay"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // buildAgents builds the agents service: the default agent from the
@@ -69,19 +70,25 @@ type runtimeTool struct {
 // Profile returns the call's agent; nil (the environment's agent, exactly
 // as before agents existed) for the default agent.
 func (rt *agentRuntime) Profile(ctx context.Context, callSID string) (*relay.Profile, error) {
-	id, err := rt.a.DB.Agents().CallAgent(ctx, callSID)
+	call, err := rt.a.DB.Calls().FindCall(ctx, callSID, "")
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return nil, err
 	}
-	if id == "" || id == agents.DefaultID {
+	id := call.AgentID
+	outbound := call.Direction == voice.DirectionOutbound
+	if (id == "" || id == agents.DefaultID) && !outbound {
 		return nil, nil
 	}
 	ag, err := rt.a.Agents.GetAgent(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	instructions := ag.Instructions
+	if outbound {
+		instructions = outboundInstructions(instructions, call.Context)
+	}
 	p := &relay.Profile{
-		AgentID: ag.ID, Instructions: ag.Instructions, Greeting: ag.Greeting, Voice: ag.Voice, Model: ag.Model,
+		AgentID: ag.ID, Instructions: instructions, Greeting: ag.Greeting, Voice: ag.Voice, Model: ag.Model,
 		Tools: ag.Tools, HTTPTools: map[string]relay.HTTPToolDecl{}, DialPolicy: ag.DialPolicy,
 		MaxCallDuration: ag.MaxCallDuration, IdleTimeout: ag.IdleTimeout,
 	}
@@ -120,6 +127,18 @@ func (rt *agentRuntime) Profile(ctx context.Context, callSID string) (*relay.Pro
 	return p, nil
 }
 
+// outboundInstructions are the agent's instructions for a call it placed:
+// the agent is told that it called, and the operator's context for this
+// call only is added (the agent's own instructions stay first, so the
+// context adds to them rather than replacing them).
+func outboundInstructions(instructions, context string) string {
+	out := instructions + "\n\nThis is an outbound call: you placed it, and the person who answers did not call you. Say who you are and why you are calling."
+	if context != "" {
+		out += "\nContext for this call, from the operator who placed it:\n" + context
+	}
+	return out
+}
+
 // toolFailed is what the model hears when an HTTP tool gives no usable
 // answer; the reason is logged and audited, never told to the model.
 const toolFailed = "the action could not be completed right now; tell the caller and offer something else"
@@ -143,8 +162,16 @@ func (rt *agentRuntime) CallTool(ctx context.Context, p *relay.Profile, callSID,
 	delivery := egress.NewDeliveryID()
 	body := map[string]any{"tool": name, "arguments": json.RawMessage(args), "callSid": callSID, "agentId": p.AgentID, "deliveryId": delivery}
 	if t.includeCaller {
-		if c, err := rt.a.DB.Calls().FindCall(ctx, callSID, ""); err == nil && c.From != "" {
-			body["caller"] = c.From
+		// The other party: the caller of an incoming call, the callee of
+		// one the agent placed.
+		if c, err := rt.a.DB.Calls().FindCall(ctx, callSID, ""); err == nil {
+			party := c.From
+			if c.Direction == voice.DirectionOutbound {
+				party = c.To
+			}
+			if party != "" {
+				body["caller"] = party
+			}
 		}
 	}
 	raw, err := json.Marshal(body)

@@ -20,6 +20,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/outbound"
 	"github.com/voiceagent/voiceagent/internal/panics"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
@@ -60,6 +61,8 @@ type App struct {
 	Tokens *apitoken.Service
 	// Agents are the agents, numbers and HTTP tools of issue 13.
 	Agents *agents.Service
+	// Outbound places and ends calls for the operator API.
+	Outbound *outbound.Service
 
 	egress  *egress.Client // HTTP tools' outbound requests
 	obs     observability
@@ -101,6 +104,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 	if err := a.buildConferences(); err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	if err := a.buildOutbound(); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -147,6 +155,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 		Tokens:       a.Tokens,
 		Agents:       a.Agents,
+		Outbound:     a.Outbound,
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

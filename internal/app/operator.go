@@ -30,6 +30,11 @@ func (a *App) buildOperator(opts Options) error {
 	case err != nil:
 		return fmt.Errorf("twilio client: %w", err)
 	}
+	if tw != nil {
+		if err := tw.SetAPIBase(cfg.Outbound.APIBaseURL); err != nil {
+			return fmt.Errorf("twilio client: %w", err)
+		}
+	}
 	a.Twilio = tw
 
 	a.Contacts = contacts.NewService(a.DB.Contacts(), a.Audit)

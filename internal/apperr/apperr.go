@@ -26,6 +26,20 @@ const (
 	Internal        Code = "internal"
 )
 
+// Refusals of POST /api/calls (outbound calls), each with its own code so
+// a client can tell them apart: the number is no valid number (400), is
+// one of the service's own (422), is denied or high-cost (403), is in a
+// country not allowed (403), would ring during quiet hours (422), or
+// every call slot is taken (503).
+const (
+	InvalidNumber     Code = "invalid_number"
+	OwnNumber         Code = "own_number"
+	DeniedDestination Code = "denied_destination"
+	CountryNotAllowed Code = "country_not_allowed"
+	QuietHours        Code = "quiet_hours"
+	AtCapacity        Code = "at_capacity"
+)
+
 // Error is an error meant to be shown to a client: Message must never hold
 // a secret, a driver message or a stack. Err, when set, is the cause; it is
 // logged but never sent.

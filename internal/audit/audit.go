@@ -59,6 +59,14 @@ const (
 	TypeToolCall    = "tool_call"
 )
 
+// Outbound calls (internal/outbound): every attempt of POST /api/calls,
+// placed or refused (masked number, token name, outcome), and every
+// operator end of a call (POST /api/calls/{callSid}/end).
+const (
+	TypeOutboundCall = "outbound_call"
+	TypeCallEnd      = "call_end"
+)
+
 // Severities.
 const (
 	Info    = "info"

@@ -61,6 +61,9 @@ type Config struct {
 	TwilioPhoneNumber    string // TWILIO_PHONE_NUMBER (E.164)
 	TwilioOutboundNumber string // TWILIO_OUTBOUND_NUMBER (E.164)
 	TwilioValidate       bool   // TWILIO_VALIDATE
+	// Outbound is TWILIO_API_BASE_URL and the OUTBOUND_* settings
+	// (outbound.go).
+	Outbound Outbound
 
 	OpenAIAPIKey string // OPENAI_API_KEY
 
@@ -190,6 +193,7 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.TwilioPhoneNumber = l.phone("TWILIO_PHONE_NUMBER")
 	c.TwilioOutboundNumber = l.phone("TWILIO_OUTBOUND_NUMBER")
 	c.TwilioValidate = l.boolean("TWILIO_VALIDATE", true)
+	c.loadOutbound(&l)
 
 	c.OpenAIAPIKey = l.secret("OPENAI_API_KEY")
 

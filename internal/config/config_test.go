@@ -196,3 +196,43 @@ func TestChecklistWarnsInDevelopmentFailsInProduction(t *testing.T) {
 		t.Fatalf("no TWILIO_VALIDATE warning in %v", checks)
 	}
 }
+
+// TestOutboundSettings: defaults, a bad quiet-hours window and a bad API
+// base are refused with the variable named; quiet hours off is a WARN
+// line in production.
+func TestOutboundSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Outbound.APIBaseURL != "https://api.twilio.com" || c.Outbound.QuietHours.String() != "21:00-08:00" || c.Outbound.PerMinute != 10 || c.Outbound.PerDay != 500 {
+		t.Fatalf("defaults = %+v", c.Outbound)
+	}
+	for name, e := range map[string]map[string]string{
+		"OUTBOUND_QUIET_HOURS":      {"OUTBOUND_QUIET_HOURS": "21-08"},
+		"TWILIO_API_BASE_URL":       {"TWILIO_API_BASE_URL": "ftp://api.example.test"},
+		"OUTBOUND_CALLS_PER_MINUTE": {"OUTBOUND_CALLS_PER_MINUTE": "0"},
+		"OUTBOUND_CALLS_PER_DAY":    {"OUTBOUND_CALLS_PER_DAY": "x"},
+	} {
+		if _, err := Load(env(e)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error = %v", name, err)
+		}
+	}
+	e := prodEnv()
+	e["OUTBOUND_QUIET_HOURS"] = "off"
+	warned := false
+	for _, c := range LoadForCheck(env(e)) {
+		warned = warned || (c.Status == Warn && checkVar(c.Name) == "OUTBOUND_QUIET_HOURS")
+	}
+	if !warned {
+		t.Fatal("no WARN line for OUTBOUND_QUIET_HOURS=off in production")
+	}
+	e["TWILIO_API_BASE_URL"] = "https://compat.example.test/api/laml"
+	warned = false
+	for _, c := range LoadForCheck(env(e)) {
+		warned = warned || (c.Status == Warn && checkVar(c.Name) == "TWILIO_API_BASE_URL" && !strings.Contains(c.String(), "compat.example.test"))
+	}
+	if !warned {
+		t.Fatal("no WARN line (without the value) for a TWILIO_API_BASE_URL other than Twilio's")
+	}
+}

@@ -16,6 +16,9 @@ func (c *Config) validateUnsafe(l *loader) {
 	if u, err := url.Parse(c.RealtimeURL); err != nil || u.Scheme != "wss" {
 		l.fail("REALTIME_URL", "must be wss:// in production (the API key and caller audio would cross the network in clear)")
 	}
+	if u, err := url.Parse(c.Outbound.APIBaseURL); err == nil && u.Scheme != "https" {
+		l.fail("TWILIO_API_BASE_URL", "must be https in production (REST credentials would cross the network in clear)")
+	}
 	if c.MetricsAddr != "" && !privateListenAddr(c.MetricsAddr) {
 		l.fail("METRICS_ADDR", "must be a loopback or private IP address with a port in production (metrics there need no token)")
 	}
@@ -78,6 +81,12 @@ func (c *Config) unsafeWarnings() []Check {
 	}
 	if len(c.ToolAllowedNetworks) > 0 {
 		out = append(out, Check{Warn, "TOOL_ALLOWED_NETWORKS", "HTTP tools may reach these otherwise refused ranges; list only the hosts of your own tool endpoints"})
+	}
+	if c.Outbound.APIBaseURL != "https://api.twilio.com" {
+		out = append(out, Check{Warn, "TWILIO_API_BASE_URL", "is not Twilio's: REST calls and their credentials go to this provider; make sure it is the one you mean"})
+	}
+	if c.Outbound.QuietHours == nil && c.Production() {
+		out = append(out, Check{Warn, "OUTBOUND_QUIET_HOURS", "off: outbound calls may ring at night in the callee's time zone (telemarketing rules such as the TCPA forbid calls before 8 am and after 9 pm)"})
 	}
 	if c.LogLevel == "debug" {
 		out = append(out, Check{Warn, "LOG_LEVEL", "debug logs more than operators need; use info"})

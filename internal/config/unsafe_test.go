@@ -40,6 +40,7 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		{"no service number", "TWILIO_PHONE_NUMBER", map[string]string{"TWILIO_PHONE_NUMBER": ""}},
 		{"tools may reach every IPv4 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "10.0.0.0/8,0.0.0.0/0"}},
 		{"tools may reach every IPv6 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "::/0"}},
+		{"REST API in clear", "TWILIO_API_BASE_URL", map[string]string{"TWILIO_API_BASE_URL": "http://api.twilio.test"}},
 		{"tools may reach every mapped IPv4 address", "TOOL_ALLOWED_NETWORKS", map[string]string{"TOOL_ALLOWED_NETWORKS": "::ffff:0.0.0.0/96"}},
 	}
 	for _, tt := range tests {

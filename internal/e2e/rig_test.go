@@ -35,6 +35,10 @@ type rigOptions struct {
 	DB       *store.DB
 	// NoRealtime points REALTIME_URL at a closed port.
 	NoRealtime bool
+	// APIBase reaches the fake Twilio REST API through
+	// TWILIO_API_BASE_URL (its own address) instead of a rewriting HTTP
+	// client, as a Twilio-compatible provider is reached.
+	APIBase bool
 }
 
 // bodyLog keeps every response body the simulator saw.
@@ -88,12 +92,20 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		"TWILIO_PHONE_NUMBER":    sim.ServiceNumber,
 		"TWILIO_OUTBOUND_NUMBER": sim.OutboundNumber,
 		"CALLS_PER_MINUTE":       "1000",
-		"LOG_LEVEL":              "debug",
+		"OUTBOUND_QUIET_HOURS":   "off", // tests that need them set them
+
+		"LOG_LEVEL": "debug",
 	}
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: app.Options{TwilioHTTPClient: r.rest.HTTPClient()}})
+	appOpts := app.Options{TwilioHTTPClient: r.rest.HTTPClient()}
+	if o.APIBase {
+		env["TWILIO_API_BASE_URL"] = r.rest.Server.URL
+		appOpts.TwilioHTTPClient = nil
+	}
+	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: appOpts})
+	r.rest.SetWebhookTarget(r.srv.URL, apptest.AuthToken)
 	r.target = sim.Target{
 		BaseURL:      r.srv.URL,
 		PublicURL:    apptest.PublicURL,
@@ -111,7 +123,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 // callerNumbers are every number the simulator and these tests use.
 var callerNumbers = []string{
 	"+15555550111", "+15555550112", "+15555550113", "+15555550114", "+15555550115",
-	sim.BlockedNumber, sim.ContactNumber, "+15555552000", "+15555552001",
+	sim.BlockedNumber, sim.ContactNumber, "+15555552000", "+15555552001", sim.OutboundCallee, sim.OutboundMachineCallee,
 }
 
 // assertNoLeaks fails the test when a configured secret appears in any log

@@ -20,6 +20,7 @@ const (
 	OpDeleteParticipant = "delete_participant"
 	OpListConferences   = "list_conferences"
 	OpLookup            = "lookup_phone_number"
+	OpCreateCall        = "create_call"
 )
 
 // RESTRequest is one request the fake Twilio REST server received.
@@ -78,6 +79,9 @@ type TwilioREST struct {
 	names        map[string]CallerName
 	changed      chan struct{} // closed and replaced on each request
 	onCallUpdate func(callSID string)
+	placed       []PlacedCall // calls created (Calls.json)
+	hookBase     string       // where placed calls' webhooks go
+	hookToken    string       // their signing token
 }
 
 // OnCallUpdate sets fn to run on every accepted call update (new TwiML or
@@ -102,6 +106,7 @@ func NewTwilioREST(accountSID, username, password string) *TwilioREST {
 		ended:       map[string]bool{},
 		names:       map[string]CallerName{},
 		changed:     make(chan struct{}),
+		hookToken:   password,
 	}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	return f

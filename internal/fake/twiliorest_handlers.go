@@ -11,7 +11,7 @@ import (
 // answers like Twilio would.
 func (f *TwilioREST) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
-	op, parts := route(r)
+	op, parts := route(r, f.Server.Listener.Addr().String())
 	user, pass, _ := r.BasicAuth()
 	rec := RESTRequest{Op: op, Method: r.Method, Host: r.Host, Path: r.URL.Path, Username: user,
 		Form: r.PostForm, Query: r.URL.Query(), Time: time.Now()}
@@ -56,6 +56,8 @@ func (f *TwilioREST) serve(w http.ResponseWriter, r *http.Request) {
 	switch op {
 	case OpUpdateCall:
 		f.updateCallLocked(sw, r, parts["call"])
+	case OpCreateCall:
+		f.createCallLocked(sw, r)
 	case OpUpdateConference:
 		c := f.conferences[parts["conference"]]
 		if c == nil {
@@ -95,8 +97,13 @@ func (f *TwilioREST) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // route names the operation and its path parameters.
-func route(r *http.Request) (string, map[string]string) {
+// A request for the fake's own address (a client whose API base URL,
+// TWILIO_API_BASE_URL, is the fake) is a Voice REST request.
+func route(r *http.Request, self string) (string, map[string]string) {
 	host := r.Host
+	if host == self {
+		host = "api.twilio.com"
+	}
 	if i := strings.IndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
@@ -114,6 +121,8 @@ func route(r *http.Request) (string, map[string]string) {
 	rest := seg[3:]
 	trim := func(s string) string { return strings.TrimSuffix(s, ".json") }
 	switch {
+	case r.Method == http.MethodPost && len(rest) == 1 && rest[0] == "Calls.json":
+		return OpCreateCall, p
 	case r.Method == http.MethodPost && len(rest) == 2 && rest[0] == "Calls":
 		p["call"] = trim(rest[1])
 		return OpUpdateCall, p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"net/http"
 	"strings"
 	"testing"
@@ -213,7 +214,7 @@ func detailCall(t *testing.T, rig *liveRig) string {
 	s.ForceSpeechStarted()
 	s.CallerTranscript("item_caller_1", "Please look up Alice.")
 	s.ForceSpeechStopped()
-	waitFor(t, "the lookup's result and the answer after it", func() bool {
+	poll.Wait(t, "the lookup's result and the answer after it", func() bool {
 		r := s.Responses()
 		return len(s.FunctionOutputs()) == 1 && len(r) >= 3 && r[len(r)-1].Status == "completed"
 	})
@@ -228,7 +229,7 @@ func detailCall(t *testing.T, rig *liveRig) string {
 func waitDetail(t *testing.T, rig *liveRig, sid string) callDetail {
 	t.Helper()
 	var d callDetail
-	waitFor(t, "the call's details with its measurements", func() bool {
+	poll.Wait(t, "the call's details with its measurements", func() bool {
 		resp, body := do(t, "GET", rig.srv.URL+"/api/calls/"+sid, "Bearer "+apptest.Bearer, nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("detail = %d %s", resp.StatusCode, body)
@@ -256,7 +257,7 @@ func TestSecurityAlertReachesLiveViewers(t *testing.T) {
 		send(t, req)
 	}
 	var alert wireMsg
-	waitFor(t, "a security.alert event", func() bool {
+	poll.Wait(t, "a security.alert event", func() bool {
 		viewer.mu.Lock()
 		defer viewer.mu.Unlock()
 		for _, m := range viewer.msgs {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"net/http"
 	"os"
 	osexec "os/exec"
@@ -194,7 +195,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	s.ForceSpeechStarted()
 	s.CallerTranscript("item_caller_1", "Please look up Alice.")
 	s.ForceSpeechStopped()
-	waitFor(t, "the lookup's result and the answer after it", func() bool {
+	poll.Wait(t, "the lookup's result and the answer after it", func() bool {
 		r := s.Responses()
 		return len(s.FunctionOutputs()) == 1 && len(r) >= 3 && r[len(r)-1].Status == "completed"
 	})

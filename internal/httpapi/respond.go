@@ -48,6 +48,14 @@ func statusOf(code apperr.Code) int {
 		return http.StatusServiceUnavailable
 	case apperr.Upstream:
 		return http.StatusBadGateway
+	case apperr.InvalidNumber:
+		return http.StatusBadRequest
+	case apperr.OwnNumber, apperr.QuietHours:
+		return http.StatusUnprocessableEntity
+	case apperr.DeniedDestination, apperr.CountryNotAllowed:
+		return http.StatusForbidden
+	case apperr.AtCapacity:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

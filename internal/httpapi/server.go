@@ -22,6 +22,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/contacts"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/outbound"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -65,6 +66,9 @@ type Deps struct {
 	Tokens *apitoken.Service
 	// Agents serves /api/agents, /api/numbers and /api/tools (nil: 503).
 	Agents *agents.Service
+	// Outbound places calls (POST /api/calls) and ends them
+	// (POST /api/calls/{callSid}/end); nil: 503.
+	Outbound *outbound.Service
 }
 
 // Server owns the router and the drain state.

@@ -60,6 +60,9 @@ func (c Credentials) Env(realtimeURL string) map[string]string {
 		// The http-tool scenario's endpoint listens on loopback; only the
 		// simulator's own server may reach it.
 		"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8",
+		// The outbound scenario calls a Los Angeles number whatever the
+		// hour there; the simulated server dials nobody.
+		"OUTBOUND_QUIET_HOURS": "off",
 	}
 }
 
@@ -147,6 +150,9 @@ func StartInProcess(ctx context.Context, o InProcessOptions) (_ *InProcess, err 
 		CalledNumber: ServiceNumber,
 		HTTP:         NewHTTPClient(16),
 	}
+	// The fake plays Twilio for placed calls: their webhooks go to the
+	// server, signed over their PUBLIC_URL addresses.
+	p.REST.SetWebhookTarget(p.Target.BaseURL, p.Creds.AuthToken)
 	return p, nil
 }
 
@@ -175,3 +181,10 @@ func (p *InProcess) Close() {
 	}
 	_ = errors.Join(errs...)
 }
+
+// Numbers the outbound scenario calls: reserved 555-01xx numbers of a real
+// area code, which the phone-number library counts as valid.
+const (
+	OutboundCallee        = "+14155550143"
+	OutboundMachineCallee = "+14155550144"
+)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	twclient "github.com/twilio/twilio-go/client"
@@ -39,6 +41,50 @@ type Client struct {
 	username   string
 	password   string
 	base       *http.Client
+	apiBase    *url.URL // TWILIO_API_BASE_URL; nil: https://api.twilio.com
+}
+
+// DefaultAPIBase is where the Voice REST API is.
+const DefaultAPIBase = "https://api.twilio.com"
+
+// SetAPIBase sends the Voice REST calls (api.twilio.com) to base instead,
+// for Twilio-compatible providers (for example SignalWire's compatibility
+// API, whose base carries a path prefix such as /api/laml) and local
+// fakes: the request keeps its path under base's path, and its Host is
+// base's host. Lookup calls are not moved (compatible providers do not
+// offer Twilio Lookup). It must be called before the client is used.
+func (c *Client) SetAPIBase(base string) error {
+	if base == "" || strings.TrimRight(base, "/") == DefaultAPIBase {
+		c.apiBase = nil
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("twilioapi: API base %q must be an http(s) URL without credentials, query or fragment", base)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	c.apiBase = u
+	return nil
+}
+
+// baseTransport moves api.twilio.com requests to the configured base.
+type baseTransport struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (t baseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Hostname() != "api.twilio.com" {
+		return t.next.RoundTrip(r)
+	}
+	c := r.Clone(r.Context())
+	c.URL.Scheme = t.base.Scheme
+	c.URL.Host = t.base.Host
+	c.URL.Path = t.base.Path + r.URL.Path
+	c.URL.RawPath = ""
+	c.Host = t.base.Host
+	return t.next.RoundTrip(c)
 }
 
 // ErrNotConfigured is returned by New when the credentials cannot
@@ -122,6 +168,9 @@ func (c *Client) rest(ctx context.Context) *twclient.RequestHandler {
 	next := c.base.Transport
 	if next == nil {
 		next = http.DefaultTransport
+	}
+	if c.apiBase != nil {
+		next = baseTransport{base: c.apiBase, next: next}
 	}
 	timeout := c.base.Timeout
 	if timeout == 0 {

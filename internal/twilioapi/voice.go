@@ -90,3 +90,48 @@ func (c *Client) FindLiveConference(ctx context.Context, friendlyName string) (s
 	}
 	return "", nil
 }
+
+// OutboundRingTimeout is how long an outbound call rings, in seconds.
+const OutboundRingTimeout = 30
+
+// OutboundCall is a call for Twilio to place (POST .../Calls.json).
+type OutboundCall struct {
+	To, From string
+	// URL is fetched with POST when the callee answers; StatusCallback
+	// gets the initiated, ringing, answered and completed events.
+	URL, StatusCallback string
+	// MachineDetection sends MachineDetection=Enable: the answering
+	// webhook then carries AnsweredBy.
+	MachineDetection bool
+}
+
+// StatusEvents are the call progress events asked for outbound calls.
+var StatusEvents = []string{"initiated", "ringing", "answered", "completed"}
+
+// CreateCall has Twilio place a call and returns its CallSid and status
+// (queued).
+func (c *Client) CreateCall(ctx context.Context, o OutboundCall) (callSID, status string, err error) {
+	p := (&api.CreateCallParams{}).
+		SetTo(o.To).
+		SetFrom(o.From).
+		SetUrl(o.URL).
+		SetMethod("POST").
+		SetStatusCallback(o.StatusCallback).
+		SetStatusCallbackMethod("POST").
+		SetStatusCallbackEvent(StatusEvents).
+		SetTimeout(OutboundRingTimeout)
+	if o.MachineDetection {
+		p.SetMachineDetection("Enable")
+	}
+	res, err := c.API(ctx).CreateCall(p)
+	if err != nil {
+		return "", "", wrap("create call", err)
+	}
+	if res.Sid != nil {
+		callSID = *res.Sid
+	}
+	if res.Status != nil {
+		status = *res.Status
+	}
+	return callSID, status, nil
+}

@@ -41,31 +41,39 @@ func (s *Service) Connect(ctx context.Context, in Inbound, th Throttle, draining
 	if a.Ended { // a replay for a finished call: mint nothing, warm nothing
 		return endedAnswer(), nil
 	}
+	// The caller is the one recorded when the call was decided, not what
+	// this delivery says.
+	return s.stream(ctx, in.CallSID, a.From)
+}
+
+// stream mints the call's one-time token and answers <Connect><Stream>
+// with callSid and party (the other end of the call) as parameters,
+// pre-warming the model session. A call whose token was used already
+// gets an empty answer, one that has ended <Hangup/>.
+func (s *Service) stream(ctx context.Context, callSID, party string) (Answer, error) {
 	token, hash, err := newStreamToken()
 	if err != nil {
 		return Answer{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	err = s.tokens.PutStreamToken(ctx, StreamToken{Hash: hash, CallSID: in.CallSID, CreatedAt: now, ExpiresAt: now.Add(StreamTokenTTL)})
+	err = s.tokens.PutStreamToken(ctx, StreamToken{Hash: hash, CallSID: callSID, CreatedAt: now, ExpiresAt: now.Add(StreamTokenTTL)})
 	if apperr.Is(err, apperr.Conflict) {
 		return Answer{TwiML: EmptyTwiML(), Decision: Accept, Replayed: true}, nil
 	}
-	if apperr.Is(err, apperr.Forbidden) { // ended since admitted read it
+	if apperr.Is(err, apperr.Forbidden) { // ended since it was read
 		return endedAnswer(), nil
 	}
 	if err != nil {
 		return Answer{}, err
 	}
-	// The caller is the one recorded when the call was decided, not what
-	// this delivery says.
-	tw, err := StreamTwiML(s.settings.Links.StreamBase, token, in.CallSID, a.From)
+	tw, err := StreamTwiML(s.settings.Links.StreamBase, token, callSID, party)
 	if err != nil {
 		return Answer{}, err
 	}
 	if s.prewarm != nil {
-		s.prewarm.Prewarm(in.CallSID)
+		s.prewarm.Prewarm(callSID)
 	}
-	s.events.Publish(events.Event{Type: events.CallAccepted, CallSID: in.CallSID, Time: s.now()})
+	s.events.Publish(events.Event{Type: events.CallAccepted, CallSID: callSID, Time: s.now()})
 	return Answer{TwiML: tw, Decision: Accept}, nil
 }
 

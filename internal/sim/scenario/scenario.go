@@ -74,6 +74,7 @@ func Scenarios() []Scenario {
 		{Name: "barge-in", Expect: "caller talks over a long answer: clear sent, answer truncated where playback stood", Run: runBargeIn},
 		{Name: "call-contact", Expect: "\"call " + sim.ContactName + "\": lookup_contact then add_to_conference; caller moved into conf_<CallSid>, contact dialled", Run: runCallContact},
 		{Name: "http-tool", Expect: "an agent on its own number calls its HTTP tool: the local endpoint verifies the signature and the model hears its answer", Run: runHTTPTool},
+		{Name: "outbound", Expect: "POST /api/calls: a person answers and the agent speaks first with the call's context; a machine answering gets <Hangup/>", Run: runOutbound},
 		{Name: "blocked-caller", Expect: "number on the deny list gets <Reject/>", Run: runBlocked},
 		{Name: "over-capacity", Expect: "a call over MAX_CONCURRENT_CALLS gets <Reject reason=\"busy\"/>; live calls untouched; a slot frees at completion", Run: runOverCapacity},
 	}
