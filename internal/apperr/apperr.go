@@ -17,6 +17,9 @@ const (
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"
 	NotFound        Code = "not_found"
+	// MethodNotAllowed is a known path asked with a method it does not
+	// serve (the router's answer, not a service's).
+	MethodNotAllowed Code = "method_not_allowed"
 	Conflict        Code = "conflict"
 	TooLarge        Code = "too_large"
 	Unsupported     Code = "unsupported_media_type"

@@ -57,12 +57,12 @@ func (s *Service) Create(ctx context.Context, actor string, c Contact) (Contact,
 
 // Update replaces the contact with id.
 func (s *Service) Update(ctx context.Context, actor, id string, c Contact) (Contact, error) {
-	old, err := s.Get(ctx, id)
-	if err != nil {
-		return Contact{}, err
-	}
 	c.Normalize()
 	if err := c.Validate(); err != nil {
+		return Contact{}, err
+	}
+	old, err := s.Get(ctx, id)
+	if err != nil {
 		return Contact{}, err
 	}
 	c.ID, c.CreatedAt = id, old.CreatedAt

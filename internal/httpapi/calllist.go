@@ -27,10 +27,6 @@ type callsPage struct {
 // first, with a cursor for the next page. Numbers are masked unless
 // LOGS_SHOW_NUMBERS=true.
 func (s *Server) handleCallsList(w http.ResponseWriter, r *http.Request) {
-	if s.CallList == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "call listing is not configured"))
-		return
-	}
 	q, err := queryParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
