@@ -20,13 +20,13 @@ const (
 	// MethodNotAllowed is a known path asked with a method it does not
 	// serve (the router's answer, not a service's).
 	MethodNotAllowed Code = "method_not_allowed"
-	Conflict        Code = "conflict"
-	TooLarge        Code = "too_large"
-	Unsupported     Code = "unsupported_media_type"
-	RateLimited     Code = "rate_limited"
-	Unavailable     Code = "unavailable"
-	Upstream        Code = "upstream_error"
-	Internal        Code = "internal"
+	Conflict         Code = "conflict"
+	TooLarge         Code = "too_large"
+	Unsupported      Code = "unsupported_media_type"
+	RateLimited      Code = "rate_limited"
+	Unavailable      Code = "unavailable"
+	Upstream         Code = "upstream_error"
+	Internal         Code = "internal"
 )
 
 // Error is an error meant to be shown to a client: Message must never hold
