@@ -19,8 +19,10 @@ import (
 // one place.
 const (
 	TypeConnectionAttempt = "connection_attempt"
-	TypeAuthFailure       = "authentication_failure"
-	TypeAuthSuccess       = "auth-success"
+	// TypeAuthFailure is a refused credential. Successes are logged
+	// ("auth-success", with the token's name), never audited: a row per
+	// API request would grow without bound.
+	TypeAuthFailure = "authentication_failure"
 	// TypeMessageReceived and TypeMessageSent are per-call counts, never
 	// one row per message: the relay records one of each when a media
 	// stream ends, Detail {"twilio": n, "model": n}.
@@ -89,7 +91,6 @@ type Recorder struct {
 	store   Store
 	log     *slog.Logger
 	queue   chan Event
-	dropped atomic.Int64
 	pending atomic.Int64
 	done    chan struct{}
 	once    sync.Once
@@ -133,9 +134,6 @@ func WithDropCounter(c AddCounter) Option { return func(r *Recorder) { r.dropCou
 // only: stacks can hold event data).
 func WithPanicStacks(on bool) Option { return func(r *Recorder) { r.panicStacks = on } }
 
-// WithClock replaces time.Now (tests of the time windows).
-func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
-
 // NewRecorder starts the background writer; call Close to flush and stop.
 func NewRecorder(store Store, log *slog.Logger, opts ...Option) *Recorder {
 	r := &Recorder{store: store, log: log, queue: make(chan Event, 4096), done: make(chan struct{}), now: time.Now}
@@ -177,7 +175,9 @@ func (r *Recorder) enqueue(ev Event) {
 	r.closeMu.RLock()
 	defer r.closeMu.RUnlock()
 	if r.closed {
-		r.dropped.Add(1)
+		if r.dropCounter != nil {
+			r.dropCounter.Add(1)
+		}
 		r.log.Warn("audit event after shutdown; dropped", "event", ev.Type)
 		return
 	}
@@ -206,7 +206,6 @@ func (r *Recorder) lose(n int64) (first bool) {
 	if n <= 0 {
 		return false
 	}
-	r.dropped.Add(n)
 	if r.dropCounter != nil {
 		r.dropCounter.Add(float64(n))
 	}
@@ -233,9 +232,6 @@ func (r *Recorder) alertDrops() {
 		r.log.Error("audit write failed", "events", 1, "err", err)
 	}
 }
-
-// Dropped reports how many events were dropped because the queue was full.
-func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
 // Flush waits until every event recorded before the call is written (or
 // ctx ends). Tests and shutdown use it.

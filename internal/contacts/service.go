@@ -180,10 +180,8 @@ func newID() string {
 	return "ct_" + hex.EncodeToString(b[:])
 }
 
-// ValidID reports whether id has the form the service gives (ct_ and 16
+// validID reports whether id has the form the service gives (ct_ and 16
 // hex characters).
-func ValidID(id string) bool { return validID(id) }
-
 func validID(id string) bool {
 	if len(id) != 19 || id[:3] != "ct_" {
 		return false

@@ -37,8 +37,8 @@ func (s *Server) guard(ok bool, message string, answer func(http.ResponseWriter,
 
 // upgradeError answers a failed WebSocket handshake (gorilla's
 // Upgrader.Error) through writeError: a request that is not a WebSocket
-// upgrade is 400, a refused Origin 403; the library's reason is logged at
-// debug level and never sent.
+// upgrade is 400, a refused Origin 403; the library's reason is kept as
+// the cause (logged for a 5xx) and never sent.
 func (s *Server) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
 	code, msg := apperr.Invalid, "not a WebSocket upgrade"
 	switch {
