@@ -58,7 +58,7 @@ type App struct {
 	Voice *voice.Service
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
-	// Agents are the agents, numbers and HTTP tools of issue 13.
+	// Agents serves the agents, their phone numbers and their HTTP tools.
 	Agents *agents.Service
 
 	egress  *egress.Client // HTTP tools' outbound requests

@@ -84,10 +84,10 @@ func (c *EventChannel) Channel() string { return c.channel }
 // notifications as fit: each notification carries one or more payloads,
 // one a line (an encoded event holds no raw newline), up to
 // maxInlineNotify bytes; and every notification of a batch goes in one
-// statement, one round trip. One NOTIFY per event could not keep up with
-// the admission rate (issue 16). A payload too large for a notification
-// is stored first and its line is a reference; stored payloads older than
-// a few minutes are deleted on the way.
+// statement, one round trip, so the bus keeps up with a burst of call
+// admissions. A payload too large for a notification is stored first and
+// its line is a reference; stored payloads older than
+// EventPayloadRetention are deleted on the way.
 func (c *EventChannel) Send(ctx context.Context, payloads [][]byte) error {
 	var msgs []string
 	var cur strings.Builder
