@@ -37,7 +37,9 @@ const (
 	DialAny          = "any"
 )
 
-// Limits from issue 13.
+// Limits on what an agent may hold: they bound the instructions and
+// greeting sent to the model on every call and the rows an operator can
+// create.
 const (
 	MaxNameLen         = 100
 	MaxInstructionsLen = 20000

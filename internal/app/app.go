@@ -59,7 +59,7 @@ type App struct {
 	Voice *voice.Service
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
-	// Agents are the agents, numbers and HTTP tools of issue 13.
+	// Agents serves the agents, their phone numbers and their HTTP tools.
 	Agents *agents.Service
 	// Outbound places and ends calls for the operator API.
 	Outbound *outbound.Service

@@ -14,10 +14,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/store"
 )
 
-// eventPayloadKeep bounds how long a large live-event payload stays
-// stored for the other instances to fetch.
-const eventPayloadKeep = time.Hour
-
 // observability is what watching the server needs besides the routes:
 // the retention job and the optional internal metrics listener.
 type observability struct {
@@ -63,7 +59,7 @@ func (a *App) startObservability(ctx context.Context) error {
 	a.obs.retention = audit.NewRetention(a.Log, a.Audit,
 		audit.Target{Name: "audit_events", Keep: time.Duration(a.Config.AuditRetentionDays) * day, Purge: a.DB.Audit().DeleteAuditEventsBefore},
 		audit.Target{Name: "transcripts", Keep: time.Duration(a.Config.TranscriptRetentionDays) * day, Purge: a.DB.Transcripts().DeleteTranscriptsBefore},
-		audit.Target{Name: "event_payloads", Keep: eventPayloadKeep, Purge: a.DB.DeleteEventPayloadsBefore},
+		audit.Target{Name: "event_payloads", Keep: store.EventPayloadRetention, Purge: a.DB.DeleteEventPayloadsBefore},
 		// Calls and everything hanging off them (conferences, participants,
 		// conference events, stream tokens, webhook receipts, transcripts);
 		// live calls are never purged.

@@ -70,7 +70,7 @@ func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
 }
 
 // startSlotSweeper runs the stale-slot sweep in the background until
-// Close (admissions at the cap read the counter only, issue 17).
+// Close, so admissions at the cap read the counter only.
 func (a *App) startSlotSweeper(sw *voice.SlotSweeper) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

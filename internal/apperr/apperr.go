@@ -17,13 +17,16 @@ const (
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"
 	NotFound        Code = "not_found"
-	Conflict        Code = "conflict"
-	TooLarge        Code = "too_large"
-	Unsupported     Code = "unsupported_media_type"
-	RateLimited     Code = "rate_limited"
-	Unavailable     Code = "unavailable"
-	Upstream        Code = "upstream_error"
-	Internal        Code = "internal"
+	// MethodNotAllowed is a known path asked with a method it does not
+	// serve (the router's answer, not a service's).
+	MethodNotAllowed Code = "method_not_allowed"
+	Conflict         Code = "conflict"
+	TooLarge         Code = "too_large"
+	Unsupported      Code = "unsupported_media_type"
+	RateLimited      Code = "rate_limited"
+	Unavailable      Code = "unavailable"
+	Upstream         Code = "upstream_error"
+	Internal         Code = "internal"
 )
 
 // Refusals of POST /api/calls (outbound calls), each with its own code so

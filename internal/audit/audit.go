@@ -19,8 +19,10 @@ import (
 // one place.
 const (
 	TypeConnectionAttempt = "connection_attempt"
-	TypeAuthFailure       = "authentication_failure"
-	TypeAuthSuccess       = "auth-success"
+	// TypeAuthFailure is a refused credential. Successes are logged
+	// ("auth-success", with the token's name), never audited: a row per
+	// API request would grow without bound.
+	TypeAuthFailure = "authentication_failure"
 	// TypeMessageReceived and TypeMessageSent are per-call counts, never
 	// one row per message: the relay records one of each when a media
 	// stream ends, Detail {"twilio": n, "model": n}.
@@ -140,9 +142,6 @@ func WithDropCounter(c AddCounter) Option { return func(r *Recorder) { r.dropCou
 // only: stacks can hold event data).
 func WithPanicStacks(on bool) Option { return func(r *Recorder) { r.panicStacks = on } }
 
-// WithClock replaces time.Now (tests of the time windows).
-func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
-
 // Sizes of the audit writer: the queue absorbs a burst of refusals and
 // decisions; a batch is one transaction.
 const (
@@ -226,10 +225,6 @@ func (r *Recorder) alertDrops() {
 		r.log.Error("audit write failed", "events", 1, "err", err)
 	}
 }
-
-// Dropped reports how many events were never written (queue full, after
-// Close, or lost in a write that panicked).
-func (r *Recorder) Dropped() int64 { return r.w.Dropped() }
 
 // Flush waits until every event recorded before the call is written (or
 // ctx ends). Tests and shutdown use it.

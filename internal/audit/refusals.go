@@ -56,17 +56,9 @@ type Refusals struct {
 // RefusalOption adjusts a Refusals.
 type RefusalOption func(*Refusals)
 
-// RefusalClock replaces time.Now and the flush timer (tests drive both).
-func RefusalClock(now func() time.Time, after func(time.Duration, func())) RefusalOption {
-	return func(a *Refusals) { a.now, a.after = now, after }
-}
-
 // RefusalLog is where a panic in the flush timer is reported (its
 // goroutine contains it; the counts it held are lost).
 func RefusalLog(l *slog.Logger) RefusalOption { return func(a *Refusals) { a.log = l } }
-
-// RefusalLimit replaces the bound on tracked keys (tests of the overflow).
-func RefusalLimit(n int) RefusalOption { return func(a *Refusals) { a.max = n } }
 
 // NewRefusals aggregates into sink.
 func NewRefusals(sink Sink, opts ...RefusalOption) *Refusals {

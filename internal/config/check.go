@@ -167,13 +167,3 @@ func checkVar(name string) string {
 	v, _, _ := strings.Cut(name, " ")
 	return strings.TrimSuffix(v, "_FILE")
 }
-
-// Failed reports whether any check failed.
-func Failed(checks []Check) bool {
-	for _, c := range checks {
-		if c.Status == Fail {
-			return true
-		}
-	}
-	return false
-}

@@ -138,3 +138,13 @@ func TestDatabaseURLFromFile(t *testing.T) {
 		t.Fatalf("placeholder database password in production: err = %v", err)
 	}
 }
+
+// Failed reports whether any check failed.
+func Failed(checks []Check) bool {
+	for _, c := range checks {
+		if c.Status == Fail {
+			return true
+		}
+	}
+	return false
+}

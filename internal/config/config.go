@@ -14,6 +14,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/voiceagent/voiceagent/internal/agents"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // Environments.
@@ -22,17 +25,19 @@ const (
 	Production  = "production"
 )
 
-// Dial policies for the agent's tools.
+// Dial policies for the agent's tools (AGENT_DIAL_POLICY): the agents
+// package's.
 const (
-	DialContactsOnly = "contacts-only"
-	DialAny          = "any"
+	DialContactsOnly = agents.DialContactsOnly
+	DialAny          = agents.DialAny
 )
 
-// Caller-name policies.
+// Caller-name policies (CALLER_NAME_POLICY): the voice package's, which
+// applies them.
 const (
-	CallerNameOff          = "off"
-	CallerNameBlockUnknown = "block-unknown"
-	CallerNameBusinessOnly = "business-only"
+	CallerNameOff          = voice.NamePolicyOff
+	CallerNameBlockUnknown = voice.NamePolicyBlockUnknown
+	CallerNameBusinessOnly = voice.NamePolicyBusinessOnly
 )
 
 // BearerToken is one accepted API token with the name logged on success.

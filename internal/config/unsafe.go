@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The production refusals of issue 12: every setting that quietly weakens a
+// Production refusals: every setting that quietly weakens a
 // running server is refused with its variable named (never its value), so
 // `voiceagent check` prints a FAIL line and the server does not start.
 func (c *Config) validateUnsafe(l *loader) {

@@ -57,12 +57,12 @@ func (s *Service) Create(ctx context.Context, actor string, c Contact) (Contact,
 
 // Update replaces the contact with id.
 func (s *Service) Update(ctx context.Context, actor, id string, c Contact) (Contact, error) {
-	old, err := s.Get(ctx, id)
-	if err != nil {
-		return Contact{}, err
-	}
 	c.Normalize()
 	if err := c.Validate(); err != nil {
+		return Contact{}, err
+	}
+	old, err := s.Get(ctx, id)
+	if err != nil {
 		return Contact{}, err
 	}
 	c.ID, c.CreatedAt = id, old.CreatedAt
@@ -180,10 +180,8 @@ func newID() string {
 	return "ct_" + hex.EncodeToString(b[:])
 }
 
-// ValidID reports whether id has the form the service gives (ct_ and 16
+// validID reports whether id has the form the service gives (ct_ and 16
 // hex characters).
-func ValidID(id string) bool { return validID(id) }
-
 func validID(id string) bool {
 	if len(id) != 19 || id[:3] != "ct_" {
 		return false

@@ -66,8 +66,10 @@ func dig(m map[string]any, keys ...string) any {
 // configError is a session.update the fake rejects.
 type configError struct{ code, param, message string }
 
-// validateSession checks what the relay must set (reference section 8.1
-// item 3) on the update itself (session.type) and on the merged result.
+// validateSession checks what the relay must set (docs/protocols.md,
+// "Realtime session.update": session type realtime, audio/pcmu both ways,
+// server VAD, tools of type function) on the update itself (session.type)
+// and on the merged result.
 func validateSession(beta bool, update, merged map[string]any) *configError {
 	want := func(got any, wantVal, param string) *configError {
 		if got == wantVal {

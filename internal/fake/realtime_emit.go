@@ -149,7 +149,10 @@ func (s *RealtimeSession) runAudio(ar *activeResponse, script ScriptedResponse) 
 	s.mu.Unlock()
 }
 
-// runToolCall emits the function-call flow of reference section 8.1 item 7.
+// runToolCall emits the function-call flow (docs/protocols.md, "Function
+// calls"): output_item.added, arguments delta and done, output_item.done
+// with the completed call, response.done; the output then waits for the
+// relay's function_call_output.
 func (s *RealtimeSession) runToolCall(ar *activeResponse, tool ToolCall) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

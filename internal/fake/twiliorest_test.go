@@ -86,8 +86,8 @@ func TestTwilioRESTFailuresAndAuth(t *testing.T) {
 	ctx := context.Background()
 	f.Fail(fake.OpUpdateCall, 500, 20500, 1)
 	err := c.HangUp(ctx, restCaller)
-	te, ok := twilioapi.AsError(err)
-	if !ok || te.Status != 500 || te.Code != 20500 || !te.Retryable() {
+	te := twilioErr(err)
+	if te == nil || te.Status != 500 || te.Code != 20500 || !te.Retryable() {
 		t.Fatalf("scripted failure: err = %v", err)
 	}
 	if err := c.HangUp(ctx, restCaller); err != nil {
@@ -100,7 +100,7 @@ func TestTwilioRESTFailuresAndAuth(t *testing.T) {
 	f.ClearFailures()
 	if err := c.EndConference(ctx, "CF00000000000000000000000000000000"); err == nil {
 		t.Fatal("unknown conference: want error")
-	} else if te, _ := twilioapi.AsError(err); te == nil || !te.NotFound() {
+	} else if te := twilioErr(err); te == nil || !te.NotFound() {
 		t.Fatalf("unknown conference: err = %v, want not found", err)
 	}
 
@@ -110,7 +110,7 @@ func TestTwilioRESTFailuresAndAuth(t *testing.T) {
 	}
 	if err := bad.HangUp(ctx, restCaller); err == nil {
 		t.Fatal("wrong token: want error")
-	} else if te, _ := twilioapi.AsError(err); te == nil || te.Status != 401 {
+	} else if te := twilioErr(err); te == nil || te.Status != 401 {
 		t.Fatalf("wrong token: err = %v", err)
 	}
 }
@@ -160,4 +160,11 @@ func TestTwilioRESTLookupAndForeignHost(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("foreign host must be refused")
 	}
+}
+
+// twilioErr returns the *twilioapi.Error in err's chain, or nil.
+func twilioErr(err error) *twilioapi.Error {
+	var e *twilioapi.Error
+	errors.As(err, &e)
+	return e
 }

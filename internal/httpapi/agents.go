@@ -98,21 +98,9 @@ type numberInJSON struct {
 	AgentID string `json:"agentId"`
 }
 
-// agentsOff answers 503 when the agents service is not wired.
-func (s *Server) agentsOff(w http.ResponseWriter, r *http.Request) bool {
-	if s.Agents == nil {
-		s.notConfigured(w, r, "agents")
-		return true
-	}
-	return false
-}
-
 // handleAgentsList is GET /api/agents: the default agent first, then the
 // stored ones by name.
 func (s *Server) handleAgentsList(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	as, err := s.Agents.ListAgents(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -127,12 +115,8 @@ func (s *Server) handleAgentsList(w http.ResponseWriter, r *http.Request) {
 
 // handleAgentCreate is POST /api/agents (201).
 func (s *Server) handleAgentCreate(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	var in agentJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	a, err := in.toAgent()
@@ -149,9 +133,6 @@ func (s *Server) handleAgentCreate(w http.ResponseWriter, r *http.Request) {
 
 // handleAgentGet is GET /api/agents/{id} ("default" included).
 func (s *Server) handleAgentGet(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	a, err := s.Agents.GetAgent(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -163,17 +144,13 @@ func (s *Server) handleAgentGet(w http.ResponseWriter, r *http.Request) {
 // handleAgentUpdate is PUT /api/agents/{id}: replace an agent (409 for
 // the default agent). Live calls keep the agent they started with.
 func (s *Server) handleAgentUpdate(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	id := chi.URLParam(r, "id")
 	if id == agents.DefaultID {
 		s.writeError(w, r, apperr.New(apperr.Conflict, "the default agent comes from the environment (AGENT_*, REALTIME_*) and cannot be changed here"))
 		return
 	}
 	var in agentJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.ID == id {
@@ -193,9 +170,6 @@ func (s *Server) handleAgentUpdate(w http.ResponseWriter, r *http.Request) {
 // handleAgentDelete is DELETE /api/agents/{id} (204; 409 for the default
 // agent and for an agent a number uses).
 func (s *Server) handleAgentDelete(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	if err := s.Agents.DeleteAgent(r.Context(), actor(r), chi.URLParam(r, "id")); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -205,9 +179,6 @@ func (s *Server) handleAgentDelete(w http.ResponseWriter, r *http.Request) {
 
 // handleNumbersList is GET /api/numbers.
 func (s *Server) handleNumbersList(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	ns, err := s.Agents.ListNumbers(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -223,12 +194,8 @@ func (s *Server) handleNumbersList(w http.ResponseWriter, r *http.Request) {
 // handleNumberPut is PUT /api/numbers/{phoneNumber} {"agentId":...}: 201
 // for a new assignment, 200 for a replaced one.
 func (s *Server) handleNumberPut(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	var in numberInJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	n, created, err := s.Agents.PutNumber(r.Context(), actor(r), pathNumber(r), in.AgentID)
@@ -236,18 +203,16 @@ func (s *Server) handleNumberPut(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
+	out := numberJSON{PhoneNumber: n.PhoneNumber, AgentID: n.AgentID, UpdatedAt: n.UpdatedAt}
 	if created {
-		status = http.StatusCreated
+		writeJSON(w, http.StatusCreated, out)
+		return
 	}
-	writeJSON(w, status, numberJSON{PhoneNumber: n.PhoneNumber, AgentID: n.AgentID, UpdatedAt: n.UpdatedAt})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleNumberDelete is DELETE /api/numbers/{phoneNumber} (204).
 func (s *Server) handleNumberDelete(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	if err := s.Agents.DeleteNumber(r.Context(), actor(r), pathNumber(r)); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -257,9 +222,6 @@ func (s *Server) handleNumberDelete(w http.ResponseWriter, r *http.Request) {
 
 // handleToolsList is GET /api/tools (never a secret).
 func (s *Server) handleToolsList(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	ts, err := s.Agents.ListTools(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -275,12 +237,8 @@ func (s *Server) handleToolsList(w http.ResponseWriter, r *http.Request) {
 // handleToolCreate is POST /api/tools (201): the answer holds the signing
 // secret, this once.
 func (s *Server) handleToolCreate(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	var in toolJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	t, err := in.toTool()
@@ -301,9 +259,6 @@ func (s *Server) handleToolCreate(w http.ResponseWriter, r *http.Request) {
 
 // handleToolGet is GET /api/tools/{name}.
 func (s *Server) handleToolGet(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	t, err := s.Agents.GetTool(r.Context(), chi.URLParam(r, "name"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -315,12 +270,8 @@ func (s *Server) handleToolGet(w http.ResponseWriter, r *http.Request) {
 // handleToolUpdate is PUT /api/tools/{name}: replace the definition (the
 // secret is kept; rotate it with rotate-secret).
 func (s *Server) handleToolUpdate(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	var in toolJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	t, err := in.toTool()
@@ -337,9 +288,6 @@ func (s *Server) handleToolUpdate(w http.ResponseWriter, r *http.Request) {
 // handleToolDelete is DELETE /api/tools/{name} (204; 409 while an agent
 // lists it).
 func (s *Server) handleToolDelete(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	if err := s.Agents.DeleteTool(r.Context(), actor(r), chi.URLParam(r, "name")); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -350,9 +298,6 @@ func (s *Server) handleToolDelete(w http.ResponseWriter, r *http.Request) {
 // handleToolRotate is POST /api/tools/{name}/rotate-secret: a new signing
 // secret, answered this once; the old one stops signing at once.
 func (s *Server) handleToolRotate(w http.ResponseWriter, r *http.Request) {
-	if s.agentsOff(w, r) {
-		return
-	}
 	name := chi.URLParam(r, "name")
 	secret, err := s.Agents.RotateSecret(r.Context(), actor(r), name)
 	if err != nil {

@@ -30,7 +30,7 @@ func newAgentsAPI(t *testing.T, env map[string]string) (*opAPI, *apptest.LogBuff
 	return &opAPI{t: t, srv: srv, tw: tw}, logs
 }
 
-// TestAgentsAPI walks issue 13's agents, tools and numbers through the
+// TestAgentsAPI walks the agents, tools and numbers API through the
 // router: validation answers, the default agent readonly, the 409s, the
 // secret shown once and found nowhere else (answers, logs, audit rows).
 func TestAgentsAPI(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-chi/cors"
 	"github.com/go-chi/httprate"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
 )
 
 // apiCORS answers CORS for /api: only ALLOWED_ORIGINS (none by default),
@@ -36,7 +38,7 @@ func (s *Server) apiRateLimit() func(http.Handler) http.Handler {
 	return httprate.LimitBy(s.cfg.APIRatePerMin, time.Minute,
 		func(r *http.Request) (string, error) { return ipBucket(ClientIP(r.Context())), nil },
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "too many requests; slow down"}})
+			s.writeError(w, r, apperr.New(apperr.RateLimited, "too many requests; slow down"))
 		}),
 	)
 }

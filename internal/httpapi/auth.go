@@ -55,7 +55,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, surface strin
 	// its token is looked up (the Twilio routes' refusal throttle).
 	throttled := surface != "api"
 	if throttled && s.refusalLimited(w, r, surface, "", redact.Text(r.URL.Path)) {
-		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
+		s.writeError(w, r, errAuthLocked())
 		return principal{}, false
 	}
 	locked, until := s.lockout.locked(bucket)
@@ -93,7 +93,12 @@ func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request, until time.Ti
 	secs := int(time.Until(until).Seconds()) + 1
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	s.log.Debug("auth-locked-out", "request_id", RequestID(r.Context()), "remote_ip", redact.IP(ClientIP(r.Context())))
-	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "Too many failed authentication attempts; try again later"}})
+	s.writeError(w, r, errAuthLocked())
+}
+
+// errAuthLocked is the answer to a client refused for failing too often.
+func errAuthLocked() error {
+	return apperr.New(apperr.RateLimited, "Too many failed authentication attempts; try again later")
 }
 
 // checkBearer returns the caller an Authorization header names.
@@ -145,5 +150,5 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, surface, msg
 		Detail:   map[string]any{"surface": surface, "path": redact.Text(r.URL.Path), "reason": msg},
 	})
 	w.Header().Set("WWW-Authenticate", `Bearer realm="voiceagent"`)
-	writeJSON(w, http.StatusUnauthorized, errorBody{Error: errorDetail{Code: "unauthenticated", Message: msg}})
+	s.writeError(w, r, apperr.New(apperr.Unauthenticated, msg))
 }

@@ -67,8 +67,8 @@ func TestRotationLogsTokenName(t *testing.T) {
 
 // TestBruteForceLockout: more than AUTH_FAILURE_LIMIT failures from one
 // client IP lock that IP out for guesses, but a right token is still
-// served (finding 3 of issue 12: a lockout anyone behind the same NAT could
-// aim at an operator); other IPs are not affected.
+// served (otherwise anyone behind the same NAT could lock an operator
+// out); other IPs are not affected.
 func TestBruteForceLockout(t *testing.T) {
 	a := newOpAPI(t, storetest.SQLite(t), map[string]string{"AUTH_FAILURE_LIMIT": "3", "TRUSTED_PROXIES": "127.0.0.1/32"})
 	from := func(ip, auth string) (*http.Response, []byte) {

@@ -17,20 +17,8 @@ type callerList struct {
 	Numbers []voice.ListEntry `json:"numbers"`
 }
 
-// callersReady answers 503 when the inbound-calls service is not wired.
-func (s *Server) callersReady(w http.ResponseWriter, r *http.Request) bool {
-	if s.Voice == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "caller lists are not configured"))
-		return false
-	}
-	return true
-}
-
 // handleCallersList is GET /api/callers/{list} (blocked or allowed).
 func (s *Server) handleCallersList(w http.ResponseWriter, r *http.Request) {
-	if !s.callersReady(w, r) {
-		return
-	}
 	if r.URL.RawQuery != "" {
 		s.writeError(w, r, apperr.New(apperr.Invalid, "this route takes no query parameters"))
 		return
@@ -49,16 +37,13 @@ func (s *Server) handleCallersList(w http.ResponseWriter, r *http.Request) {
 // added; 200 with the stored entry (its own source and createdAt) when it
 // was already listed. The next call sees it.
 func (s *Server) handleCallersPut(w http.ResponseWriter, r *http.Request) {
-	if !s.callersReady(w, r) {
-		return
-	}
 	number, err := callerPathNumber(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	list := chi.URLParam(r, "list")
-	e, created, err := s.Voice.AddCaller(r.Context(), "api:"+TokenName(r.Context()), list, number)
+	e, created, err := s.Voice.AddCaller(r.Context(), actor(r), list, number)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -88,15 +73,12 @@ func (s *Server) handleCallersPut(w http.ResponseWriter, r *http.Request) {
 // handleCallersDelete is DELETE /api/callers/{list}/{number}: 204, or 404
 // when the number was not listed.
 func (s *Server) handleCallersDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.callersReady(w, r) {
-		return
-	}
 	number, err := callerPathNumber(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Voice.RemoveCaller(r.Context(), "api:"+TokenName(r.Context()), chi.URLParam(r, "list"), number); err != nil {
+	if err := s.Voice.RemoveCaller(r.Context(), actor(r), chi.URLParam(r, "list"), number); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -67,10 +67,6 @@ func conferenceContext(r *http.Request) *http.Request {
 // handleConferenceAdd is POST /api/conference/add: move the caller into
 // conf_<CallSid> if needed and dial targetNumber in.
 func (s *Server) handleConferenceAdd(w http.ResponseWriter, r *http.Request) {
-	if s.Conferences == nil {
-		s.notConfigured(w, r, "conferences")
-		return
-	}
 	var in conferenceAddRequest
 	if !s.decodeValid(w, r, &in) {
 		return
@@ -87,10 +83,6 @@ func (s *Server) handleConferenceAdd(w http.ResponseWriter, r *http.Request) {
 // handleConferenceForward is POST /api/conference/forward: forward the
 // caller's call (by conferenceName or callSid) to targetNumber.
 func (s *Server) handleConferenceForward(w http.ResponseWriter, r *http.Request) {
-	if s.Conferences == nil {
-		s.notConfigured(w, r, "conferences")
-		return
-	}
 	var in conferenceForwardRequest
 	if !s.decodeValid(w, r, &in) {
 		return
@@ -113,10 +105,6 @@ func (s *Server) handleConferenceForward(w http.ResponseWriter, r *http.Request)
 
 // handleConferenceEnd is POST /api/conference/end: end the conference.
 func (s *Server) handleConferenceEnd(w http.ResponseWriter, r *http.Request) {
-	if s.Conferences == nil {
-		s.notConfigured(w, r, "conferences")
-		return
-	}
 	var in conferenceEndRequest
 	if !s.decodeValid(w, r, &in) {
 		return
@@ -132,10 +120,6 @@ func (s *Server) handleConferenceEnd(w http.ResponseWriter, r *http.Request) {
 // handleConferenceGet is GET /api/conference/{name}: what is stored about
 // the conference (participants seen, events in sequence order).
 func (s *Server) handleConferenceGet(w http.ResponseWriter, r *http.Request) {
-	if s.Conferences == nil {
-		s.notConfigured(w, r, "conferences")
-		return
-	}
 	c, err := s.Conferences.Get(r.Context(), chi.URLParam(r, "name"))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -17,10 +17,6 @@ const conferenceIdempotencyHeader = "I-Twilio-Idempotency-Token"
 // the idempotency token); duplicates and out-of-order arrivals are
 // answered 204 like new ones, so Twilio never retries needlessly.
 func (s *Server) handleConferenceEvents(w http.ResponseWriter, r *http.Request) {
-	if s.Conferences == nil {
-		s.writeTwiMLStatus(w, http.StatusServiceUnavailable)
-		return
-	}
 	if err := r.ParseForm(); err != nil {
 		s.writeTwiMLError(w, r, apperr.Wrap(err, apperr.Invalid, "malformed form body"))
 		return

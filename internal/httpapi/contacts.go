@@ -10,13 +10,14 @@ import (
 )
 
 // contactJSON is a contact on the wire, both ways. On the way in, id is
-// optional (ignored when it matches the path, kept by replace-all).
+// optional (ignored when it matches the path, kept by replace-all). Its
+// rules are checked once, by the contacts service (Contact.Validate).
 type contactJSON struct {
-	ID          string   `json:"id,omitempty" validate:"omitempty,max=19"`
-	Name        string   `json:"name" validate:"required,max=400"`
-	PhoneNumber string   `json:"phoneNumber" validate:"required,max=32"`
-	Aliases     []string `json:"aliases" validate:"max=20,dive,max=400"`
-	Note        string   `json:"note" validate:"max=4000"`
+	ID          string   `json:"id,omitempty"`
+	Name        string   `json:"name"`
+	PhoneNumber string   `json:"phoneNumber"`
+	Aliases     []string `json:"aliases"`
+	Note        string   `json:"note"`
 }
 
 func (c contactJSON) toContact() contacts.Contact {
@@ -39,20 +40,8 @@ func contactsOut(cs []contacts.Contact) []contactJSON {
 	return out
 }
 
-// actor names the authenticated operator in audit events.
-func actor(r *http.Request) string { return "api:" + TokenName(r.Context()) }
-
-// notConfigured answers 503 for a feature whose service is not wired.
-func (s *Server) notConfigured(w http.ResponseWriter, r *http.Request, what string) {
-	s.writeError(w, r, apperr.New(apperr.Unavailable, what+" is not configured"))
-}
-
 // handleContactsList is GET /api/contacts: every contact, by name.
 func (s *Server) handleContactsList(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	cs, err := s.Contacts.List(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -64,29 +53,16 @@ func (s *Server) handleContactsList(w http.ResponseWriter, r *http.Request) {
 // handleContactsReplace is PUT /api/contacts: replace the whole set with
 // the JSON array (at most 10,000), atomically.
 func (s *Server) handleContactsReplace(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	var in []contactJSON
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in == nil {
 		s.writeError(w, r, apperr.New(apperr.Invalid, "request body must be a JSON array of contacts"))
 		return
 	}
-	if len(in) > contacts.MaxContacts {
-		s.writeError(w, r, apperr.Errorf(apperr.Invalid, "at most %d contacts", contacts.MaxContacts))
-		return
-	}
 	list := make([]contacts.Contact, len(in))
 	for i, c := range in {
-		if err := s.check(c); err != nil {
-			s.writeError(w, r, apperr.Errorf(apperr.Invalid, "contact %d: %s", i, apperr.MessageOf(err)))
-			return
-		}
 		list[i] = c.toContact()
 	}
 	out, err := s.Contacts.ReplaceAll(r.Context(), actor(r), list)
@@ -99,12 +75,8 @@ func (s *Server) handleContactsReplace(w http.ResponseWriter, r *http.Request) {
 
 // handleContactCreate is POST /api/contacts: add one contact (201).
 func (s *Server) handleContactCreate(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	var in contactJSON
-	if !s.decodeValid(w, r, &in) {
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.ID != "" {
@@ -122,10 +94,6 @@ func (s *Server) handleContactCreate(w http.ResponseWriter, r *http.Request) {
 
 // handleContactGet is GET /api/contacts/{id}.
 func (s *Server) handleContactGet(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	c, err := s.Contacts.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -136,13 +104,9 @@ func (s *Server) handleContactGet(w http.ResponseWriter, r *http.Request) {
 
 // handleContactUpdate is PUT /api/contacts/{id}: replace one contact.
 func (s *Server) handleContactUpdate(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	id := chi.URLParam(r, "id")
 	var in contactJSON
-	if !s.decodeValid(w, r, &in) {
+	if !s.decode(w, r, &in) {
 		return
 	}
 	if in.ID != "" && in.ID != id {
@@ -159,10 +123,6 @@ func (s *Server) handleContactUpdate(w http.ResponseWriter, r *http.Request) {
 
 // handleContactDelete is DELETE /api/contacts/{id} (204).
 func (s *Server) handleContactDelete(w http.ResponseWriter, r *http.Request) {
-	if s.Contacts == nil {
-		s.notConfigured(w, r, "contacts")
-		return
-	}
 	if err := s.Contacts.Delete(r.Context(), actor(r), chi.URLParam(r, "id")); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/voiceagent/voiceagent/internal/contacts"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
@@ -136,4 +137,41 @@ func TestContactsBadInput(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestContactRulesAreTheServices holds the API to the contacts service's
+// rules, checked once, there: whatever Contact.Validate accepts after
+// normalising, the API accepts, and its refusals carry the service's
+// message. (A second set of DTO rules in the handler once refused names
+// and alias lists that normalise to valid ones.)
+func TestContactRulesAreTheServices(t *testing.T) {
+	a := newOpAPI(t, nil, nil)
+	aliases := `"Al"` + strings.Repeat(`,"al"`, contacts.MaxAliases) // repeats collapse to one
+	for _, c := range []struct {
+		body string
+		want int
+		msg  string
+	}{
+		{`{"name":"A` + strings.Repeat(" ", 400) + `Example","phoneNumber":"+15555550111"}`, 201, ""},
+		{`{"name":"Al Example","phoneNumber":"+15555550112","aliases":[` + aliases + `]}`, 201, ""},
+		{`{"phoneNumber":"+15555550113"}`, 400, fmt.Sprintf("name must be 1 to %d characters", contacts.MaxNameLen)},
+		{`{"name":"   ","phoneNumber":"+15555550113"}`, 400, fmt.Sprintf("name must be 1 to %d characters", contacts.MaxNameLen)},
+		{`{"name":"Bo Example"}`, 400, "phoneNumber must be an E.164 number such as +15551234567"},
+	} {
+		resp, body := a.call("POST", "/api/contacts", c.body, nil)
+		if resp.StatusCode != c.want {
+			t.Errorf("%.60s: %d %s, want %d", c.body, resp.StatusCode, body, c.want)
+			continue
+		}
+		if c.msg != "" {
+			if got := decodeError(t, body).Error.Message; got != c.msg {
+				t.Errorf("%.60s: message %q, want %q", c.body, got, c.msg)
+			}
+		}
+	}
+	// Replace-all names the contact at fault with the same rule.
+	resp, body := a.call("PUT", "/api/contacts", `[{"name":"Cy Example","phoneNumber":"+15555550114"},{"name":"","phoneNumber":"+15555550115"}]`, nil)
+	if want := fmt.Sprintf("contact 1: name must be 1 to %d characters", contacts.MaxNameLen); resp.StatusCode != 400 || decodeError(t, body).Error.Message != want {
+		t.Fatalf("replace-all = %d %s, want 400 %q", resp.StatusCode, body, want)
+	}
 }

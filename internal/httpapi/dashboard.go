@@ -35,7 +35,7 @@ func (s *Server) handleDashboardAsset(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "file")
 	ctype, ok := dashboardAssets[name]
 	if !ok {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such route"}})
+		s.noRoute(w, r)
 		return
 	}
 	s.serveDashboardFile(w, r, name, ctype)

@@ -79,7 +79,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	bin := chromium(t)
 	rig := newLiveRig(t, nil, nil)
 	// The viewer holds a least-privilege token: calls:read is all the
-	// dashboard needs (issue 12, finding 7).
+	// dashboard needs, and the test proves it.
 	_, viewerToken, err := rig.srv.Tokens.Create(context.Background(), "test", "dashboard-viewer", []apitoken.Scope{apitoken.CallsRead}, 0)
 	if err != nil {
 		t.Fatal(err)

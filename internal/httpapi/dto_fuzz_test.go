@@ -8,8 +8,9 @@ import (
 	"github.com/voiceagent/voiceagent/internal/apperr"
 )
 
-// fuzzDecode runs one body through decodeJSON and the validator, as the
-// handlers do: it must never panic, and every refusal must be a client
+// fuzzDecode runs one body through decodeJSON and the rules that apply
+// (the validator's tags, or the contacts service's Validate), as the
+// handlers and services do: it must never panic, and every refusal must be a client
 // error (never internal).
 func fuzzDecode(t *testing.T, s *Server, body []byte, dst any) {
 	r := httptest.NewRequest("POST", "/api/x", bytes.NewReader(body))
@@ -17,9 +18,11 @@ func fuzzDecode(t *testing.T, s *Server, body []byte, dst any) {
 	err := decodeJSON(r, dst)
 	if err == nil {
 		switch v := dst.(type) {
+		case *contactJSON:
+			err = validContact(*v)
 		case *[]contactJSON:
 			for _, c := range *v {
-				if err = s.check(c); err != nil {
+				if err = validContact(c); err != nil {
 					break
 				}
 			}
@@ -32,6 +35,14 @@ func fuzzDecode(t *testing.T, s *Server, body []byte, dst any) {
 			t.Fatalf("body %q: code %s (%v), want invalid", body, c, err)
 		}
 	}
+}
+
+// validContact applies the contacts service's rules, the only ones a
+// contact has.
+func validContact(in contactJSON) error {
+	c := in.toContact()
+	c.Normalize()
+	return c.Validate()
 }
 
 func FuzzContactJSON(f *testing.F) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apitoken"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 )
 
 // handleHealth is GET /health: liveness only, no I/O.
@@ -65,7 +66,7 @@ func (s *Server) refuseWhileDraining(next http.Handler) http.Handler {
 		if s.Draining() {
 			w.Header().Set("Connection", "close")
 			w.Header().Set("Retry-After", "5")
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "unavailable", Message: "server is shutting down"}})
+			s.writeError(w, r, apperr.New(apperr.Unavailable, "server is shutting down"))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -14,7 +14,8 @@ import (
 )
 
 // TestDecodeJSONIsStrict: field names match exactly and a key given twice
-// is refused with 400 (issue 12, finding 8), at any depth; what was
+// is refused with 400 (two decoders could otherwise read one body two
+// ways), at any depth; what was
 // accepted before still is.
 func TestDecodeJSONIsStrict(t *testing.T) {
 	for _, tc := range []struct {

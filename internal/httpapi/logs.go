@@ -26,10 +26,6 @@ const bearerSubprotocol = "bearer"
 // subprotocol for browsers); a query string is refused so a token is
 // never put in a URL. At most MAX_LOG_VIEWERS sockets are open at once.
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
-	if s.Events == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "live events are not configured"))
-		return
-	}
 	p, viaProtocol, ok := s.logsAuth(w, r)
 	if !ok || !s.allowed(w, r, "logs", p, apitoken.CallsRead) {
 		return
@@ -49,6 +45,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		ReadBufferSize:   1024,
 		WriteBufferSize:  4096,
 		CheckOrigin:      s.allowedOrigin,
+		Error:            s.upgradeError,
 	}
 	if viaProtocol {
 		up.Subprotocols = []string{bearerSubprotocol}

@@ -300,7 +300,7 @@ func TestLogsMasksNumbersUnlessAllowed(t *testing.T) {
 
 // TestLogsSharesTheBearerLockout: failures on /logs count toward the
 // per-IP lockout like /api ones; a locked-out address gets 429 for wrong
-// tokens and is still served with the right one (issue 12, finding 3).
+// tokens and is still served with the right one.
 func TestLogsSharesTheBearerLockout(t *testing.T) {
 	srv := apptest.New(t, apptest.Options{Env: map[string]string{"AUTH_FAILURE_LIMIT": "3"}})
 	bad := websocket.Dialer{Subprotocols: []string{"bearer", "wrong-token-0000000000000000000000"}}

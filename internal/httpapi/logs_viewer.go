@@ -18,13 +18,12 @@ import (
 
 // Viewer socket limits.
 const (
-	viewerWriteWait   = 10 * time.Second
-	viewerPongWait    = 60 * time.Second
-	viewerPingEvery   = 25 * time.Second
-	viewerMaxMessage  = 512 // bytes; the only valid message is a small filter
-	viewerMsgBurst    = 5   // messages allowed at once ...
-	viewerMsgRefill   = time.Second
-	closeTryAgainLate = 1013 // RFC 6455 registry: "Try Again Later"
+	viewerWriteWait  = 10 * time.Second
+	viewerPongWait   = 60 * time.Second
+	viewerPingEvery  = 25 * time.Second
+	viewerMaxMessage = 512 // bytes; the only valid message is a small filter
+	viewerMsgBurst   = 5   // messages allowed at once ...
+	viewerMsgRefill  = time.Second
 )
 
 // Close reasons counted in voiceagent_websocket_closes_total{socket="logs"}.
@@ -106,7 +105,7 @@ func (v *viewer) closeFor(reason string) string {
 	var text string
 	switch reason {
 	case events.ReasonSlow:
-		reason, code, text = closeReasonSlow, closeTryAgainLate, "viewer too slow"
+		reason, code, text = closeReasonSlow, websocket.CloseTryAgainLater, "viewer too slow"
 	case events.ReasonClosed:
 		reason, code, text = closeReasonShutdown, websocket.CloseGoingAway, "server shutting down"
 	case closeReasonFlood:

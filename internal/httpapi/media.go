@@ -33,39 +33,35 @@ type StreamSlots interface {
 // validation is on) and a valid, unused, unexpired one-time token; every
 // refusal is audited. The call then runs in the relay until it ends.
 func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
-	if s.Relay == nil || s.StreamTokens == nil || !s.Relay.Enabled() {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "the voice agent is not configured"))
-		return
-	}
 	if s.refusalLimited(w, r, "media", "twilio-media", mediaLogPath(r.URL.Path)) {
-		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: errorDetail{Code: "rate_limited", Message: "too many refused requests; try again later"}})
+		s.writeError(w, r, apperr.New(apperr.RateLimited, "too many refused requests; try again later"))
 		return
 	}
 	if r.Header.Get("Origin") != "" {
-		s.mediaRefused(w, r, http.StatusForbidden, "origin_present")
+		s.mediaRefused(w, r, apperr.Forbidden, "origin_present")
 		return
 	}
 	if s.cfg.TwilioValidate {
 		sig := r.Header.Get("X-Twilio-Signature")
 		if sig == "" {
-			s.mediaRefused(w, r, http.StatusUnauthorized, "missing_signature")
+			s.mediaRefused(w, r, apperr.Unauthenticated, "missing_signature")
 			return
 		}
 		if !s.validUpgradeSignature(r, sig) {
-			s.mediaRefused(w, r, http.StatusForbidden, "bad_signature")
+			s.mediaRefused(w, r, apperr.Forbidden, "bad_signature")
 			return
 		}
 	}
 	token := chi.URLParam(r, "token")
 	if !plainToken(token) {
-		s.mediaRefused(w, r, http.StatusUnauthorized, "missing_token")
+		s.mediaRefused(w, r, apperr.Unauthenticated, "missing_token")
 		return
 	}
 	callSID, err := s.StreamTokens.RedeemStreamToken(r.Context(), token)
 	if err != nil {
 		switch apperr.CodeOf(err) {
 		case apperr.NotFound, apperr.Conflict, apperr.Forbidden, apperr.Invalid, apperr.Unauthenticated:
-			s.mediaRefused(w, r, http.StatusForbidden, "bad_token")
+			s.mediaRefused(w, r, apperr.Forbidden, "bad_token")
 		default:
 			s.writeError(w, r, err)
 		}
@@ -91,7 +87,7 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	conn, err := s.Relay.Upgrade(w, r)
+	conn, err := s.Relay.Upgrade(w, r, s.upgradeError)
 	if err != nil {
 		s.logger(r).Info("media stream upgrade failed", "call_sid", callSID, "err", err)
 		return
@@ -120,15 +116,12 @@ func plainToken(t string) bool {
 
 // mediaRefused answers a refused upgrade and counts it (aggregated audit
 // row, sampled log line: noteRefusal); the reason is recorded but never
-// sent, and the token never reaches a log or audit row.
-func (s *Server) mediaRefused(w http.ResponseWriter, r *http.Request, status int, reason string) {
+// sent, and the token never reaches a log or audit row. code is
+// apperr.Unauthenticated (401) or apperr.Forbidden (403).
+func (s *Server) mediaRefused(w http.ResponseWriter, r *http.Request, code apperr.Code, reason string) {
 	s.Metrics.AuthFailures.WithLabelValues("media").Inc()
 	s.noteRefusal(r, "media", "twilio-media", mediaLogPath(r.URL.Path), reason)
-	code, msg := "forbidden", "media stream refused"
-	if status == http.StatusUnauthorized {
-		code = "unauthenticated"
-	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+	s.writeError(w, r, apperr.New(code, "media stream refused"))
 }
 
 // mediaLogPath hides the one-time token of a media-stream path, for logs

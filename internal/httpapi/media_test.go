@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -257,5 +258,31 @@ func TestMediaStreamRefusedWithoutSlot(t *testing.T) {
 	_, err := s.dial(t, "/media-stream/"+goodToken, fake.MediaOptions{CallSid: callSID, AuthToken: apptest.AuthToken})
 	if got := statusOf(err); got != http.StatusServiceUnavailable {
 		t.Fatalf("upgrade without a slot = %d (%v), want 503", got, err)
+	}
+}
+
+// TestMediaStreamNotAnUpgradeIsJSON: a signed request with a valid token
+// that is not a WebSocket handshake is refused by the upgrader, and the
+// refusal has the API's error shape (it was gorilla's plain-text body).
+func TestMediaStreamNotAnUpgradeIsJSON(t *testing.T) {
+	s := newMediaServer(t, nil)
+	s.issue(goodToken, fake.NewSid("CA"))
+	path := "/media-stream/" + goodToken
+	req, err := http.NewRequest("GET", s.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Twilio-Signature", fake.SignWebSocket(apptest.AuthToken, "wss://voice.example.test"+path))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || decodeError(t, body).Error.Code != "invalid" {
+		t.Fatalf("plain GET with a valid token = %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type = %q", ct)
 	}
 }

@@ -22,7 +22,6 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyClientIP
-	keyTokenName
 )
 
 // RequestID returns the request's ID, set by the requestID middleware.
@@ -35,12 +34,6 @@ func RequestID(ctx context.Context) string {
 // trusted proxy reported.
 func ClientIP(ctx context.Context) string {
 	s, _ := ctx.Value(keyClientIP).(string)
-	return s
-}
-
-// TokenName returns "primary" or "next" once bearer auth has passed.
-func TokenName(ctx context.Context) string {
-	s, _ := ctx.Value(keyTokenName).(string)
 	return s
 }
 
@@ -208,12 +201,12 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // maxBody limits every request body; handlers see *http.MaxBytesError when
 // a client sends more.
-func maxBody(limit int64) func(http.Handler) http.Handler {
+func (s *Server) maxBody(limit int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
 				w.Header().Set("Connection", "close")
-				writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: errorDetail{Code: string(apperr.TooLarge), Message: "request body too large"}})
+				s.writeError(w, r, apperr.New(apperr.TooLarge, "request body too large"))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -78,7 +78,7 @@ func TestRecovererHidesThePanic(t *testing.T) {
 
 func TestMaxBodyAnswers413(t *testing.T) {
 	s, _ := testServer(t, false)
-	h := maxBody(1024)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := s.maxBody(1024)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v map[string]any
 		if err := decodeJSON(r, &v); err != nil {
 			s.writeError(w, r, err)

@@ -36,15 +36,11 @@ type callCreateResponse struct {
 // Twilio has queued the call; every guard's refusal has its own code
 // (outbound package), a rate limit's with Retry-After.
 func (s *Server) handleCallCreate(w http.ResponseWriter, r *http.Request) {
-	if s.Outbound == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "outbound calls are not configured"))
-		return
-	}
 	var in callCreateRequest
 	if !s.decodeValid(w, r, &in) {
 		return
 	}
-	p, err := s.Outbound.Place(r.Context(), TokenName(r.Context()), outbound.Request{
+	p, err := s.Outbound.Place(r.Context(), principalOf(r.Context()).name, outbound.Request{
 		To: in.To, From: in.From, AgentID: in.AgentID, Context: in.Context, MachineDetection: in.MachineDetection,
 	})
 	if err != nil {
@@ -62,16 +58,12 @@ func (s *Server) handleCallCreate(w http.ResponseWriter, r *http.Request) {
 // handleCallEnd is POST /api/calls/{callSid}/end: hangs up a live call,
 // inbound or outbound (Twilio Status=completed); 404 unknown, 409 ended.
 func (s *Server) handleCallEnd(w http.ResponseWriter, r *http.Request) {
-	if s.Outbound == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "call control is not configured"))
-		return
-	}
 	sid := chi.URLParam(r, "callSid")
 	if !callSIDPattern.MatchString(sid) {
 		s.writeError(w, r, apperr.New(apperr.Invalid, "callSid must be CA followed by 32 hex digits"))
 		return
 	}
-	if err := s.Outbound.End(r.Context(), TokenName(r.Context()), sid); err != nil {
+	if err := s.Outbound.End(r.Context(), principalOf(r.Context()).name, sid); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -83,9 +75,6 @@ func (s *Server) handleCallEnd(w http.ResponseWriter, r *http.Request) {
 // incoming call, <Hangup/> for a machine (machineDetection=hangup) and
 // for a call this server did not place or that has ended.
 func (s *Server) handleVoiceOutbound(w http.ResponseWriter, r *http.Request) {
-	if !s.twilioReady(w) {
-		return
-	}
 	if err := r.ParseForm(); err != nil {
 		s.writeTwiMLError(w, r, apperr.New(apperr.Invalid, "malformed form body"))
 		return

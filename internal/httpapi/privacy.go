@@ -47,10 +47,6 @@ func pathNumber(r *http.Request) string {
 // everywhere in one transaction; answers the counts (rows) per kind. The
 // service's own numbers are refused with 409.
 func (s *Server) handleDataErase(w http.ResponseWriter, r *http.Request) {
-	if s.Privacy == nil {
-		s.notConfigured(w, r, "data erasure")
-		return
-	}
 	counts, err := s.Privacy.Erase(r.Context(), actor(r), pathNumber(r))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -63,10 +59,6 @@ func (s *Server) handleDataErase(w http.ResponseWriter, r *http.Request) {
 // the number, which is exactly what DELETE on the same path removes or
 // rewrites.
 func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
-	if s.Privacy == nil {
-		s.notConfigured(w, r, "data export")
-		return
-	}
 	ex, err := s.Privacy.Export(r.Context(), actor(r), pathNumber(r))
 	if err != nil {
 		s.writeError(w, r, err)

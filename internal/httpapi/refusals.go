@@ -110,6 +110,12 @@ func quietAccess(ctx context.Context) {
 	}
 }
 
+// accessQuieted reports whether quietAccess was called for this request.
+func accessQuieted(ctx context.Context) bool {
+	q, _ := ctx.Value(accessQuietKey{}).(*accessQuiet)
+	return q != nil && q.quiet
+}
+
 // refusalLimited answers 429 when the client has failed too often; the
 // refusal is aggregated like the others. It runs before any body read or
 // signature check.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // errorBody is the one error shape every JSON endpoint answers with.
@@ -36,6 +37,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
+	case apperr.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case apperr.Conflict:
 		return http.StatusConflict
 	case apperr.TooLarge:
@@ -70,19 +73,45 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v) //nolint:errcheck // the client went away
 }
 
-// writeError answers err in the one error shape. Uncoded errors become
-// internal / "internal error"; their cause is logged with the request ID
-// and never sent.
+// writeError is the one JSON error responder: every error answer outside
+// the Twilio webhooks goes through it (TestEveryErrorIsOneShape walks the
+// router to hold this). It answers err in the one error shape, its status
+// chosen once by statusOf. Uncoded errors become internal / "internal
+// error"; their cause is logged with the request ID and never sent.
+// Headers that belong to the refusal (Retry-After, WWW-Authenticate) are
+// set by the caller before it calls here.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := s.logError(r, err, "request failed", "request refused")
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: string(code), Message: apperr.MessageOf(err)}})
+}
+
+// writeTwiMLError is writeError for Twilio's webhooks: the same status
+// mapping and logging, answered with an empty TwiML document that tells
+// Twilio nothing and does nothing.
+func (s *Server) writeTwiMLError(w http.ResponseWriter, r *http.Request, err error) {
+	_, status := s.logError(r, err, "Twilio webhook failed", "Twilio webhook refused")
+	if status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close")
+	}
+	writeTwiML(w, status, voice.EmptyTwiML())
+}
+
+// logError maps err to its code and status and logs it: 5xx causes at
+// error level with the request ID; refusals at debug level, unless the
+// request is a refusal already counted in an aggregated audit row whose
+// log line was left out (refusals.go), so a flood writes no line each.
+func (s *Server) logError(r *http.Request, err error, failed, refused string) (apperr.Code, int) {
+	ctx := r.Context()
 	code := apperr.CodeOf(err)
 	status := statusOf(code)
-	msg := apperr.MessageOf(err)
-	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "err", redact.Text(err.Error()))
-	} else {
-		s.log.DebugContext(r.Context(), "request refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "code", string(code))
+	switch {
+	case status >= 500:
+		s.log.ErrorContext(ctx, failed, "request_id", RequestID(ctx), "path", redact.Text(mediaLogPath(r.URL.Path)), "status", status, "err", redact.Text(err.Error()))
+	case s.log.Enabled(ctx, slog.LevelDebug) && !accessQuieted(ctx):
+		s.log.DebugContext(ctx, refused, "request_id", RequestID(ctx), "path", redact.Text(mediaLogPath(r.URL.Path)), "status", status, "code", string(code),
+			"message", redact.Text(apperr.MessageOf(err)))
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: string(code), Message: msg}})
+	return code, status
 }
 
 // decodeJSON reads one JSON value into dst: the content type must be JSON,

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/voiceagent/voiceagent/internal/apitoken"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 )
 
 // routes is the whole HTTP surface. Every route and its middleware chain
@@ -14,11 +15,9 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, realIP(s.cfg.TrustedProxies, s.xffWarn.warn), s.accessLog, s.trackLoad, s.recoverer, securityHeaders, middleware.CleanPath)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: errorDetail{Code: "not_found", Message: "no such route"}})
-	})
+	r.NotFound(s.noRoute)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed", Message: "method not allowed"}})
+		s.writeError(w, r, apperr.New(apperr.MethodNotAllowed, "method not allowed"))
 	})
 
 	// Probes: public, never refused while draining (that is what /ready
@@ -33,26 +32,28 @@ func (s *Server) routes() http.Handler {
 	// belong in this group.
 	r.Group(func(r chi.Router) {
 		r.Use(s.track, s.twilioAuth)
-		r.Post("/voice/incoming", s.handleVoiceIncoming)
-		r.Post("/voice/accept", s.handleVoiceAccept)
-		r.Post("/voice/status", s.handleVoiceStatus)
-		r.Post("/voice/outbound", s.handleVoiceOutbound)
-		r.HandleFunc("/twiml", s.handleTwiML)
-		r.Post("/conference/events", s.handleConferenceEvents)
+		voiceOn := s.requiresTwiML(s.Voice != nil, "inbound calls are not configured")
+		r.With(voiceOn).Post("/voice/incoming", s.handleVoiceIncoming)
+		r.With(voiceOn).Post("/voice/accept", s.handleVoiceAccept)
+		r.With(voiceOn).Post("/voice/status", s.handleVoiceStatus)
+		r.With(voiceOn).Post("/voice/outbound", s.handleVoiceOutbound)
+		r.With(voiceOn).HandleFunc("/twiml", s.handleTwiML)
+		r.With(s.requiresTwiML(s.Conferences != nil, "conferences are not configured")).Post("/conference/events", s.handleConferenceEvents)
 	})
 
 	// Twilio Media Streams WebSocket (both seeds' paths): one-time token
 	// plus upgrade signature, checked in the handler; served while
 	// draining, since the call was already answered.
-	r.Get("/media-stream/{token}", s.handleMediaStream)
-	r.Get("/call/{token}", s.handleMediaStream)
+	mediaOn := s.requires(s.Relay != nil && s.StreamTokens != nil && s.Relay.Enabled(), "the voice agent is not configured")
+	r.With(mediaOn).Get("/media-stream/{token}", s.handleMediaStream)
+	r.With(mediaOn).Get("/call/{token}", s.handleMediaStream)
 
 	// Live view: the /logs WebSocket checks the bearer token itself
 	// (Authorization header, or the "bearer, <token>" subprotocol for
 	// browsers; never a query string). The dashboard is static files that
 	// ask for the token and use /logs and /api/calls. /logs needs
 	// calls:read (checked in the handler, after the bearer check).
-	r.Get("/logs", s.handleLogs)
+	r.With(s.requires(s.Events != nil, "live events are not configured")).Get("/logs", s.handleLogs)
 	r.Get("/dashboard", s.handleDashboard)
 	r.Get("/dashboard/{file}", s.handleDashboardAsset)
 
@@ -72,45 +73,58 @@ func (s *Server) routes() http.Handler {
 	// takes any token); api/openapi.yaml names the same scope per
 	// operation and TestScopesMatchOpenAPI holds the two together.
 	r.Route("/api", func(r chi.Router) {
-		r.Use(s.track, s.refuseWhileDraining, s.apiCORS(), s.apiRateLimit(), maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)
+		r.Use(s.track, s.refuseWhileDraining, s.apiCORS(), s.apiRateLimit(), s.maxBody(s.cfg.MaxBodyBytes), s.bearerAuth)
+		// A route whose service is not wired answers 503 (guard.go); the
+		// guard runs after the scope check.
+		contactsOn := s.requires(s.Contacts != nil, "contacts is not configured")
+		conferencesOn := s.requires(s.Conferences != nil, "conferences is not configured")
+		exportOn := s.requires(s.Privacy != nil, "data export is not configured")
+		eraseOn := s.requires(s.Privacy != nil, "data erasure is not configured")
+		auditOn := s.requires(s.AuditLog != nil, "audit listing is not configured")
+		callsOn := s.requires(s.CallList != nil, "call listing is not configured")
+		detailOn := s.requires(s.CallList != nil, "call details are not configured")
+		outboundOn := s.requires(s.Outbound != nil, "outbound calls are not configured")
+		callersOn := s.requires(s.Voice != nil, "caller lists are not configured")
+		agentsOn := s.requires(s.Agents != nil, "agents is not configured")
+		tokensOn := s.requires(s.Tokens != nil, "API tokens are not configured")
 		r.Get("/whoami", s.handleWhoami)
-		r.With(s.need(apitoken.ContactsRead)).Get("/contacts", s.handleContactsList)
-		r.With(s.need(apitoken.ContactsWrite)).Put("/contacts", s.handleContactsReplace)
-		r.With(s.need(apitoken.ContactsWrite)).Post("/contacts", s.handleContactCreate)
-		r.With(s.need(apitoken.ContactsRead)).Get("/contacts/{id}", s.handleContactGet)
-		r.With(s.need(apitoken.ContactsWrite)).Put("/contacts/{id}", s.handleContactUpdate)
-		r.With(s.need(apitoken.ContactsWrite)).Delete("/contacts/{id}", s.handleContactDelete)
-		r.With(s.need(apitoken.CallsWrite)).Post("/conference/add", s.handleConferenceAdd)
-		r.With(s.need(apitoken.CallsWrite)).Post("/conference/forward", s.handleConferenceForward)
-		r.With(s.need(apitoken.CallsWrite)).Post("/conference/end", s.handleConferenceEnd)
-		r.With(s.need(apitoken.CallsRead)).Get("/conference/{name}", s.handleConferenceGet)
-		r.With(s.need(apitoken.Privacy)).Get("/data/{phoneNumber}", s.handleDataExport)
-		r.With(s.need(apitoken.Privacy)).Delete("/data/{phoneNumber}", s.handleDataErase)
-		r.With(s.need(apitoken.AuditRead)).Get("/audit", s.handleAuditList)
-		r.With(s.need(apitoken.CallsRead)).Get("/calls", s.handleCallsList)
-		r.With(s.need(apitoken.CallsRead)).Get("/calls/{callSid}", s.handleCallDetail)
-		r.With(s.need(apitoken.CallsWrite)).Post("/calls", s.handleCallCreate)
-		r.With(s.need(apitoken.CallsWrite)).Post("/calls/{callSid}/end", s.handleCallEnd)
-		r.With(s.need(apitoken.CallersRead)).Get("/callers/{list:blocked|allowed}", s.handleCallersList)
-		r.With(s.need(apitoken.CallersWrite)).Put("/callers/{list:blocked|allowed}/{number}", s.handleCallersPut)
-		r.With(s.need(apitoken.CallersWrite)).Delete("/callers/{list:blocked|allowed}/{number}", s.handleCallersDelete)
-		r.With(s.need(apitoken.AgentsRead)).Get("/agents", s.handleAgentsList)
-		r.With(s.need(apitoken.AgentsWrite)).Post("/agents", s.handleAgentCreate)
-		r.With(s.need(apitoken.AgentsRead)).Get("/agents/{id}", s.handleAgentGet)
-		r.With(s.need(apitoken.AgentsWrite)).Put("/agents/{id}", s.handleAgentUpdate)
-		r.With(s.need(apitoken.AgentsWrite)).Delete("/agents/{id}", s.handleAgentDelete)
-		r.With(s.need(apitoken.AgentsRead)).Get("/numbers", s.handleNumbersList)
-		r.With(s.need(apitoken.AgentsWrite)).Put("/numbers/{phoneNumber}", s.handleNumberPut)
-		r.With(s.need(apitoken.AgentsWrite)).Delete("/numbers/{phoneNumber}", s.handleNumberDelete)
-		r.With(s.need(apitoken.AgentsRead)).Get("/tools", s.handleToolsList)
-		r.With(s.need(apitoken.AgentsWrite)).Post("/tools", s.handleToolCreate)
-		r.With(s.need(apitoken.AgentsRead)).Get("/tools/{name}", s.handleToolGet)
-		r.With(s.need(apitoken.AgentsWrite)).Put("/tools/{name}", s.handleToolUpdate)
-		r.With(s.need(apitoken.AgentsWrite)).Delete("/tools/{name}", s.handleToolDelete)
-		r.With(s.need(apitoken.AgentsWrite)).Post("/tools/{name}/rotate-secret", s.handleToolRotate)
-		r.With(s.need(apitoken.Admin)).Get("/tokens", s.handleTokensList)
-		r.With(s.need(apitoken.Admin)).Post("/tokens", s.handleTokenCreate)
-		r.With(s.need(apitoken.Admin)).Delete("/tokens/{name}", s.handleTokenRevoke)
+		r.With(s.need(apitoken.ContactsRead), contactsOn).Get("/contacts", s.handleContactsList)
+		r.With(s.need(apitoken.ContactsWrite), contactsOn).Put("/contacts", s.handleContactsReplace)
+		r.With(s.need(apitoken.ContactsWrite), contactsOn).Post("/contacts", s.handleContactCreate)
+		r.With(s.need(apitoken.ContactsRead), contactsOn).Get("/contacts/{id}", s.handleContactGet)
+		r.With(s.need(apitoken.ContactsWrite), contactsOn).Put("/contacts/{id}", s.handleContactUpdate)
+		r.With(s.need(apitoken.ContactsWrite), contactsOn).Delete("/contacts/{id}", s.handleContactDelete)
+		r.With(s.need(apitoken.CallsWrite), conferencesOn).Post("/conference/add", s.handleConferenceAdd)
+		r.With(s.need(apitoken.CallsWrite), conferencesOn).Post("/conference/forward", s.handleConferenceForward)
+		r.With(s.need(apitoken.CallsWrite), conferencesOn).Post("/conference/end", s.handleConferenceEnd)
+		r.With(s.need(apitoken.CallsRead), conferencesOn).Get("/conference/{name}", s.handleConferenceGet)
+		r.With(s.need(apitoken.Privacy), exportOn).Get("/data/{phoneNumber}", s.handleDataExport)
+		r.With(s.need(apitoken.Privacy), eraseOn).Delete("/data/{phoneNumber}", s.handleDataErase)
+		r.With(s.need(apitoken.AuditRead), auditOn).Get("/audit", s.handleAuditList)
+		r.With(s.need(apitoken.CallsRead), callsOn).Get("/calls", s.handleCallsList)
+		r.With(s.need(apitoken.CallsRead), detailOn).Get("/calls/{callSid}", s.handleCallDetail)
+		r.With(s.need(apitoken.CallsWrite), outboundOn).Post("/calls", s.handleCallCreate)
+		r.With(s.need(apitoken.CallsWrite), s.requires(s.Outbound != nil, "call control is not configured")).Post("/calls/{callSid}/end", s.handleCallEnd)
+		r.With(s.need(apitoken.CallersRead), callersOn).Get("/callers/{list:blocked|allowed}", s.handleCallersList)
+		r.With(s.need(apitoken.CallersWrite), callersOn).Put("/callers/{list:blocked|allowed}/{number}", s.handleCallersPut)
+		r.With(s.need(apitoken.CallersWrite), callersOn).Delete("/callers/{list:blocked|allowed}/{number}", s.handleCallersDelete)
+		r.With(s.need(apitoken.AgentsRead), agentsOn).Get("/agents", s.handleAgentsList)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Post("/agents", s.handleAgentCreate)
+		r.With(s.need(apitoken.AgentsRead), agentsOn).Get("/agents/{id}", s.handleAgentGet)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Put("/agents/{id}", s.handleAgentUpdate)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Delete("/agents/{id}", s.handleAgentDelete)
+		r.With(s.need(apitoken.AgentsRead), agentsOn).Get("/numbers", s.handleNumbersList)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Put("/numbers/{phoneNumber}", s.handleNumberPut)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Delete("/numbers/{phoneNumber}", s.handleNumberDelete)
+		r.With(s.need(apitoken.AgentsRead), agentsOn).Get("/tools", s.handleToolsList)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Post("/tools", s.handleToolCreate)
+		r.With(s.need(apitoken.AgentsRead), agentsOn).Get("/tools/{name}", s.handleToolGet)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Put("/tools/{name}", s.handleToolUpdate)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Delete("/tools/{name}", s.handleToolDelete)
+		r.With(s.need(apitoken.AgentsWrite), agentsOn).Post("/tools/{name}/rotate-secret", s.handleToolRotate)
+		r.With(s.need(apitoken.Admin), tokensOn).Get("/tokens", s.handleTokensList)
+		r.With(s.need(apitoken.Admin), tokensOn).Post("/tokens", s.handleTokenCreate)
+		r.With(s.need(apitoken.Admin), tokensOn).Delete("/tokens/{name}", s.handleTokenRevoke)
 	})
 	return r
 }
@@ -119,5 +133,12 @@ func (s *Server) routes() http.Handler {
 // ("primary" or "next" for INTERNAL_API_BEARER, so operators can check a
 // rotation, or a scoped token's name) and its scopes. Any token may ask.
 func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"token": TokenName(r.Context()), "scopes": Scopes(r.Context())})
+	p := principalOf(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{"token": p.name, "scopes": p.scopes})
+}
+
+// noRoute answers a path the router does not serve (also an unknown
+// dashboard file).
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, apperr.New(apperr.NotFound, "no such route"))
 }

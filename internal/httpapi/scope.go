@@ -5,11 +5,15 @@ import (
 	"net/http"
 
 	"github.com/voiceagent/voiceagent/internal/apitoken"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
-// principal is who a request authenticated as: a token's name and scopes.
+// principal is who a request authenticated as: a token's name and
+// scopes. bearerAuth puts it into the request context (withPrincipal) and
+// principalOf is the one way to read it back; actor names it in audit
+// events.
 type principal struct {
 	name   string
 	scopes []apitoken.Scope
@@ -18,19 +22,24 @@ type principal struct {
 // adminScopes are the scopes of INTERNAL_API_BEARER's tokens.
 var adminScopes = []apitoken.Scope{apitoken.Admin}
 
-type scopeKey struct{}
+type principalKey struct{}
 
 // withPrincipal puts the caller into the request context.
 func withPrincipal(ctx context.Context, p principal) context.Context {
-	ctx = context.WithValue(ctx, keyTokenName, p.name)
-	return context.WithValue(ctx, scopeKey{}, p.scopes)
+	return context.WithValue(ctx, principalKey{}, p)
 }
 
-// Scopes returns the authenticated token's scopes (nil before bearer auth).
-func Scopes(ctx context.Context) []apitoken.Scope {
-	s, _ := ctx.Value(scopeKey{}).([]apitoken.Scope)
-	return s
+// principalOf returns the caller bearer auth let through (the zero
+// principal before it).
+func principalOf(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
 }
+
+// actor names the authenticated operator in audit events and service
+// calls: "api:" and the token's name ("primary" or "next" for
+// INTERNAL_API_BEARER, or a scoped token's name).
+func actor(r *http.Request) string { return "api:" + principalOf(r.Context()).name }
 
 // need lets a request through only when its token holds scope (or admin);
 // it runs after bearerAuth. routes.go names each route's scope with it,
@@ -38,8 +47,7 @@ func Scopes(ctx context.Context) []apitoken.Scope {
 func (s *Server) need(scope apitoken.Scope) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := principal{name: TokenName(r.Context()), scopes: Scopes(r.Context())}
-			if !s.allowed(w, r, "api", p, scope) {
+			if !s.allowed(w, r, "api", principalOf(r.Context()), scope) {
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -67,6 +75,6 @@ func (s *Server) allowed(w http.ResponseWriter, r *http.Request, surface string,
 	}); written {
 		s.log.Info("access-denied", "request_id", RequestID(r.Context()), "token", p.name, "scope", string(scope), "count", count)
 	}
-	writeJSON(w, http.StatusForbidden, errorBody{Error: errorDetail{Code: "forbidden", Message: "token lacks scope " + string(scope)}})
+	s.writeError(w, r, apperr.New(apperr.Forbidden, "token lacks scope "+string(scope)))
 	return false
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/voiceagent/voiceagent/internal/apitoken"
-	"github.com/voiceagent/voiceagent/internal/apperr"
 )
 
 // tokenDTO is a scoped token as the API shows it: never the secret or
@@ -45,19 +44,8 @@ type tokenCreateRequest struct {
 	Expires string   `json:"expires" validate:"max=16"`
 }
 
-func (s *Server) tokensConfigured(w http.ResponseWriter, r *http.Request) bool {
-	if s.Tokens == nil {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "API tokens are not configured"))
-		return false
-	}
-	return true
-}
-
 // handleTokensList is GET /api/tokens (admin).
 func (s *Server) handleTokensList(w http.ResponseWriter, r *http.Request) {
-	if !s.tokensConfigured(w, r) {
-		return
-	}
 	list, err := s.Tokens.List(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -73,9 +61,6 @@ func (s *Server) handleTokensList(w http.ResponseWriter, r *http.Request) {
 // handleTokenCreate is POST /api/tokens (admin): the answer holds the
 // token, the only time it is ever shown.
 func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
-	if !s.tokensConfigured(w, r) {
-		return
-	}
 	var in tokenCreateRequest
 	if !s.decodeValid(w, r, &in) {
 		return
@@ -90,7 +75,7 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	t, secret, err := s.Tokens.Create(r.Context(), "api:"+TokenName(r.Context()), in.Name, scopes, expires)
+	t, secret, err := s.Tokens.Create(r.Context(), actor(r), in.Name, scopes, expires)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -102,10 +87,7 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
 
 // handleTokenRevoke is DELETE /api/tokens/{name} (admin).
 func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request) {
-	if !s.tokensConfigured(w, r) {
-		return
-	}
-	if err := s.Tokens.Revoke(r.Context(), "api:"+TokenName(r.Context()), chi.URLParam(r, "name")); err != nil {
+	if err := s.Tokens.Revoke(r.Context(), actor(r), chi.URLParam(r, "name")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/redact"
 	"github.com/voiceagent/voiceagent/internal/twiliosig"
-	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // twilioMaxBody bounds a Twilio webhook body; real ones are a few KiB.
@@ -28,7 +27,7 @@ func (s *Server) TwilioAuth(next http.Handler) http.Handler { return s.twilioAut
 func (s *Server) twilioAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.refusalLimited(w, r, "twilio", "twilio", redact.Text(r.URL.Path)) {
-			s.writeTwiMLStatus(w, http.StatusTooManyRequests)
+			s.writeTwiMLError(w, r, apperr.New(apperr.RateLimited, "too many refused requests; try again later"))
 			return
 		}
 		limit := int64(twilioMaxBody)
@@ -36,17 +35,17 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 			limit = s.cfg.MaxBodyBytes
 		}
 		if r.ContentLength > limit {
-			s.twilioRefused(w, r, http.StatusRequestEntityTooLarge, "too_large")
+			s.twilioRefused(w, r, apperr.TooLarge, "too_large")
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				s.twilioRefused(w, r, http.StatusRequestEntityTooLarge, "too_large")
+				s.twilioRefused(w, r, apperr.TooLarge, "too_large")
 				return
 			}
-			s.twilioRefused(w, r, http.StatusBadRequest, "bad_body")
+			s.twilioRefused(w, r, apperr.Invalid, "bad_body")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -56,18 +55,18 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 		}
 		sig := r.Header.Get("X-Twilio-Signature")
 		if sig == "" {
-			s.twilioRefused(w, r, http.StatusUnauthorized, "missing_signature")
+			s.twilioRefused(w, r, apperr.Unauthenticated, "missing_signature")
 			return
 		}
 		v := twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL)
 		if v == nil {
-			if s.twilioRefused(w, r, http.StatusForbidden, "not_configured") {
+			if s.twilioRefused(w, r, apperr.Forbidden, "not_configured") {
 				s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
 			}
 			return
 		}
 		if !v.Valid(r.Method, r.RequestURI, body, sig) {
-			s.twilioRefused(w, r, http.StatusForbidden, "bad_signature")
+			s.twilioRefused(w, r, apperr.Forbidden, "bad_signature")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -77,11 +76,12 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 // twilioRefused answers a refused webhook (bad signature, unreadable
 // body) and counts it: aggregated audit row and sampled log line
 // (noteRefusal), reporting whether this one was written. The reason is
-// recorded, never sent.
-func (s *Server) twilioRefused(w http.ResponseWriter, r *http.Request, status int, reason string) bool {
+// recorded, never sent: the answer is code's status and an empty TwiML
+// document.
+func (s *Server) twilioRefused(w http.ResponseWriter, r *http.Request, code apperr.Code, reason string) bool {
 	s.Metrics.AuthFailures.WithLabelValues("twilio").Inc()
 	written := s.noteRefusal(r, "twilio", "twilio", redact.Text(r.URL.Path), reason)
-	s.writeTwiMLStatus(w, status)
+	s.writeTwiMLError(w, r, apperr.New(code, "Twilio webhook refused"))
 	return written
 }
 
@@ -90,27 +90,4 @@ func writeTwiML(w http.ResponseWriter, status int, doc string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(status)
 	io.WriteString(w, doc) //nolint:errcheck // Twilio went away
-}
-
-// writeTwiMLStatus answers an error status with an empty <Response/>: a
-// TwiML-safe body that tells Twilio nothing and does nothing.
-func (s *Server) writeTwiMLStatus(w http.ResponseWriter, status int) {
-	if status == http.StatusRequestEntityTooLarge {
-		w.Header().Set("Connection", "close")
-	}
-	writeTwiML(w, status, voice.EmptyTwiML())
-}
-
-// writeTwiMLError maps a service error to its status (once, through
-// statusOf) and answers it with an empty TwiML document; 5xx causes are
-// logged with the request ID.
-func (s *Server) writeTwiMLError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(apperr.CodeOf(err))
-	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "Twilio webhook failed", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", status, "err", redact.Text(err.Error()))
-	} else {
-		s.log.DebugContext(r.Context(), "Twilio webhook refused", "request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path),
-			"status", status, "message", apperr.MessageOf(err))
-	}
-	s.writeTwiMLStatus(w, status)
 }

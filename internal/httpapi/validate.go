@@ -79,15 +79,25 @@ func describe(fe validator.FieldError) string {
 	}
 }
 
-// decodeValid decodes a request body into dto (strict JSON, size-limited)
-// and checks its validation rules; on failure it has written the 400 and
-// reports false.
-func (s *Server) decodeValid(w http.ResponseWriter, r *http.Request, dto any) bool {
-	err := decodeJSON(r, dto)
-	if err == nil {
-		err = s.check(dto)
+// decode reads a request body into dst (strict JSON, size-limited; see
+// decodeJSON) for a DTO whose rules its service checks; on failure it has
+// written the 400 and reports false.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if err := decodeJSON(r, dst); err != nil {
+		s.writeError(w, r, err)
+		return false
 	}
-	if err != nil {
+	return true
+}
+
+// decodeValid is decode followed by the DTO's validation tags (check):
+// for request shapes whose rules belong to the transport (conference
+// actions, tokens). On failure it has written the 400 and reports false.
+func (s *Server) decodeValid(w http.ResponseWriter, r *http.Request, dto any) bool {
+	if !s.decode(w, r, dto) {
+		return false
+	}
+	if err := s.check(dto); err != nil {
 		s.writeError(w, r, err)
 		return false
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
-	"github.com/voiceagent/voiceagent/internal/redact"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -82,22 +82,9 @@ func inbound(r *http.Request) (voice.Inbound, error) {
 	}, nil
 }
 
-// twilioReady answers 503 with TwiML when the inbound-calls service is not
-// wired (tests building a bare server).
-func (s *Server) twilioReady(w http.ResponseWriter) bool {
-	if s.Voice == nil {
-		s.writeTwiMLStatus(w, http.StatusServiceUnavailable)
-		return false
-	}
-	return true
-}
-
 // handleVoiceIncoming is POST /voice/incoming: the always-accept policy.
 // While the server drains, new calls get <Reject reason="busy"/>.
 func (s *Server) handleVoiceIncoming(w http.ResponseWriter, r *http.Request) {
-	if !s.twilioReady(w) {
-		return
-	}
 	in, err := inbound(r)
 	if err != nil {
 		s.writeTwiMLError(w, r, err)
@@ -114,9 +101,6 @@ func (s *Server) handleVoiceIncoming(w http.ResponseWriter, r *http.Request) {
 // handleVoiceAccept is POST /voice/accept (the Gather action and its
 // fallback Redirect): <Connect><Stream> with a one-time token.
 func (s *Server) handleVoiceAccept(w http.ResponseWriter, r *http.Request) {
-	if !s.twilioReady(w) {
-		return
-	}
 	in, err := inbound(r)
 	if err != nil {
 		s.writeTwiMLError(w, r, err)
@@ -136,13 +120,8 @@ func (s *Server) handleVoiceAccept(w http.ResponseWriter, r *http.Request) {
 // the generic internal error and no TwiML; the reason goes to the log
 // only, so the answer says nothing about the configuration.
 func (s *Server) handleTwiML(w http.ResponseWriter, r *http.Request) {
-	if !s.twilioReady(w) {
-		return
-	}
 	if s.cfg.PublicURL == nil || s.cfg.PublicURL.Scheme != "https" {
-		s.log.ErrorContext(r.Context(), "twiml refused: PUBLIC_URL must be https to offer a media stream (wss://)",
-			"request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "status", http.StatusInternalServerError)
-		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: string(apperr.Internal), Message: "internal error"}})
+		s.writeError(w, r, apperr.Wrap(errors.New("twiml refused: PUBLIC_URL must be https to offer a media stream (wss://)"), apperr.Internal, "internal error"))
 		return
 	}
 	in, err := inbound(r)
@@ -162,9 +141,6 @@ func (s *Server) handleTwiML(w http.ResponseWriter, r *http.Request) {
 // the call record; a final status frees the call's capacity slot. Twilio
 // only looks at the status code.
 func (s *Server) handleVoiceStatus(w http.ResponseWriter, r *http.Request) {
-	if !s.twilioReady(w) {
-		return
-	}
 	if err := r.ParseForm(); err != nil {
 		s.writeTwiMLError(w, r, apperr.New(apperr.Invalid, "malformed form body"))
 		return

@@ -11,7 +11,7 @@ import (
 
 // TestUntrustedForwardedForWarnsOncePerPeer: X-Forwarded-For from a peer
 // outside TRUSTED_PROXIES is ignored and logged once for that peer, not
-// once per request (issue 12, finding 3).
+// once per request, so a client cannot flood the log with it.
 func TestUntrustedForwardedForWarnsOncePerPeer(t *testing.T) {
 	logs := &apptest.LogBuffer{}
 	srv := apptest.New(t, apptest.Options{Logs: logs, Env: map[string]string{"TRUSTED_PROXIES": "192.0.2.10/32"}})

@@ -63,14 +63,6 @@ func itoa(b byte) string {
 	}
 }
 
-// Secret shows only that a secret is set, never any of its characters.
-func Secret(s string) string {
-	if s == "" {
-		return "(unset)"
-	}
-	return "****"
-}
-
 // minDigits is the fewest digits a run needs to be masked as a phone
 // number: E.164 numbers have 8 to 15; a longer run is masked too (two
 // numbers written one after the other read as one run).

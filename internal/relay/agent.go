@@ -9,7 +9,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 )
 
-// Profile is the agent that answers one call (issue 13), fixed when the
+// Profile is the agent that answers one call, fixed when the
 // call's stream starts: later changes to the agent apply to the next call.
 // Each call gets its own Profile (it counts the call's HTTP tool calls).
 type Profile struct {

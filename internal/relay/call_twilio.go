@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,7 +58,7 @@ func (c *Call) readTwilio() {
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
 		if !(text && derr == nil && c.awaitedEcho(&c.msg)) && !c.limiter.Allow(now) {
-			c.violation("more than 100 messages a second")
+			c.violation(fmt.Sprintf("more than %d messages a second", msgRatePerSec))
 			return
 		}
 		if !text {
@@ -99,7 +100,7 @@ func (c *Call) protocolError(what string) bool {
 	c.protoErrs++
 	c.log.Debug("twilio protocol error", "error", what, "count", c.protoErrs)
 	if c.protoErrs > maxProtocolErrors {
-		c.violation("more than 5 protocol errors")
+		c.violation(fmt.Sprintf("more than %d protocol errors", maxProtocolErrors))
 		return true
 	}
 	return false

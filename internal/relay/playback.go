@@ -2,7 +2,7 @@ package relay
 
 // playback follows agent audio from the moment it is sent to Twilio until
 // Twilio echoes the mark placed after it, and decides what a barge-in
-// truncates (reference §3.4):
+// truncates (docs/protocols.md, "Barge-in"):
 //
 //   - every audio delta is followed by a mark "m<seq>"; an echoed mark
 //     confirms everything sent before it has been played;

@@ -1,8 +1,9 @@
 package relay
 
-// The GA session.update shape (reference §2.3). Audio is audio/pcmu both
-// ways, the format Twilio streams, so caller payloads pass through
-// untouched and model audio needs no transcoding.
+// The GA session.update shape (docs/protocols.md, "Realtime
+// session.update"). Audio is audio/pcmu both ways, the format Twilio
+// streams, so caller payloads pass through untouched and model audio needs
+// no transcoding.
 
 type sessionConfig struct {
 	Type             string      `json:"type"`
@@ -129,7 +130,7 @@ func toolDecls() []toolDecl {
 	}
 }
 
-// betaSession is the preview session.update shape (reference §2.2), sent
+// betaSession is the preview session.update shape (docs/protocols.md), sent
 // only to servers that announce themselves with it (older deployments and
 // compatible servers).
 type betaSession struct {

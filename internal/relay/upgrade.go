@@ -24,7 +24,11 @@ func newUpgrader() *websocket.Upgrader {
 }
 
 // Upgrade turns an authenticated media-stream request into a WebSocket.
-// On failure the upgrader has already answered the client.
-func (r *Relay) Upgrade(w http.ResponseWriter, req *http.Request) (*websocket.Conn, error) {
-	return r.upgrader.Upgrade(hijackBatching{ResponseWriter: w, pool: r.batches}, req, nil)
+// A request that is not a valid upgrade is answered by refuse (the HTTP
+// layer's error responder, so the body has the API's error shape) with
+// the status the handshake failed with; Upgrade then returns its error.
+func (r *Relay) Upgrade(w http.ResponseWriter, req *http.Request, refuse func(w http.ResponseWriter, r *http.Request, status int, reason error)) (*websocket.Conn, error) {
+	u := *r.upgrader
+	u.Error = refuse
+	return u.Upgrade(hijackBatching{ResponseWriter: w, pool: r.batches}, req, nil)
 }

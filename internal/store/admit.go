@@ -148,8 +148,8 @@ func (sc *slotCount) inserted(c voice.Call) {
 // rows with active = 1 by triggers (migration 00700), so an admission
 // reads one row (once per batch), under the cap and at it alike. Stale
 // slots are freed by a background sweep (FreeStaleSlots), never by an
-// admission: at the cap every admission used to scan the live calls, and
-// the busy answer cost grew with the cap (issue 17). FOR UPDATE
+// admission, so a busy answer at the cap costs no scan of the live calls
+// and does not grow with the cap. FOR UPDATE
 // serialises admissions across PostgreSQL instances.
 const (
 	capacitySQLite   = `SELECT active FROM call_capacity WHERE id = 1`

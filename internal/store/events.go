@@ -23,9 +23,16 @@ import (
 const (
 	maxInlineNotify   = 7000
 	refPrefix         = "#"
-	payloadRetention  = 5 * time.Minute
 	channelNamePrefix = "voiceagent_events_"
 )
+
+// EventPayloadRetention is how long a stored live-event payload is kept
+// for the other instances to fetch. Listeners fetch a reference as soon
+// as its notification arrives, so minutes are ample; payloads can hold
+// transcript text, so they are kept no longer. Storing a payload deletes
+// older ones, and the retention job (internal/app) purges with the same
+// bound when no new payloads arrive.
+const EventPayloadRetention = 5 * time.Minute
 
 // EventChannel is the PostgreSQL transport of the live-event bus: NOTIFY
 // on the shared pool to send, LISTEN on a dedicated connection to
@@ -77,10 +84,10 @@ func (c *EventChannel) Channel() string { return c.channel }
 // notifications as fit: each notification carries one or more payloads,
 // one a line (an encoded event holds no raw newline), up to
 // maxInlineNotify bytes; and every notification of a batch goes in one
-// statement, one round trip. One NOTIFY per event could not keep up with
-// the admission rate (issue 16). A payload too large for a notification
-// is stored first and its line is a reference; stored payloads older than
-// a few minutes are deleted on the way.
+// statement, one round trip, so the bus keeps up with a burst of call
+// admissions. A payload too large for a notification is stored first and
+// its line is a reference; stored payloads older than
+// EventPayloadRetention are deleted on the way.
 func (c *EventChannel) Send(ctx context.Context, payloads [][]byte) error {
 	var msgs []string
 	var cur strings.Builder
@@ -122,7 +129,7 @@ func (c *EventChannel) store(ctx context.Context, payload string) (string, error
 	var id int64
 	now := c.now()
 	err := c.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event_payloads WHERE created_at < $1`, Millis(now.Add(-payloadRetention))); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_payloads WHERE created_at < $1`, Millis(now.Add(-EventPayloadRetention))); err != nil {
 			return fmt.Errorf("delete old event payloads: %w", err)
 		}
 		if err := tx.QueryRowContext(ctx, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, $2) RETURNING id`, payload, Millis(now)).Scan(&id); err != nil {

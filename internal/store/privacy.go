@@ -86,8 +86,9 @@ func (s *PrivacyStore) locColumn() string {
 
 // stripSeparators is col with phone.Separators removed, for the digit
 // pre-filter. The non-ASCII separators (typographic dashes and spaces) are
-// removed only from values that hold a non-ASCII character: ten more
-// REPLACE passes over every text value made the search 2.4 times slower.
+// removed only from values that hold a non-ASCII character, so the
+// common all-ASCII value pays for the ASCII separators' REPLACE passes and
+// not for ten more (BENCHMARKS.md has the measurement).
 func (s *PrivacyStore) stripSeparators(col string) string {
 	ascii, all := col, col
 	for _, sep := range phone.Separators {

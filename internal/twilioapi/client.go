@@ -252,10 +252,3 @@ func wrap(op string, err error) error {
 	}
 	return e
 }
-
-// AsError returns the *Error in err's chain, if any.
-func AsError(err error) (*Error, bool) {
-	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
-}

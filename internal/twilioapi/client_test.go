@@ -2,6 +2,7 @@ package twilioapi_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,7 +34,8 @@ func TestErrorAnswerHoldsNothing(t *testing.T) {
 	}
 	f.Fail(fake.OpUpdateCall, 500, 20500, 3)
 	for range 3 {
-		if te, ok := twilioapi.AsError(c.HangUp(context.Background(), "CA00000000000000000000000000000001")); !ok || te.Status != 500 || te.Code != 20500 {
+		var te *twilioapi.Error
+		if err := c.HangUp(context.Background(), "CA00000000000000000000000000000001"); !errors.As(err, &te) || te.Status != 500 || te.Code != 20500 {
 			t.Fatalf("scripted failure: %+v", te)
 		}
 	}

@@ -2,6 +2,7 @@ package twilioapi_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestLookupCallerName(t *testing.T) {
 
 	f.Fail(fake.OpLookup, http.StatusInternalServerError, 20500, 1)
 	_, _, err = c.LookupCallerName(ctx, "+15555550100")
-	if e, ok := twilioapi.AsError(err); !ok || e.Status != http.StatusInternalServerError || !e.Retryable() {
+	if e := (*twilioapi.Error)(nil); !errors.As(err, &e) || e.Status != http.StatusInternalServerError || !e.Retryable() {
 		t.Fatalf("failure = %v", err)
 	}
 }

@@ -87,7 +87,7 @@ func (s *Service) callerNameRule(ctx context.Context, in *Inbound) string {
 		return ""
 	}
 	if in.CallerName == "" {
-		in.CallerName = cleanName(info.name)
+		in.CallerName = CleanCallerName(info.name)
 	}
 	switch policy {
 	case NamePolicyBlockUnknown:

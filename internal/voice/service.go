@@ -317,7 +317,7 @@ func (in Inbound) normalize() Inbound {
 	if !countryPattern.MatchString(in.FromCountry) {
 		in.FromCountry = ""
 	}
-	in.CallerName = cleanName(in.CallerName)
+	in.CallerName = CleanCallerName(in.CallerName)
 	if !statusPattern.MatchString(in.CallStatus) {
 		in.CallStatus = ""
 	}
@@ -326,7 +326,3 @@ func (in Inbound) normalize() Inbound {
 	}
 	return in
 }
-
-// cleanName bounds a caller name to 64 printable characters
-// (CleanCallerName).
-func cleanName(s string) string { return CleanCallerName(s) }

@@ -33,7 +33,7 @@ type SweeperConfig struct {
 // call accepted but never streamed (after pendingSlotTTL), a stream that
 // outlived the longest call by a minute. It runs in the background so that
 // an admission at the cap answers busy from the counter alone, as cheaply
-// as under it (issue 17): the sweep costs one scan of the live calls per
+// as under it: the sweep costs one scan of the live calls per
 // interval instead of one per admission batch at the cap.
 type SlotSweeper struct {
 	store      SlotStore
