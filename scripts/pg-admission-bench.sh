@@ -8,6 +8,7 @@
 # server and PostgreSQL. Usage:
 #   scripts/pg-admission-bench.sh            # or: make load-pg
 #   PGDIR=/tmp/my-pg PGPORT=55458 CONCURRENCY=32 DURATION=10s scripts/pg-admission-bench.sh
+#   BIN=/tmp/old/voiceagent BUILD=0 scripts/pg-admission-bench.sh   # another binary, as built
 # Extra arguments go to `voiceagent simulate` (e.g. --server-env MAX_CONCURRENT_CALLS=200).
 set -euo pipefail
 PGDIR=${PGDIR:-/tmp/voiceagent-pg-bench}
@@ -15,6 +16,7 @@ PGPORT=${PGPORT:-55458}
 CONCURRENCY=${CONCURRENCY:-32}
 DURATION=${DURATION:-10s}
 BIN=${BIN:-bin/voiceagent}
+BUILD=${BUILD:-1}
 cd "$(dirname "$0")/.."
 
 find_bin() {
@@ -45,7 +47,7 @@ as_pg "$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -o \"-k $PGDIR -h 127.0.0.1
 as_pg "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT -U voiceagent bench"
 echo "PostgreSQL $(as_pg "$PGBIN/postgres --version" | awk '{print $3}') on 127.0.0.1:$PGPORT: fsync=$(as_pg "$PGBIN/psql -h 127.0.0.1 -p $PGPORT -U voiceagent -At -c 'show fsync' bench"), synchronous_commit=$(as_pg "$PGBIN/psql -h 127.0.0.1 -p $PGPORT -U voiceagent -At -c 'show synchronous_commit' bench")"
 
-make --no-print-directory build BIN="$BIN" >/dev/null
+if [ "$BUILD" = 1 ]; then make --no-print-directory build BIN="$BIN" >/dev/null; fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BIN" simulate --webhooks --concurrency "$CONCURRENCY" --duration "$DURATION" \
   --server-env "DATABASE_URL=postgres://voiceagent@127.0.0.1:$PGPORT/bench?sslmode=disable" "$@"
