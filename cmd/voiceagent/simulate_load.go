@@ -138,7 +138,7 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 	}
 	if gen == nil {
 		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration,
-			Flood: f.flood, FloodIP: "198.51.100.7"})
+			Flood: f.flood, FloodIP: "198.51.100.7", Unsigned: f.unsigned})
 		if err != nil {
 			return err
 		}
