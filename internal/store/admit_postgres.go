@@ -14,7 +14,10 @@ import (
 // negative (no call in the batch took a slot on the fast path) it stores
 // nothing when some capacity shard holds more than its share of max ($20):
 // a slot taken on a shard's own room is exact only when none is over (see
-// capacity_shards.go).
+// capacity_shards.go). Rows go in CallSid order: batches running at once
+// that hold the same two calls (a retry racing its first delivery) then
+// wait for each other's unique-index entries in one order, never in a
+// cycle.
 const insertCallsPostgres = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
   decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
   agent_id, direction, placed_by, end_reason, context, capacity_shard)
@@ -27,6 +30,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
     agent, direction, placed_by, end_reason, context, shard)
 WHERE $20::bigint < 0 OR NOT EXISTS (SELECT 1 FROM call_capacity_shards
   WHERE active > $20::bigint / 32 + CASE WHEN shard < $20::bigint % 32 THEN 1 ELSE 0 END)
+ORDER BY sid
 ON CONFLICT DO NOTHING`
 
 // callRows are calls as the column arrays of insertCallsPostgres.
