@@ -67,7 +67,6 @@ fresh_db() {
 # the kept database, which started empty but for the migrations' seed rows.
 rows_written() {
   if [ "$ENGINE" = postgres ]; then
-    sleep 1 # the server's backends report their counts as they exit
     echo "rows written (insert+update+delete, by table): $(psql_bench "SELECT COALESCE(string_agg(relname || '=' || (n_tup_ins + n_tup_upd + n_tup_del), ' ' ORDER BY relname), '-') FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 AND relname NOT LIKE 'goose%'")"
   else
     python3 - "$1" <<'EOF'
@@ -93,11 +92,22 @@ if [ "$UNSIGNED" = 1 ]; then EXTRA+=(--unsigned --keep); fi
 
 run() { # concurrency duration [args]
   local c=$1 d=$2; shift 2
-  [ "$ENGINE" = postgres ] && fresh_db
+  local syncs=0 xids=0
+  if [ "$ENGINE" = postgres ]; then
+    fresh_db
+    syncs=$(psql_bench 'SELECT wal_sync FROM pg_stat_wal')
+    xids=$(psql_bench 'SELECT txid_snapshot_xmax(txid_current_snapshot())')
+  fi
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   local out
   out=$("$BIN" simulate --webhooks --concurrency "$c" --duration "$d" "${SERVER_ENV[@]}" "${EXTRA[@]}" "$@")
   echo "$out"
+  if [ "$ENGINE" = postgres ]; then
+    sleep 1 # the server's backends report their counts as they exit
+    # Write transactions (transaction ids handed out) against WAL flushes
+    # (fsyncs): how many commits each flush carried.
+    echo "PostgreSQL: $(($(psql_bench 'SELECT txid_snapshot_xmax(txid_current_snapshot())') - xids)) write transactions, $(($(psql_bench 'SELECT wal_sync FROM pg_stat_wal') - syncs)) WAL flushes"
+  fi
   if [ "$UNSIGNED" = 1 ]; then
     local dir
     dir=$(sed -n 's/^server log kept: \(.*\)\/server.log$/\1/p' <<<"$out")
