@@ -83,10 +83,14 @@ func (r *callRows) insert(ctx context.Context, tx *sql.Tx, guardMax int) (int64,
 // holdsSlot reports whether c, stored, holds a capacity slot (active = 1).
 func holdsSlot(c voice.Call) bool { return c.Active && c.Decision == voice.Accept }
 
-// runBatchPostgres runs a batch on the fast path (admitAllPostgres) and,
-// when that cannot decide it exactly, again on the exact path in a new
-// transaction.
+// runBatchPostgres runs a batch in one statement when one shard has room
+// for all of it (admitInOneStatement), else on the fast path
+// (admitAllPostgres) and, when that cannot decide it exactly, again on the
+// exact path in a new transaction.
 func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) error {
+	if done, err := s.admitInOneStatement(ctx, batch); done || err != nil {
+		return err
+	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.admitAllPostgres(ctx, tx, batch) })
 	if !errors.Is(err, errExactPath) {
 		return err

@@ -179,3 +179,34 @@ func TestSweepRacingAdmissionsAtTheCap(t *testing.T) {
 	}
 	checkShards(t, db, live)
 }
+
+// TestRetryUnderTheCapGetsTheStoredAnswer: a retry arriving when the cap
+// is far off (a batch a single statement decides) is answered with the
+// stored call, not stored again, and takes no second slot; so is a
+// retry Twilio sent with another CallSid but the same idempotency key.
+func TestRetryUnderTheCapGetsTheStoredAnswer(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Calls()
+		first := acceptedCall(7000, "idem-7000")
+		got, created, err := s.AdmitCall(ctx, first, capacity(1000, first))
+		if err != nil || !created || got.Decision != voice.Accept {
+			t.Fatalf("first delivery = %s, %v, %v", got.Decision, created, err)
+		}
+		again := first
+		again.TwiML = "<Response>another answer</Response>"
+		other := acceptedCall(7001, "idem-7000") // same idempotency key, another CallSid
+		for _, retry := range []voice.Call{again, other} {
+			got, created, err = s.AdmitCall(ctx, retry, capacity(1000, retry))
+			if err != nil || created || got.CallSID != first.CallSID || got.TwiML != first.TwiML {
+				t.Fatalf("retry %s = %s %q, created %v, %v; want the stored call", retry.CallSID, got.CallSID, got.TwiML, created, err)
+			}
+		}
+		if n := rowCount(t, db, `SELECT COUNT(*) FROM calls`); n != 1 {
+			t.Fatalf("rows = %d, want 1", n)
+		}
+		if n := rowCount(t, db, `SELECT active FROM call_capacity WHERE id = 1`); n != 1 {
+			t.Fatalf("slots taken = %d, want 1", n)
+		}
+	})
+}
