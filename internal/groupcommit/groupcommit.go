@@ -30,6 +30,10 @@ type Options struct {
 	// than one lets batches overlap their commits, where the database can
 	// commit concurrent transactions together.
 	MaxRunning int
+	// OverlapAt is how many requests must be waiting before another batch
+	// starts beside a running one (default 1: at once). A higher value
+	// keeps batches large (fewer transactions) until a queue builds up.
+	OverlapAt int
 	// MaxWaiting is the most requests waiting for a batch (default
 	// 16 x MaxBatch); Do refuses more with ErrOverloaded.
 	MaxWaiting int
@@ -45,6 +49,7 @@ type Group[T any] struct {
 	maxBatch   int
 	maxRunning int
 	maxWaiting int
+	overlapAt  int
 	onPanic    func(v any)
 
 	mu      sync.Mutex
@@ -68,7 +73,7 @@ type request[T any] struct {
 // skip an item whose caller has gone (the item's own context ended) if
 // running it would matter: that caller has already returned.
 func New[T any](opts Options, run func(batch []T) error) *Group[T] {
-	g := &Group[T]{run: run, maxBatch: opts.MaxBatch, maxRunning: opts.MaxRunning, maxWaiting: opts.MaxWaiting, onPanic: opts.OnPanic}
+	g := &Group[T]{run: run, maxBatch: opts.MaxBatch, maxRunning: opts.MaxRunning, maxWaiting: opts.MaxWaiting, overlapAt: max(opts.OverlapAt, 1), onPanic: opts.OnPanic}
 	if g.maxBatch <= 0 {
 		g.maxBatch = 128
 	}
@@ -99,7 +104,7 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 		return ErrOverloaded
 	}
 	g.waiting = append(g.waiting, r)
-	if g.running < g.maxRunning {
+	if g.running == 0 || (g.running < g.maxRunning && len(g.waiting) >= g.overlapAt) {
 		g.running++
 		g.runners.Add(1)
 		go g.runBatches()

@@ -263,3 +263,38 @@ func TestBatchErrorAndPanicReachEveryWaiter(t *testing.T) {
 		t.Fatalf("OnPanic told %d times, want 1", panics.Load())
 	}
 }
+
+// TestOverlapAtKeepsBatchesLarge: beside a running batch, another starts
+// only once OverlapAt requests wait, and it takes them all.
+func TestOverlapAtKeepsBatchesLarge(t *testing.T) {
+	g := newGate()
+	grp := groupcommit.New(groupcommit.Options{MaxRunning: 2, OverlapAt: 3}, g.run)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	do := func(n int) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = grp.Do(ctx, &item{n: n}) }()
+	}
+	do(0)
+	if size := <-g.started; size != 1 {
+		t.Fatalf("first batch of %d, want 1", size)
+	}
+	do(1)
+	do(2)
+	waitFor(t, "two requests to queue", func() bool { return grp.Waiting() == 2 })
+	do(3) // the third waiting request starts a second batch
+	select {
+	case size := <-g.started:
+		if size != 3 {
+			t.Fatalf("second batch of %d, want the 3 waiting", size)
+		}
+	case <-time.After(deadline):
+		t.Fatal("no second batch with 3 requests waiting")
+	}
+	close(g.open)
+	wg.Wait()
+	grp.Wait()
+	if len(g.batches) != 2 {
+		t.Fatalf("batches = %v, want 2", g.batches)
+	}
+}

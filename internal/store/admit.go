@@ -35,6 +35,11 @@ const (
 	// that batches stay large and leave the pool's other connections to
 	// the rest of the server.
 	admitRunningPostgres = 4
+	// admitOverlapAtPostgres is how many admissions must wait before a
+	// batch starts beside a running one: below it they wait for the next
+	// batch, so batches stay large (each is a commit and a WAL flush) until
+	// a queue builds up.
+	admitOverlapAtPostgres = 8
 	// maxAdmitWaiting bounds the admissions waiting for a batch. Beyond
 	// it (the database has stalled, or a burst far above what it commits)
 	// an admission is refused at once with apperr.Unavailable (HTTP 503,
@@ -48,14 +53,15 @@ const (
 
 // newAdmissions is the DB's admission group commit.
 func newAdmissions(db *DB) *groupcommit.Group[*admission] {
-	running := 1
+	running, overlapAt := 1, 1
 	if db.Engine == Postgres {
-		running = admitRunningPostgres
+		running, overlapAt = admitRunningPostgres, admitOverlapAtPostgres
 	}
 	s := &CallStore{db: db}
 	return groupcommit.New(groupcommit.Options{
 		MaxBatch:   maxAdmitBatch,
 		MaxRunning: running,
+		OverlapAt:  overlapAt,
 		MaxWaiting: maxAdmitWaiting,
 		OnPanic:    func(v any) { db.panics.report("admission_batch", v) },
 	}, s.runBatch)
