@@ -116,7 +116,7 @@ func TestLoweredCapIsNeverExceeded(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i := range 12 {
-		if _, err := stores[i%2].MarkCallEnded(ctx, sid(2000+i), t0); err != nil {
+		if _, err := stores[i%2].EndCall(ctx, voice.CallEnd{CallSID: sid(2000 + i), Reason: voice.EndCallerHangup, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestSweepRacingAdmissionsAtTheCap(t *testing.T) {
 				return
 			}
 			if i%3 == 0 {
-				if _, err := stores[(i+1)%2].MarkCallEnded(ctx, c.CallSID, t0); err != nil {
+				if _, err := stores[(i+1)%2].EndCall(ctx, voice.CallEnd{CallSID: c.CallSID, Reason: voice.EndCallerHangup, At: t0}); err != nil {
 					errs <- err
 				}
 			}
