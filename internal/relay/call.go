@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
 
 // Per-call limits.
@@ -102,6 +103,7 @@ type Call struct {
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
 	counts       messageCounts
+	stats        callStats // what the call's details report (stats.go)
 	budget       Budget
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
@@ -112,7 +114,7 @@ type Call struct {
 	// Twilio reader only.
 	msg       twilioMsg
 	scratch   []byte
-	limiter   rateLimiter
+	limiter   tokenbucket.Bucket // Twilio messages: msgRatePerSec sustained, msgBurst at once
 	protoErrs int
 	dropsIn   int
 
@@ -167,12 +169,12 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		scratch:   make([]byte, maxFrameBytes),
 		carry:     make([]byte, 0, FrameBytes),
 		toolsSeen: make(map[string]bool),
-		limiter:   rateLimiter{rate: msgRatePerSec, burst: msgBurst},
+		limiter:   tokenbucket.New(msgRatePerSec, msgBurst),
 		budget:    r.budget,
 		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
-	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
+	c.events.bucket = tokenbucket.New(float64(r.budget.EventsPerSecond), r.budget.EventBurst)
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
 	c.tw = newPeer("twilio", twilioQueueLen, r.budget.QueueBytes, r.pool, r.toTw)
 	c.tw.conn = conn
@@ -348,6 +350,9 @@ func (c *Call) teardown() {
 	c.flushAgentText()
 	c.auditMessageCounts(sess)
 
+	// The measurements are stored before the end is recorded, so whoever
+	// reads the call's details once it has ended finds them.
+	c.saveStats(ctx)
 	why, announce := c.recordEnd(ctx, why)
 	dur := time.Since(c.begin)
 	m := c.r.m

@@ -12,27 +12,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 )
 
-// rateLimiter is a token bucket over Twilio messages: msgRatePerSec
-// sustained, msgBurst at once. Only the Twilio reader uses it.
-type rateLimiter struct {
-	rate, burst float64
-	tokens      float64
-	last        time.Time
-}
-
-func (l *rateLimiter) allow(now time.Time) bool {
-	if l.last.IsZero() {
-		l.last, l.tokens = now, l.burst
-	}
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
-}
-
 // readTwilio is the Twilio socket's reader goroutine.
 func (c *Call) readTwilio() {
 	conn := c.tw.conn
@@ -77,7 +56,7 @@ func (c *Call) readTwilio() {
 		// A mark echo the relay is waiting for is not counted: after a
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
-		if !(text && derr == nil && c.awaitedEcho(&c.msg)) && !c.limiter.allow(now) {
+		if !(text && derr == nil && c.awaitedEcho(&c.msg)) && !c.limiter.Allow(now) {
 			c.violation("more than 100 messages a second")
 			return
 		}
@@ -188,6 +167,7 @@ func (c *Call) onStart(m *twilioMsg) bool {
 	c.streamSID = m.Start.StreamSID
 	c.streamSIDb = []byte(m.Start.StreamSID)
 	c.mu.Unlock()
+	c.stats.started(time.Now())
 	if calls := c.r.Calls; calls != nil {
 		c.wg.Add(1)
 		go c.contain("stream_started", func() {
