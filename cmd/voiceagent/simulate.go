@@ -62,6 +62,9 @@ Load benchmark (the server runs as a separate process: this binary's
                          upgrades) at full speed from another client address
                          (X-Forwarded-For 198.51.100.7; a child server is
                          started trusting the generator as a proxy)
+  --unsigned             with --webhooks: the same requests without a
+                         signature (every one refused; what refused traffic
+                         costs)
   --soak --calls N --call-length D --duration D --every D
                          churn calls (N at a time, each D long) and
                          sample the server's goroutines, heap and RSS
@@ -88,6 +91,7 @@ type simFlags struct {
 	modelDelta                time.Duration
 	rps, concurrency          int
 	flood                     int
+	unsigned                  bool
 	serverURL                 string
 	serverPID                 int
 	serverEnv                 multiFlag
@@ -128,6 +132,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.IntVar(&f.rps, "rps", 0, "")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "")
 	fs.IntVar(&f.flood, "flood", 0, "")
+	fs.BoolVar(&f.unsigned, "unsigned", false, "")
 	fs.StringVar(&f.serverURL, "server-url", "", "")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "")
 	fs.Var(&f.serverEnv, "server-env", "")

@@ -123,7 +123,7 @@ func runWebhookLoad(ctx context.Context, f simFlags, getenv func(string) string,
 	}
 	defer stop()
 	rep, err := load.Webhooks(ctx, target, pid, load.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration,
-		Flood: f.flood, FloodIP: "198.51.100.7"})
+		Flood: f.flood, FloodIP: "198.51.100.7", Unsigned: f.unsigned})
 	if err != nil {
 		return err
 	}

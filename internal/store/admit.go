@@ -3,134 +3,124 @@ package store
 import (
 	"context"
 	"database/sql"
-	"sync"
+	"errors"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/groupcommit"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
-// admitBatch is group commit for admissions, on both engines. On SQLite
-// each commit writes every page the insert touched (the row, its indexes,
-// the capacity counter) to the WAL, and that write was most of an
-// admission's cost. On PostgreSQL every admission locked the one capacity
-// counter row (call_capacity, FOR UPDATE) for a round trip and a commit,
-// so admissions queued on commit latency (about 600-960 a second, issue
-// 16). So admissions that arrive while one batch is being committed wait,
-// and the first of them then runs them all (up to maxAdmitBatch) in one
-// transaction, taking the counter row once (and hands the lead to the next
-// waiting admission, so no request serves others for long). Order is
-// kept, so capacity is decided exactly as one by one, and across
-// PostgreSQL instances the row lock still orders the batches. If a batch
-// fails, each of its admissions runs again on its own, so one bad request
-// cannot fail the others.
+// Admissions are group-committed on both engines (groupcommit.Group): the
+// admissions that arrive while a batch commits wait and then share the
+// next transaction. On SQLite each commit writes every page the inserts
+// touched (rows, indexes, the capacity counter) to the WAL, and that write
+// was most of an admission's cost; one batch runs at a time, under the
+// writer lock. On PostgreSQL a commit waits for its WAL flush; batches run
+// several at once on different capacity shards (admit_postgres.go), so
+// their commits overlap and PostgreSQL flushes them together. Order is
+// kept within a batch, so capacity is decided exactly as one by one. If a
+// batch fails, each of its admissions runs again on its own, so one bad
+// request cannot fail the others.
 //
 // No lock is held while waiting for a connection except SQLite's writer
-// lock, which no connection holder ever waits for (STYLE.md habit 17):
-// mu only guards the queue, and waiting admissions hold nothing.
-type admitBatch struct {
-	mu      sync.Mutex
-	running bool // a leader is running a batch
-	pending []*admission
+// lock, which no connection holder ever waits for (STYLE.md habit 17): the
+// group's mutex only guards its queue, and waiting admissions hold nothing.
+const (
+	// maxAdmitBatch bounds one batch (its INSERT's size; on SQLite the
+	// writer lock's hold).
+	maxAdmitBatch = 128
+	// admitRunningPostgres is how many PostgreSQL batches run at once:
+	// enough to overlap commits (each waits for a WAL flush), few enough
+	// that batches stay large and leave the pool's other connections to
+	// the rest of the server.
+	admitRunningPostgres = 4
+	// admitOverlapAtPostgres is how many admissions must wait before a
+	// batch starts beside a running one: below it they wait for the next
+	// batch, so batches stay large (each is a commit and a WAL flush) until
+	// a queue builds up.
+	admitOverlapAtPostgres = 8
+	// maxAdmitWaiting bounds the admissions waiting for a batch. Beyond
+	// it (the database has stalled, or a burst far above what it commits)
+	// an admission is refused at once with apperr.Unavailable (HTTP 503,
+	// so Twilio retries or uses the number's fallback) instead of queueing
+	// without limit.
+	maxAdmitWaiting = 1024
+	// admitBatchTimeout bounds a PostgreSQL batch, which does not end with
+	// any one request's context (others wait on it).
+	admitBatchTimeout = 15 * time.Second
+)
+
+// newAdmissions is the DB's admission group commit.
+func newAdmissions(db *DB) *groupcommit.Group[*admission] {
+	running, overlapAt := 1, 1
+	if db.Engine == Postgres {
+		running, overlapAt = admitRunningPostgres, admitOverlapAtPostgres
+	}
+	s := &CallStore{db: db}
+	return groupcommit.New(groupcommit.Options{
+		MaxBatch:   maxAdmitBatch,
+		MaxRunning: running,
+		OverlapAt:  overlapAt,
+		MaxWaiting: maxAdmitWaiting,
+		OnPanic:    func(v any) { db.panics.report("admission_batch", v) },
+	}, s.runBatch)
 }
 
-// maxAdmitBatch bounds one batch: the counter row's lock is held for the
-// batch's round trips, and admissions of other instances wait for it.
-const maxAdmitBatch = 128
+// errAdmissionsOverloaded is AdmitCall's answer when maxAdmitWaiting
+// admissions are already waiting.
+var errAdmissionsOverloaded = apperr.Wrap(groupcommit.ErrOverloaded, apperr.Unavailable, "too many calls arriving at once; try again")
 
-// admitBatchTimeout bounds a PostgreSQL batch, which does not end with its
-// leader's request (the others wait on it).
-const admitBatchTimeout = 15 * time.Second
-
-func (b *admitBatch) admit(s *CallStore, a admission) (voice.Call, bool, error) {
-	a.wake = make(chan struct{}, 1)
-	b.mu.Lock()
-	b.pending = append(b.pending, &a)
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	if !lead {
-		<-a.wake // done by a leader, or asked to lead
-	}
-	if !a.done {
-		b.lead(s, &a)
-	}
-	if err := a.ctx.Err(); err != nil && !a.created {
-		return voice.Call{}, false, err
-	}
-	if a.err != nil {
-		return s.admitOne(admission{ctx: a.ctx, call: a.call, capacity: a.capacity})
+// admit runs a through the group commit. Its context ending while it waits
+// answers ctx's error at once; the admission was then either not run or
+// run by a batch already under way (a retry of the same CallSid then
+// finds it stored and gets the same answer).
+func (db *DB) admit(ctx context.Context, s *CallStore, a *admission) (voice.Call, bool, error) {
+	err := db.admissions.Do(ctx, a)
+	switch {
+	case errors.Is(err, groupcommit.ErrOverloaded):
+		return voice.Call{}, false, errAdmissionsOverloaded
+	case err != nil && ctx.Err() != nil:
+		return voice.Call{}, false, ctx.Err()
+	case err != nil:
+		return s.admitOne(admission{ctx: ctx, call: a.call, capacity: a.capacity})
+	case !a.ran:
+		return voice.Call{}, false, ctx.Err() // skipped: its context had ended
 	}
 	return a.out, a.created, nil
 }
 
-// lead runs the oldest pending admissions (self first among them) in one
-// batch, then wakes them and passes the lead on to the first admission
-// still waiting.
-func (b *admitBatch) lead(s *CallStore, self *admission) {
-	b.mu.Lock()
-	n := min(len(b.pending), maxAdmitBatch)
-	batch := append([]*admission(nil), b.pending[:n]...)
-	b.pending = append(b.pending[:0], b.pending[n:]...)
-	b.mu.Unlock()
-
-	unlock := s.db.lockWrites()
-	s.runBatch(self.ctx, batch)
-	unlock()
-
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].wake <- struct{}{}
-	} else {
-		b.running = false
-	}
-	b.mu.Unlock()
-	for _, a := range batch {
-		if a != self {
-			a.wake <- struct{}{}
-		}
-	}
-}
-
-// runBatch runs a batch in one transaction; on SQLite the caller holds
-// writeMu. A request whose context ended while queued is not run. The
-// transaction does not end with the leader's context: the others are
-// waiting on it.
-func (s *CallStore) runBatch(ctx context.Context, batch []*admission) {
-	txCtx := context.WithoutCancel(ctx)
+// runBatch runs one batch in one transaction (on SQLite under the writer
+// lock). An admission whose context ended while it waited is skipped. The
+// transaction ends with no request's context: the batch's others wait on
+// it.
+func (s *CallStore) runBatch(batch []*admission) error {
 	if s.db.Engine == Postgres {
-		var cancel context.CancelFunc
-		txCtx, cancel = context.WithTimeout(txCtx, admitBatchTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), admitBatchTimeout)
 		defer cancel()
+		return s.runBatchPostgres(ctx, batch)
 	}
-	if s.db.Engine == Postgres {
-		err := s.runBatchPostgres(txCtx, batch)
-		for _, a := range batch {
-			a.err, a.done = err, true
-		}
-		return
-	}
+	ctx := context.Background()
 	slots := &slotCount{}
-	err := s.db.inTxLocked(txCtx, func(tx *sql.Tx) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, a := range batch {
 			if a.ctx.Err() != nil {
 				continue // answered with its context's error
 			}
-			if err := s.admitInTx(txCtx, tx, a, slots); err != nil {
+			if err := s.admitInTx(ctx, tx, a, slots); err != nil {
 				return err
 			}
+			a.ran = true
 		}
 		return nil
 	})
-	for _, a := range batch {
-		a.err, a.done = err, true
-	}
 }
 
-// slotCount is the capacity counter as one transaction sees it: read (and,
-// on PostgreSQL, locked) once, then kept in step with the transaction's
-// own inserts and frees, so the admissions of a batch after the first
-// cost no counter read. The lock makes that exact: nobody else changes the
-// counter until the transaction ends.
+// slotCount is the SQLite capacity counter as one transaction sees it:
+// read once, then kept in step with the transaction's own inserts, so the
+// admissions of a batch after the first cost no counter read. The writer
+// lock makes that exact: nobody else changes the counter until the
+// transaction ends.
 type slotCount struct {
 	known bool
 	n     int64
@@ -144,27 +134,20 @@ func (sc *slotCount) inserted(c voice.Call) {
 	}
 }
 
-// Capacity queries: the call_capacity row is kept equal to the number of
+// capacitySQLite reads the call_capacity row, kept equal to the number of
 // rows with active = 1 by triggers (migration 00700), so an admission
 // reads one row (once per batch), under the cap and at it alike. Stale
 // slots are freed by a background sweep (FreeStaleSlots), never by an
 // admission, so a busy answer at the cap costs no scan of the live calls
-// and does not grow with the cap. FOR UPDATE
-// serialises admissions across PostgreSQL instances.
-const (
-	capacitySQLite   = `SELECT active FROM call_capacity WHERE id = 1`
-	capacityPostgres = `SELECT active FROM call_capacity WHERE id = 1 FOR UPDATE`
-)
+// and does not grow with the cap. PostgreSQL decides capacity on shards
+// instead (capacity_shards.go).
+const capacitySQLite = `SELECT active FROM call_capacity WHERE id = 1`
 
-// full reports whether every capacity slot is taken, from the counter row
-// alone.
+// full reports whether every capacity slot is taken, from the SQLite
+// counter row alone.
 func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capacity, slots *slotCount) (bool, error) {
 	if !slots.known {
-		q := capacitySQLite
-		if s.db.Engine == Postgres {
-			q = capacityPostgres
-		}
-		st, err := s.db.txStmt(ctx, tx, q)
+		st, err := s.db.txStmt(ctx, tx, capacitySQLite)
 		if err != nil {
 			return false, translate(err, "call capacity")
 		}
@@ -174,4 +157,57 @@ func (s *CallStore) full(ctx context.Context, tx *sql.Tx, capacity *voice.Capaci
 		slots.known = true
 	}
 	return slots.n >= int64(capacity.Max), nil
+}
+
+// admitOne runs one admission in its own transaction (after its batch
+// failed). A delivery of the same call stored concurrently is no error:
+// the insert does nothing on a duplicate and the stored call is the
+// answer.
+func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
+	var err error
+	if s.db.Engine == Postgres {
+		err = s.db.InTx(a.ctx, func(tx *sql.Tx) error {
+			return s.admitEachPostgres(a.ctx, tx, []*admission{&a})
+		})
+	} else {
+		err = s.db.InTx(a.ctx, func(tx *sql.Tx) error {
+			return s.admitInTx(a.ctx, tx, &a, &slotCount{})
+		})
+	}
+	if err != nil {
+		return voice.Call{}, false, err
+	}
+	return a.out, a.created, nil
+}
+
+// admitInTx is one SQLite admission: c (or its overflow when capacity is
+// full) inserted, or the stored call when this is a retry. The insert
+// comes first and does nothing on a duplicate CallSid or idempotency key,
+// so a new call, the common case, costs no lookup.
+func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slots *slotCount) error {
+	c := a.call
+	if a.capacity != nil && c.Decision == voice.Accept {
+		full, err := s.full(ctx, tx, a.capacity, slots)
+		if err != nil {
+			return err
+		}
+		if full {
+			c = a.capacity.Overflow
+		}
+	}
+	inserted, err := s.insert(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	if inserted {
+		slots.inserted(c)
+		a.out, a.created = c, true
+		return nil
+	}
+	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
+	if err != nil {
+		return err
+	}
+	a.out = existing
+	return nil
 }

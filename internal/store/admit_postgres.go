@@ -10,124 +10,214 @@ import (
 )
 
 // insertCallsPostgres stores a batch of calls in one statement (one round
-// trip), each array holding one column in batch order.
+// trip), each array holding one column in batch order. Unless $20 is
+// negative (no call in the batch took a slot on the fast path) it stores
+// nothing when some capacity shard holds more than its share of max ($20):
+// a slot taken on a shard's own room is exact only when none is over (see
+// capacity_shards.go). Rows go in CallSid order: batches running at once
+// that hold the same two calls (a retry racing its first delivery) then
+// wait for each other's unique-index entries in one order, never in a
+// cycle.
 const insertCallsPostgres = `INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
   decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
-  agent_id, direction, placed_by, end_reason, context)
+  agent_id, direction, placed_by, end_reason, context, capacity_shard)
 SELECT sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, NULLIF(idem, ''), created, created,
-  agent, direction, placed_by, end_reason, context
+  agent, direction, placed_by, end_reason, context, shard
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-  $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+  $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+  $19::int[])
   AS t(sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, idem, created,
-    agent, direction, placed_by, end_reason, context)
+    agent, direction, placed_by, end_reason, context, shard)
+WHERE $20::bigint < 0 OR NOT EXISTS (SELECT 1 FROM call_capacity_shards
+  WHERE active > $20::bigint / 32 + CASE WHEN shard < $20::bigint % 32 THEN 1 ELSE 0 END)
+ORDER BY sid
 ON CONFLICT DO NOTHING`
 
-// errBatchHadRetries rolls back a one-statement batch in which some call
-// was already stored (a retry): its slot was counted as taken, so the
-// batch runs again admission by admission.
-var errBatchHadRetries = errors.New("admission batch holds a retry")
+// callRows are calls as the column arrays of insertCallsPostgres.
+type callRows struct {
+	sid, acct, from, to, country, name, decision, reason, status, twiml, idem []string
+	agent, direction, placedBy, endReason, context                            []string
+	active, created                                                           []int64
+	shard                                                                     []int32
+}
 
-// admitAllPostgres is a PostgreSQL batch in four round trips whatever its
-// size: lock and read the counter, decide every admission in order in Go
-// (as if each were a new call), insert them all in one statement, commit.
-// Decisions are exact when every row was new, the common case; when one
-// was already stored (a retry, or the same call twice in the batch) the
-// transaction is rolled back and the caller runs the batch one by one,
-// which reads the stored answer for those.
-func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*admission) error {
-	slots := &slotCount{}
-	var cols struct {
-		sid, acct, from, to, country, name, decision, reason, status, twiml, idem []string
-		agent, direction, placedBy, endReason, context                            []string
-		active, created                                                           []int64
+func (r *callRows) add(c voice.Call, shard int) {
+	active := int64(0)
+	if holdsSlot(c) {
+		active = 1
 	}
+	r.sid = append(r.sid, c.CallSID)
+	r.acct = append(r.acct, c.AccountSID)
+	r.from = append(r.from, c.From)
+	r.to = append(r.to, c.To)
+	r.country = append(r.country, c.FromCountry)
+	r.name = append(r.name, c.CallerName)
+	r.decision = append(r.decision, string(c.Decision))
+	r.reason = append(r.reason, c.Reason)
+	r.status = append(r.status, c.Status)
+	r.active = append(r.active, active)
+	r.twiml = append(r.twiml, c.TwiML)
+	r.idem = append(r.idem, c.IdempotencyKey)
+	r.created = append(r.created, Millis(c.CreatedAt))
+	r.agent = append(r.agent, c.AgentID)
+	r.direction = append(r.direction, string(directionOf(c)))
+	r.placedBy = append(r.placedBy, c.PlacedBy)
+	r.endReason = append(r.endReason, string(c.EndReason))
+	r.context = append(r.context, c.Context)
+	r.shard = append(r.shard, int32(shard))
+}
+
+// insert stores the rows and returns how many were new. guardMax is the
+// max whose shares no shard may exceed, or -1.
+func (r *callRows) insert(ctx context.Context, tx *sql.Tx, guardMax int) (int64, error) {
+	res, err := tx.ExecContext(ctx, insertCallsPostgres, r.sid, r.acct, r.from, r.to, r.country, r.name,
+		r.decision, r.reason, r.status, r.active, r.twiml, r.idem, r.created,
+		r.agent, r.direction, r.placedBy, r.endReason, r.context, r.shard, guardMax)
+	if err != nil {
+		return 0, translate(err, "call")
+	}
+	n, err := res.RowsAffected()
+	return n, translate(err, "call")
+}
+
+// holdsSlot reports whether c, stored, holds a capacity slot (active = 1).
+func holdsSlot(c voice.Call) bool { return c.Active && c.Decision == voice.Accept }
+
+// runBatchPostgres runs a batch in one statement when one shard has room
+// for all of it (admitInOneStatement), else on the fast path
+// (admitAllPostgres) and, when that cannot decide it exactly, again on the
+// exact path in a new transaction.
+func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) error {
+	if done, err := s.admitInOneStatement(ctx, batch); done || err != nil {
+		return err
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error { return s.admitAllPostgres(ctx, tx, batch) })
+	if !errors.Is(err, errExactPath) {
+		return err
+	}
+	for _, a := range batch {
+		a.out, a.created, a.ran = voice.Call{}, false, false
+	}
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.admitEachPostgres(ctx, tx, batch) })
+	if err != nil {
+		return fmt.Errorf("admission batch, exact path: %w", err)
+	}
+	return nil
+}
+
+// admitAllPostgres is the fast path: a batch in four round trips whatever
+// its size (the shard lock, one INSERT, and the transaction's begin and
+// commit): the batch's capped admissions take slots on shards locked with
+// SKIP LOCKED, decided in order in Go as if each were a new call, and
+// every call is inserted in one statement. It returns errExactPath, which
+// rolls the transaction back, when the batch is not decided exactly this
+// way: a call was already stored (a retry, or the same call twice in the
+// batch), the admissions ask for different caps or a slot without a cap,
+// the room is held by other transactions, or a shard is over its share.
+func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*admission) error {
+	max, need := -1, int64(0)
 	var live []*admission
 	for _, a := range batch {
 		if a.ctx.Err() != nil {
 			continue // answered with its context's error
 		}
-		c := a.call
-		if a.capacity != nil && c.Decision == voice.Accept {
-			full, err := s.full(ctx, tx, a.capacity, slots)
-			if err != nil {
-				return err
+		switch {
+		case a.capacity != nil && a.call.Decision == voice.Accept:
+			if max >= 0 && a.capacity.Max != max {
+				return errExactPath
 			}
-			if full {
-				c = a.capacity.Overflow
-			}
+			max = a.capacity.Max
+			need++
+		case holdsSlot(a.call):
+			return errExactPath // a slot without a cap: placed under every shard's lock
 		}
-		slots.inserted(c)
-		active := int64(0)
-		if c.Active && c.Decision == voice.Accept {
-			active = 1
-		}
-		cols.sid = append(cols.sid, c.CallSID)
-		cols.acct = append(cols.acct, c.AccountSID)
-		cols.from = append(cols.from, c.From)
-		cols.to = append(cols.to, c.To)
-		cols.country = append(cols.country, c.FromCountry)
-		cols.name = append(cols.name, c.CallerName)
-		cols.decision = append(cols.decision, string(c.Decision))
-		cols.reason = append(cols.reason, c.Reason)
-		cols.status = append(cols.status, c.Status)
-		cols.active = append(cols.active, active)
-		cols.twiml = append(cols.twiml, c.TwiML)
-		cols.idem = append(cols.idem, c.IdempotencyKey)
-		cols.created = append(cols.created, Millis(c.CreatedAt))
-		cols.agent = append(cols.agent, c.AgentID)
-		cols.direction = append(cols.direction, string(directionOf(c)))
-		cols.placedBy = append(cols.placedBy, c.PlacedBy)
-		cols.endReason = append(cols.endReason, string(c.EndReason))
-		cols.context = append(cols.context, c.Context)
-		a.out = c
 		live = append(live, a)
 	}
 	if len(live) == 0 {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, insertCallsPostgres, cols.sid, cols.acct, cols.from, cols.to, cols.country, cols.name,
-		cols.decision, cols.reason, cols.status, cols.active, cols.twiml, cols.idem, cols.created,
-		cols.agent, cols.direction, cols.placedBy, cols.endReason, cols.context)
-	if err != nil {
-		return translate(err, "call")
+	held := &heldShards{}
+	if need > 0 {
+		var err error
+		if held, err = s.claimShards(ctx, tx, max, need); err != nil {
+			return err
+		}
 	}
-	n, err := res.RowsAffected()
+	guard := -1
+	var rows callRows
+	for _, a := range live {
+		c, shard := a.call, 0
+		if a.capacity != nil && c.Decision == voice.Accept {
+			if sh, ok := held.take(); ok {
+				shard, guard = sh, max
+			} else {
+				c = a.capacity.Overflow
+			}
+		}
+		if holdsSlot(c) && guard < 0 {
+			return errExactPath // an overflow that holds a slot: not ours to place
+		}
+		rows.add(c, shard)
+		a.out = c
+	}
+	n, err := rows.insert(ctx, tx, guard)
 	if err != nil {
-		return translate(err, "call")
+		return err
 	}
 	if n != int64(len(live)) {
-		return errBatchHadRetries
+		return errExactPath
 	}
 	for _, a := range live {
-		a.created = true
+		a.created, a.ran = true, true
 	}
 	return nil
 }
 
-// runBatchPostgres runs a batch in one statement (admitAllPostgres) and,
-// when it held a retry, again admission by admission in a new transaction.
-func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) error {
-	err := s.db.inTxLocked(ctx, func(tx *sql.Tx) error { return s.admitAllPostgres(ctx, tx, batch) })
-	if !errors.Is(err, errBatchHadRetries) {
-		return err
-	}
+// admitEachPostgres is the exact path: every shard locked in order, then
+// each admission in turn inserted (one statement each) or, when its call
+// is already stored, answered with the stored call; the total is kept in
+// step, so capacity is decided exactly as one by one.
+func (s *CallStore) admitEachPostgres(ctx context.Context, tx *sql.Tx, batch []*admission) error {
+	var shards *allShards
 	for _, a := range batch {
-		a.out, a.created = voice.Call{}, false
-	}
-	err = s.db.inTxLocked(ctx, func(tx *sql.Tx) error {
-		slots := &slotCount{}
-		for _, a := range batch {
-			if a.ctx.Err() != nil {
-				continue
-			}
-			if err := s.admitInTx(ctx, tx, a, slots); err != nil {
+		if a.ctx.Err() != nil {
+			continue
+		}
+		c, shard := a.call, 0
+		if c.Decision == voice.Accept && (a.capacity != nil || holdsSlot(c)) && shards == nil {
+			var err error
+			if shards, err = lockAllShards(ctx, tx); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("admission batch, one by one: %w", err)
+		switch {
+		case a.capacity != nil && c.Decision == voice.Accept:
+			if shards.full(a.capacity.Max) {
+				c = a.capacity.Overflow
+			} else {
+				shard = shards.pick(a.capacity.Max)
+			}
+		case holdsSlot(c):
+			shard = shards.pick(-1)
+		}
+		var rows callRows
+		rows.add(c, shard)
+		n, err := rows.insert(ctx, tx, -1)
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			if holdsSlot(c) {
+				shards.took(shard)
+			}
+			a.out, a.created, a.ran = c, true, true
+			continue
+		}
+		existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		a.out, a.ran = existing, true
 	}
 	return nil
 }

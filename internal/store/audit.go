@@ -17,8 +17,22 @@ func (db *DB) Audit() *AuditStore { return &AuditStore{db: db} }
 
 var _ audit.Store = (*AuditStore)(nil)
 
-// InsertAuditEvents writes a batch in one transaction.
+// insertAuditPostgres writes a batch of audit events in one statement (one
+// round trip whatever the batch's size), each array one column, in batch
+// order.
+const insertAuditPostgres = `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at)
+SELECT t, sev, actor, ip, sid, detail, at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
+  AS e(t, sev, actor, ip, sid, detail, at, n)
+ORDER BY n`
+
+// InsertAuditEvents writes a batch in one transaction (on PostgreSQL in
+// one statement: a round trip per event was most of the audit writer's
+// cost on the webhook path).
 func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) error {
+	if s.db.Engine == Postgres {
+		return s.insertAuditPostgres(ctx, evs)
+	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := s.db.txStmt(ctx, tx, `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 		if err != nil {
@@ -37,6 +51,27 @@ func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) e
 		}
 		return nil
 	})
+}
+
+func (s *AuditStore) insertAuditPostgres(ctx context.Context, evs []audit.Event) error {
+	var typ, sev, actor, ip, sid, detail []string
+	var at []int64
+	for _, ev := range evs {
+		d := []byte("{}")
+		if len(ev.Detail) > 0 {
+			var err error
+			if d, err = json.Marshal(ev.Detail); err != nil {
+				return fmt.Errorf("encode audit detail: %w", err)
+			}
+		}
+		typ, sev, actor = append(typ, ev.Type), append(sev, ev.Severity), append(actor, ev.Actor)
+		ip, sid, detail = append(ip, ev.RemoteIP), append(sid, ev.CallSID), append(detail, string(d))
+		at = append(at, Millis(ev.Time))
+	}
+	if _, err := s.db.SQL.ExecContext(ctx, insertAuditPostgres, typ, sev, actor, ip, sid, detail, at); err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
+	}
+	return nil
 }
 
 // ListAuditEvents returns events of the given type (all when empty) in the

@@ -73,11 +73,11 @@ func (s *CallStore) FindCall(ctx context.Context, callSID, idempotencyKey string
 
 // AdmitCall stores c unless it is already stored, checking capacity in the
 // same transaction when asked. A concurrent delivery of the same call
-// that wins the insert is returned as the stored call. Admissions that
-// arrive while a batch is being committed are committed together (see
-// admitBatch in admit.go).
+// that wins the insert is returned as the stored call. Admissions are
+// group-committed (see admit.go); when too many wait already, the answer
+// is apperr.Unavailable at once.
 func (s *CallStore) AdmitCall(ctx context.Context, c voice.Call, capacity *voice.Capacity) (voice.Call, bool, error) {
-	return s.db.admissions.admit(s, admission{ctx: ctx, call: c, capacity: capacity})
+	return s.db.admit(ctx, s, &admission{ctx: ctx, call: c, capacity: capacity})
 }
 
 // admission is one AdmitCall request and, once run, its outcome.
@@ -88,54 +88,7 @@ type admission struct {
 
 	out     voice.Call
 	created bool
-	err     error
-	done    bool          // run (or skipped), by the batch's leader
-	wake    chan struct{} // told once: done, or lead the next batch
-}
-
-// admitOne runs one admission in its own transaction. A delivery of the
-// same call stored concurrently is no error: the insert does nothing on
-// a duplicate and the stored call is the answer.
-func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
-	err := s.db.InTx(a.ctx, func(tx *sql.Tx) error {
-		return s.admitInTx(a.ctx, tx, &a, &slotCount{})
-	})
-	if err != nil {
-		return voice.Call{}, false, err
-	}
-	return a.out, a.created, nil
-}
-
-// admitInTx is the admission itself: c (or its overflow when capacity is
-// full) inserted, or the stored call when this is a retry. The insert
-// comes first and does nothing on a duplicate CallSid or idempotency key,
-// so a new call, the common case, costs no lookup.
-func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slots *slotCount) error {
-	c := a.call
-	if a.capacity != nil && c.Decision == voice.Accept {
-		full, err := s.full(ctx, tx, a.capacity, slots)
-		if err != nil {
-			return err
-		}
-		if full {
-			c = a.capacity.Overflow
-		}
-	}
-	inserted, err := s.insert(ctx, tx, c)
-	if err != nil {
-		return err
-	}
-	if inserted {
-		slots.inserted(c)
-		a.out, a.created = c, true
-		return nil
-	}
-	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
-	if err != nil {
-		return err
-	}
-	a.out = existing
-	return nil
+	ran     bool // decided by a batch (false: skipped, its context had ended)
 }
 
 func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem string) (voice.Call, error) {

@@ -24,6 +24,9 @@ WHERE active = 1 AND ((answered_at IS NULL AND created_at <= $1) OR (answered_at
 // admissions of every instance; on SQLite it takes the writer lock like
 // any write.
 func (s *CallStore) FreeStaleSlots(ctx context.Context, pendingBefore, liveBefore time.Time) (int64, error) {
+	if s.db.Engine == Postgres {
+		return s.freeStaleSlotsPostgres(ctx, pendingBefore, liveBefore)
+	}
 	var freed int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, freeStaleSlots, Millis(pendingBefore), Millis(liveBefore))
@@ -36,4 +39,50 @@ func (s *CallStore) FreeStaleSlots(ctx context.Context, pendingBefore, liveBefor
 		return nil
 	})
 	return freed, err
+}
+
+// freeStaleSlotsPostgres frees stale slots one capacity shard at a time,
+// in shard order, in one transaction: each statement locks the one shard
+// whose calls it frees, so the sweep takes shards in the same order as an
+// admission on the exact path and the two cannot deadlock. The shards
+// with a stale slot are found first by a plain read (usually none).
+func (s *CallStore) freeStaleSlotsPostgres(ctx context.Context, pendingBefore, liveBefore time.Time) (int64, error) {
+	var shards []int
+	rows, err := s.db.SQL.QueryContext(ctx, `SELECT DISTINCT capacity_shard FROM calls
+WHERE active = 1 AND ((answered_at IS NULL AND created_at <= $1) OR (answered_at IS NOT NULL AND answered_at <= $2))
+ORDER BY capacity_shard`, Millis(pendingBefore), Millis(liveBefore))
+	if err != nil {
+		return 0, translate(err, "call capacity")
+	}
+	for rows.Next() {
+		var shard int
+		if err := rows.Scan(&shard); err != nil {
+			rows.Close()
+			return 0, translate(err, "call capacity")
+		}
+		shards = append(shards, shard)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(shards) == 0 {
+		return 0, translate(err, "call capacity")
+	}
+	var freed int64
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, shard := range shards {
+			res, err := tx.ExecContext(ctx, freeStaleSlots+` AND capacity_shard = $3`, Millis(pendingBefore), Millis(liveBefore), shard)
+			if err != nil {
+				return translate(err, "call capacity")
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return translate(err, "call capacity")
+			}
+			freed += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return freed, nil
 }

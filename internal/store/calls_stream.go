@@ -37,6 +37,11 @@ func (s *CallStore) ClaimStreamSlot(ctx context.Context, callSID string, capacit
 			granted = true
 			return nil
 		}
+		if s.db.Engine == Postgres {
+			ok, err := s.reclaimSlotPostgres(ctx, tx, callSID, capacity, at)
+			granted = ok
+			return err
+		}
 		if capacity != nil {
 			full, err := s.full(ctx, tx, capacity, &slotCount{})
 			if err != nil || full {
@@ -51,4 +56,28 @@ WHERE call_sid = $1 AND active = 0`, callSID, Millis(at)); err != nil {
 		return nil
 	})
 	return granted && err == nil, err
+}
+
+// reclaimSlotPostgres gives a call back a slot on PostgreSQL: under every
+// shard's lock (a rare path: only a call whose pending slot was swept), on
+// the shard with the most room, unless max slots are taken.
+func (s *CallStore) reclaimSlotPostgres(ctx context.Context, tx *sql.Tx, callSID string, capacity *voice.Capacity, at time.Time) (bool, error) {
+	shards, err := lockAllShards(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	max := -1
+	if capacity != nil {
+		if shards.full(capacity.Max) {
+			return false, nil
+		}
+		max = capacity.Max
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE calls SET active = 1, capacity_shard = $3, answered_at = COALESCE(answered_at, $2), updated_at = $2
+WHERE call_sid = $1 AND active = 0`, callSID, Millis(at), shards.pick(max))
+	if err != nil {
+		return false, translate(err, "call")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, translate(err, "call")
 }

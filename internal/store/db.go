@@ -28,6 +28,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/groupcommit"
 	"github.com/voiceagent/voiceagent/migrations"
 )
 
@@ -66,7 +67,7 @@ type DB struct {
 	warmers     sync.WaitGroup  // their goroutines, waited for by Close
 	stmtsClosed bool
 
-	admissions admitBatch // group commit of AdmitCall (admit.go)
+	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
@@ -133,6 +134,7 @@ func openSQLite(ctx context.Context, path string, tempDirs []string) (*DB, error
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db := &DB{SQL: sdb, Engine: SQLite, TempInMemory: temp != "", stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	db.admissions = newAdmissions(db)
 	go db.runCheckpoints()
 	return db, nil
 }
@@ -152,7 +154,9 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		// The pgx error text can hold the host and user, never the password.
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &DB{SQL: sdb, Engine: Postgres, URL: url}, nil
+	db := &DB{SQL: sdb, Engine: Postgres, URL: url}
+	db.admissions = newAdmissions(db)
+	return db, nil
 }
 
 // Migrate applies every pending migration of this engine, each in its own
@@ -183,9 +187,12 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
-// Close stops the background checkpoints, closes the cached statements
-// and the pool.
+// Close stops the background checkpoints, waits for the admission
+// batches under way, closes the cached statements and the pool.
 func (db *DB) Close() error {
+	if db.admissions != nil {
+		db.admissions.Wait()
+	}
 	db.closeOnce.Do(func() {
 		if db.stopCheckpoints != nil {
 			close(db.stopCheckpoints)

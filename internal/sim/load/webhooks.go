@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/sim"
 )
 
@@ -30,6 +29,9 @@ type WebhookOptions struct {
 	// as a proxy, so the flood is another client than the signed calls).
 	Flood   int
 	FloodIP string
+	// Unsigned sends the same requests without a signature: every one is
+	// refused, which measures what refused traffic costs (webhooks_refused.go).
+	Unsigned bool
 }
 
 // WebhookReport is the outcome of a webhook load run.
@@ -121,7 +123,7 @@ func Webhooks(ctx context.Context, t sim.Target, pid int, o WebhookOptions) (*We
 			for range slots {
 				n := seq.Add(1)
 				p := t.CallParams(fmt.Sprintf("+1555%07d", n%10000000), t.CalledNumber)
-				req, err := fake.SignedRequest(ctx, http.MethodPost, t.BaseURL, t.PublicURL, "/voice/incoming", t.AuthToken, p)
+				req, err := incomingRequest(ctx, t, p, o.Unsigned)
 				if err != nil {
 					errs++
 					continue
@@ -171,8 +173,8 @@ func Webhooks(ctx context.Context, t sim.Target, pid int, o WebhookOptions) (*We
 // Print writes the report.
 func (r *WebhookReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s\n", r.Machine)
-	fmt.Fprintf(w, "signed POST /voice/incoming, each a new call: %d requests in %s = %.0f req/s (concurrency %d, rate cap %d)\n",
-		r.Requests, r.Wall.Round(time.Millisecond), r.RPS(), r.Options.Concurrency, r.Options.RPS)
+	fmt.Fprintf(w, "%s POST /voice/incoming, each a new call: %d requests in %s = %.0f req/s (concurrency %d, rate cap %d)\n",
+		signedOrNot(r.Options.Unsigned), r.Requests, r.Wall.Round(time.Millisecond), r.RPS(), r.Options.Concurrency, r.Options.RPS)
 	fmt.Fprintf(w, "latency p50 %s  p90 %s  p99 %s  max %s; transport errors %d\n",
 		fmtDur(r.Latency.P50), fmtDur(r.Latency.P90), fmtDur(r.Latency.P99), fmtDur(r.Latency.Max), r.Errors)
 	fmt.Fprintf(w, "statuses: %s; answers: %s\n", countList(r.Statuses), countList(r.Decisions))

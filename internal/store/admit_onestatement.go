@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"github.com/voiceagent/voiceagent/internal/voice"
+)
+
+// admitOneStatementPostgres is the common case of a PostgreSQL batch in
+// one statement and so one round trip, committed on its own (no BEGIN or
+// COMMIT): it locks a shard whose room covers every capped admission of
+// the batch (SKIP LOCKED), and, when no shard is over its share, inserts
+// every call on it. With the room covering the whole batch no admission is
+// turned away, so a call found already stored (a retry) changes no other
+// decision, and its stored answer is read afterwards. $20 is max, $21 the
+// slots needed; the row holds whether a shard was taken and the CallSids
+// inserted, comma-separated (a CallSid is letters and digits).
+var admitOneStatementPostgres = `WITH claim AS (
+  SELECT shard FROM call_capacity_shards
+  WHERE ` + quotaOf("$20") + ` - active >= $21::bigint
+  ORDER BY ` + quotaOf("$20") + ` - active DESC, shard
+  LIMIT 1 FOR UPDATE SKIP LOCKED),
+ok AS (SELECT shard FROM claim
+  WHERE NOT EXISTS (SELECT 1 FROM call_capacity_shards WHERE active > ` + quotaOf("$20") + `)),
+ins AS (
+  INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
+    decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
+    agent_id, direction, placed_by, end_reason, context, capacity_shard)
+  SELECT sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, NULLIF(idem, ''), created, created,
+    agent, direction, placed_by, end_reason, context, ok.shard
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+    $19::int[])
+    AS t(sid, acct, fromn, ton, country, cname, decision, reason, status, active, twiml, idem, created,
+      agent, direction, placed_by, end_reason, context, shard), ok
+  ORDER BY sid
+  ON CONFLICT DO NOTHING
+  RETURNING call_sid)
+SELECT (SELECT COUNT(*) FROM ok), (SELECT COALESCE(string_agg(call_sid, ','), '') FROM ins)`
+
+// quotaOf is shardQuota in SQL for the shard column and max as param.
+func quotaOf(param string) string { return strings.ReplaceAll(quotaSQL, "$1", param) }
+
+// admitInOneStatement runs a batch with admitOneStatementPostgres when it
+// qualifies: every admission capped at the same max, at least one capped,
+// no call twice in the batch (a retry racing its first delivery would make
+// "which of the two was stored" matter), no slot without a cap. done is
+// false when the batch did not qualify or no shard had room for all of it:
+// nothing was written, and the caller runs the transaction path.
+func (s *CallStore) admitInOneStatement(ctx context.Context, batch []*admission) (done bool, err error) {
+	max, need := -1, int64(0)
+	seen := make(map[string]bool, 2*len(batch))
+	var live []*admission
+	for _, a := range batch {
+		if a.ctx.Err() != nil {
+			continue
+		}
+		c := a.call
+		switch {
+		case a.capacity != nil && c.Decision == voice.Accept:
+			if max >= 0 && a.capacity.Max != max {
+				return false, nil
+			}
+			max = a.capacity.Max
+			need++
+		case holdsSlot(c):
+			return false, nil
+		}
+		if seen["s"+c.CallSID] || (c.IdempotencyKey != "" && seen["i"+c.IdempotencyKey]) {
+			return false, nil
+		}
+		seen["s"+c.CallSID], seen["i"+c.IdempotencyKey] = true, c.IdempotencyKey != ""
+		live = append(live, a)
+	}
+	if need == 0 {
+		return false, nil
+	}
+	var rows callRows
+	for _, a := range live {
+		rows.add(a.call, 0)
+	}
+	var claimed int
+	var inserted string
+	err = s.db.SQL.QueryRowContext(ctx, admitOneStatementPostgres, rows.sid, rows.acct, rows.from, rows.to, rows.country, rows.name,
+		rows.decision, rows.reason, rows.status, rows.active, rows.twiml, rows.idem, rows.created,
+		rows.agent, rows.direction, rows.placedBy, rows.endReason, rows.context, rows.shard, max, need).Scan(&claimed, &inserted)
+	if err != nil {
+		return false, translate(err, "call")
+	}
+	if claimed == 0 {
+		return false, nil
+	}
+	stored := make(map[string]bool, len(live))
+	for sid := range strings.SplitSeq(inserted, ",") {
+		stored[sid] = true
+	}
+	for _, a := range live {
+		if stored[a.call.CallSID] {
+			a.out, a.created, a.ran = a.call, true, true
+			continue
+		}
+		existing, err := s.FindCall(ctx, a.call.CallSID, a.call.IdempotencyKey)
+		if err != nil {
+			return true, err
+		}
+		a.out, a.ran = existing, true
+	}
+	return true, nil
+}
