@@ -20,6 +20,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -380,18 +381,18 @@ func (r *recAudit) ofType(typ string) []audit.Event {
 
 type recTranscripts struct {
 	mu    sync.Mutex
-	lines []TranscriptLine
+	lines []transcript.Line
 }
 
-func (r *recTranscripts) InsertTranscripts(_ context.Context, lines []TranscriptLine) error {
+func (r *recTranscripts) InsertTranscripts(_ context.Context, lines []transcript.Line) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines = append(r.lines, lines...)
 	return nil
 }
 
-func (r *recTranscripts) all() []TranscriptLine {
+func (r *recTranscripts) all() []transcript.Line {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]TranscriptLine(nil), r.lines...)
+	return append([]transcript.Line(nil), r.lines...)
 }

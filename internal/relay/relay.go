@@ -22,6 +22,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -52,7 +53,7 @@ type Deps struct {
 	Events  events.Publisher
 	Calls   CallRecords
 	// Transcripts stores transcript lines (written in the background).
-	Transcripts TranscriptStore
+	Transcripts transcript.Store
 	Directory   Directory
 	Telephony   Telephony
 	DenyList    DenyList

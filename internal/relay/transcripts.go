@@ -3,58 +3,22 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/panics"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
-
-// Transcript roles.
-const (
-	RoleCaller = "caller"
-	RoleAgent  = "agent"
-)
-
-// TranscriptLine is one utterance of a call: the caller's input
-// transcription or the agent's output transcript.
-type TranscriptLine struct {
-	CallSID string
-	Role    string // RoleCaller or RoleAgent
-	Text    string
-	Time    time.Time
-}
-
-// TranscriptStore persists transcript lines.
-type TranscriptStore interface {
-	// InsertTranscripts stores a batch of lines (of many calls). A line
-	// the store refuses must not lose the others: it is dropped and
-	// reported as a DroppedLinesError.
-	InsertTranscripts(ctx context.Context, lines []TranscriptLine) error
-}
-
-// DroppedLinesError reports lines of a batch a TranscriptStore refused
-// and dropped; the rest of the batch was stored.
-type DroppedLinesError struct {
-	N   int   // lines dropped
-	Err error // the first refusal
-}
-
-func (e DroppedLinesError) Error() string {
-	return fmt.Sprintf("%d transcript line(s) refused and dropped: %v", e.N, e.Err)
-}
-
-func (e DroppedLinesError) Unwrap() error { return e.Err }
 
 // transcriptWriter stores lines in the background, in batches, so a slow
 // database never stalls a call's model reader. A full queue drops the line
 // (and logs it): the live event has already gone out.
 type transcriptWriter struct {
-	store TranscriptStore
+	store transcript.Store
 	log   *slog.Logger
-	queue chan TranscriptLine
+	queue chan transcript.Line
 	done  chan struct{}
 	once  sync.Once
 
@@ -62,13 +26,13 @@ type transcriptWriter struct {
 	refused atomic.Int64 // lines the store refused (and dropped)
 }
 
-func newTranscriptWriter(store TranscriptStore, log *slog.Logger) *transcriptWriter {
-	w := &transcriptWriter{store: store, log: log, queue: make(chan TranscriptLine, 1024), done: make(chan struct{})}
+func newTranscriptWriter(store transcript.Store, log *slog.Logger) *transcriptWriter {
+	w := &transcriptWriter{store: store, log: log, queue: make(chan transcript.Line, 1024), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
-func (w *transcriptWriter) add(l TranscriptLine) {
+func (w *transcriptWriter) add(l transcript.Line) {
 	if w.store == nil {
 		return
 	}
@@ -85,7 +49,7 @@ func (w *transcriptWriter) add(l TranscriptLine) {
 
 func (w *transcriptWriter) run() {
 	defer close(w.done)
-	batch := make([]TranscriptLine, 0, 64)
+	batch := make([]transcript.Line, 0, 64)
 	for l := range w.queue {
 		batch = append(batch[:0], l)
 	more:
@@ -108,7 +72,7 @@ func (w *transcriptWriter) run() {
 // flush stores one batch. A panic in the store (a driver fault) loses this
 // batch only: it is logged redacted and the writer goes on, so the
 // transcripts of every other call keep being stored.
-func (w *transcriptWriter) flush(batch []TranscriptLine) {
+func (w *transcriptWriter) flush(batch []transcript.Line) {
 	defer func() {
 		if v := recover(); v != nil {
 			panics.Log(w.log, "panic contained", "relay", v, false, "where", "transcript_writer", "lines", len(batch))
@@ -117,7 +81,7 @@ func (w *transcriptWriter) flush(batch []TranscriptLine) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := w.store.InsertTranscripts(ctx, batch); err != nil {
-		var d DroppedLinesError
+		var d transcript.DroppedLinesError
 		if errors.As(err, &d) {
 			w.refused.Add(int64(d.N))
 			w.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", w.refused.Load(), "err", d.Err)
