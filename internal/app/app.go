@@ -105,7 +105,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 
 	// The AI agent: relays Twilio media streams to the Realtime API.
 	a.Relay = relay.New(relay.Deps{
-		Config:      cfg,
 		Log:         log,
 		Metrics:     a.Metrics,
 		Audit:       a.Audit,
@@ -116,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Telephony:   a.Conferences,
 		DenyList:    db.Callers(),
 		Agents:      a.agentRuntime(),
-	})
+	}, RelaySettings(cfg))
 	a.closers = append(a.closers, a.Relay.Close)
 
 	// Scoped API tokens beside INTERNAL_API_BEARER; Close writes back
@@ -125,7 +124,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.closers = append(a.closers, a.Tokens.Close)
 
 	a.Server = httpapi.New(httpapi.Deps{
-		Config:   cfg,
 		Log:      log,
 		DB:       db,
 		Audit:    a.Audit,
@@ -144,7 +142,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 		Tokens:       a.Tokens,
 		Agents:       a.Agents,
-	})
+	}, HTTPSettings(cfg))
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.
 	a.Server.OnDrain(a.Relay.Drain)

@@ -106,10 +106,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		pub = tee{h.events, o.bus}
 	}
 	h.relay = New(Deps{
-		Config: cfg, Log: log, Metrics: metrics.New(nil),
+		Log: log, Metrics: metrics.New(nil),
 		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
-	})
+	}, settingsOf(cfg))
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		callSID := strings.TrimPrefix(r.URL.Path, "/stream/")
