@@ -56,6 +56,9 @@ type App struct {
 	Conferences *conference.Service
 	// Voice decides incoming calls and keeps call records and caller lists.
 	Voice *voice.Service
+	// records keeps the stream, hand-over and end of accepted calls (the
+	// relay, the conferences and Voice report through it).
+	records *voice.CallRecords
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
 	// Agents are the agents, numbers and HTTP tools of issue 13.
@@ -94,10 +97,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
-	if err := a.buildVoice(ctx, a.Bus); err != nil {
-		a.Close()
-		return nil, err
-	}
+	// Construction order: the call records first (the conference hand-over
+	// and the relay report through them), then the conferences, the relay,
+	// and last the inbound-call service, which pre-warms the relay.
+	a.records = voice.NewCallRecords(db.Calls(), log)
 	if err := a.buildConferences(); err != nil {
 		a.Close()
 		return nil, err
@@ -110,13 +113,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Audit:       a.Audit,
 		Events:      a.Bus,
 		Transcripts: db.Transcripts(),
-		Calls:       a.Voice,
+		Calls:       a.records,
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
 		DenyList:    db.Callers(),
 		Agents:      a.agentRuntime(),
 	}, RelaySettings(cfg))
 	a.closers = append(a.closers, a.Relay.Close)
+	if err := a.buildVoice(ctx, a.Bus); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	// Scoped API tokens beside INTERNAL_API_BEARER; Close writes back
 	// the last-used times still pending.
