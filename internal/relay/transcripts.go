@@ -12,13 +12,20 @@ import (
 	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
+// queued is an item of the writer's queue: a line to store, or a sync
+// marker (flushed set) closed once the lines queued before it are stored.
+type queued struct {
+	line    transcript.Line
+	flushed chan struct{}
+}
+
 // transcriptWriter stores lines in the background, in batches, so a slow
 // database never stalls a call's model reader. A full queue drops the line
 // (and logs it): the live event has already gone out.
 type transcriptWriter struct {
 	store transcript.Store
 	log   *slog.Logger
-	queue chan transcript.Line
+	queue chan queued
 	done  chan struct{}
 	once  sync.Once
 
@@ -27,7 +34,7 @@ type transcriptWriter struct {
 }
 
 func newTranscriptWriter(store transcript.Store, log *slog.Logger) *transcriptWriter {
-	w := &transcriptWriter{store: store, log: log, queue: make(chan transcript.Line, 1024), done: make(chan struct{})}
+	w := &transcriptWriter{store: store, log: log, queue: make(chan queued, 1024), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -37,7 +44,7 @@ func (w *transcriptWriter) add(l transcript.Line) {
 		return
 	}
 	select {
-	case w.queue <- l:
+	case w.queue <- queued{line: l}:
 	default:
 		// Sampled: the 1st, 2nd, 4th, 8th... drop is logged, with the
 		// count, so a flood of lines is not also a flood of log lines.
@@ -50,8 +57,9 @@ func (w *transcriptWriter) add(l transcript.Line) {
 func (w *transcriptWriter) run() {
 	defer close(w.done)
 	batch := make([]transcript.Line, 0, 64)
+	var marks []chan struct{}
 	for l := range w.queue {
-		batch = append(batch[:0], l)
+		batch, marks = takeLine(batch[:0], marks[:0], l)
 	more:
 		for len(batch) < cap(batch) {
 			select {
@@ -59,13 +67,46 @@ func (w *transcriptWriter) run() {
 				if !ok {
 					break more
 				}
-				batch = append(batch, l)
+				batch, marks = takeLine(batch, marks, l)
 			default:
 				break more
 			}
 		}
-		w.flush(batch)
+		if len(batch) > 0 {
+			w.flush(batch)
+		}
+		for _, m := range marks {
+			close(m)
+		}
 		clear(batch) // personal text does not linger
+		clear(marks)
+	}
+}
+
+// takeLine adds a queued item to the batch, or to the sync markers to
+// release once the batch is stored.
+func takeLine(batch []transcript.Line, marks []chan struct{}, q queued) ([]transcript.Line, []chan struct{}) {
+	if q.flushed != nil {
+		return batch, append(marks, q.flushed)
+	}
+	return append(batch, q.line), marks
+}
+
+// sync waits until every line queued before it has been handed to the
+// store (or ctx ends).
+func (w *transcriptWriter) sync(ctx context.Context) {
+	if w.store == nil {
+		return
+	}
+	m := make(chan struct{})
+	select {
+	case w.queue <- queued{flushed: m}:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-m:
+	case <-ctx.Done():
 	}
 }
 
