@@ -57,6 +57,9 @@ type App struct {
 	Conferences *conference.Service
 	// Voice decides incoming calls and keeps call records and caller lists.
 	Voice *voice.Service
+	// records keeps the stream, hand-over and end of accepted calls (the
+	// relay, the conferences and Voice report through it).
+	records *voice.CallRecords
 	// Tokens are the scoped API tokens.
 	Tokens *apitoken.Service
 	// Agents serves the agents, their phone numbers and their HTTP tools.
@@ -99,10 +102,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		return nil, err
 	}
 
-	if err := a.buildVoice(ctx, a.Bus); err != nil {
-		a.Close()
-		return nil, err
-	}
+	// Construction order: the call records first (the conference hand-over
+	// and the relay report through them), then the conferences, the relay,
+	// and last the inbound-call service, which pre-warms the relay.
+	a.records = voice.NewCallRecords(db.Calls(), log)
 	if err := a.buildConferences(); err != nil {
 		a.Close()
 		return nil, err
@@ -115,20 +118,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 
 	// The AI agent: relays Twilio media streams to the Realtime API.
 	a.Relay = relay.New(relay.Deps{
-		Config:      cfg,
 		Log:         log,
 		Metrics:     a.Metrics,
 		Audit:       a.Audit,
 		Events:      a.Bus,
 		Transcripts: db.Transcripts(),
 		StatsStore:  db.CallStats(),
-		Calls:       a.Voice,
+		Calls:       a.records,
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
 		DenyList:    db.Callers(),
 		Agents:      a.agentRuntime(),
-	})
+	}, RelaySettings(cfg))
 	a.closers = append(a.closers, a.Relay.Close)
+	if err := a.buildVoice(ctx, a.Bus); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	// Scoped API tokens beside INTERNAL_API_BEARER; Close writes back
 	// the last-used times still pending.
@@ -136,7 +142,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	a.closers = append(a.closers, a.Tokens.Close)
 
 	a.Server = httpapi.New(httpapi.Deps{
-		Config:   cfg,
 		Log:      log,
 		DB:       db,
 		Audit:    a.Audit,
@@ -156,7 +161,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Tokens:       a.Tokens,
 		Agents:       a.Agents,
 		Outbound:     a.Outbound,
-	})
+	}, HTTPSettings(cfg))
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.
 	a.Server.OnDrain(a.Relay.Drain)

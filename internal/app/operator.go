@@ -73,7 +73,7 @@ func (a *App) buildConferences() error {
 	if a.Twilio != nil {
 		twc = a.Twilio
 	}
-	a.Conferences = conference.NewService(a.DB.Conferences(), a.Voice, a.DB.Callers(), twc, a.Audit, a.Log, settings)
+	a.Conferences = conference.NewService(a.DB.Conferences(), a.records, a.DB.Callers(), twc, a.Audit, a.Log, settings)
 	return nil
 }
 

@@ -9,12 +9,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
-// prewarmFunc adapts a function to voice.Prewarmer: the relay is built
-// after the inbound-calls service (it records calls through it).
-type prewarmFunc func(callSID string)
-
-func (f prewarmFunc) Prewarm(callSID string) { f(callSID) }
-
 // buildVoice builds the inbound-call service, publishing live events to
 // pub (nil: none), and seeds the caller lists from CALLER_BLACKLIST /
 // CALLER_WHITELIST.
@@ -32,17 +26,14 @@ func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
 		pub = events.Discard{}
 	}
 	deps := voice.Deps{
-		Calls:  a.DB.Calls(),
-		Tokens: a.DB.Calls(),
-		Lists:  a.DB.Callers(),
-		Audit:  a.Audit,
-		Log:    a.Log,
-		Events: pub,
-		Prewarm: prewarmFunc(func(callSID string) {
-			if a.Relay != nil {
-				a.Relay.Prewarm(callSID)
-			}
-		}),
+		Calls:   a.DB.Calls(),
+		Tokens:  a.DB.Calls(),
+		Lists:   a.DB.Callers(),
+		Audit:   a.Audit,
+		Log:     a.Log,
+		Events:  pub,
+		Prewarm: a.Relay,
+		Records: a.records,
 		OnDecision: func(d voice.Decision, reason string) {
 			a.Metrics.CallsByDecision.WithLabelValues(string(d), reason).Inc()
 		},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/voiceagent/voiceagent/internal/app"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,7 +240,7 @@ func TestUnwiredRoutesAnswer503InTheirShape(t *testing.T) {
 	log := logging.Discard()
 	rec := audit.NewRecorder(nopAuditStore{}, log)
 	t.Cleanup(rec.Close)
-	s := httpapi.New(httpapi.Deps{Config: cfg, Log: log, Audit: rec, Metrics: metrics.New(nil)})
+	s := httpapi.New(httpapi.Deps{Log: log, Audit: rec, Metrics: metrics.New(nil)}, app.HTTPSettings(cfg))
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	walkErrors(t, hs.URL, s.Router(), apptest.Bearer)

@@ -54,7 +54,7 @@ func (s *Server) readiness(r *http.Request) (int, map[string]any) {
 	if reasons := s.degradedReasons(); len(reasons) > 0 {
 		body["degraded"] = reasons
 	}
-	if w := s.cfg.DevelopmentDefaultsWarning(); w != "" {
+	if w := s.cfg.DevelopmentWarning; w != "" {
 		body["warnings"] = []string{"APP_ENV " + w}
 	}
 	return http.StatusOK, body

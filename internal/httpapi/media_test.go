@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
@@ -81,9 +82,9 @@ func newMediaServer(t *testing.T, env map[string]string) *mediaServer {
 	db := storetest.SQLite(t)
 	rec := audit.NewRecorder(db.Audit(), log)
 	m := metrics.New(nil)
-	rl := relay.New(relay.Deps{Config: cfg, Log: log, Metrics: m, Audit: rec})
+	rl := relay.New(relay.Deps{Log: log, Metrics: m, Audit: rec}, app.RelaySettings(cfg))
 	tokens := &memTokens{tokens: map[string]string{}, used: map[string]bool{}, noSlot: map[string]bool{}}
-	srv := httpapi.New(httpapi.Deps{Config: cfg, Log: log, DB: db, Audit: rec, Metrics: m, Relay: rl, StreamTokens: tokens})
+	srv := httpapi.New(httpapi.Deps{Log: log, DB: db, Audit: rec, Metrics: m, Relay: rl, StreamTokens: tokens}, app.HTTPSettings(cfg))
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Config = srv.HTTPServer()
 	hs.Start()

@@ -135,7 +135,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				panic(v)
 			}
 			attrs := []any{"request_id", RequestID(r.Context()), "path", redact.Text(r.URL.Path), "panic", redact.Text(toString(v))}
-			if !s.cfg.Production() {
+			if !s.cfg.Production {
 				attrs = append(attrs, "stack", string(debug.Stack()))
 			}
 			s.log.Error("panic serving request", attrs...)

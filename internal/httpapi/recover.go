@@ -34,7 +34,7 @@ func (s *Server) drainContained(ctx context.Context, d func(context.Context)) {
 
 // panicked reports a panic a server goroutine contained.
 func (s *Server) panicked(where string, v any) {
-	panics.Log(s.log, "panic contained", "httpapi", v, !s.cfg.Production(), "where", where)
+	panics.Log(s.log, "panic contained", "httpapi", v, !s.cfg.Production, "where", where)
 	s.Audit.Record(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "httpapi",
 		Detail: map[string]any{"source": "panic", "where": where, "message": panics.Message(v)}})
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/conference"
-	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/contacts"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
@@ -36,10 +35,9 @@ type Pinger interface {
 // Deps are the services the controllers call. Each later feature adds its
 // service here; a nil service turns its routes into 503 "not configured".
 type Deps struct {
-	Config *config.Config
-	Log    *slog.Logger
-	DB     Pinger
-	Audit  *audit.Recorder
+	Log   *slog.Logger
+	DB    Pinger
+	Audit *audit.Recorder
 	// Metrics is never nil (metrics.New(nil) in tests).
 	Metrics *metrics.Metrics
 	// Relay runs Twilio media streams; StreamTokens redeems their one-time
@@ -74,7 +72,7 @@ type Deps struct {
 // Server owns the router and the drain state.
 type Server struct {
 	Deps
-	cfg *config.Config
+	cfg Settings
 	log *slog.Logger
 
 	draining atomic.Bool
@@ -99,9 +97,9 @@ type Server struct {
 }
 
 // New builds the server and its routes.
-func New(d Deps) *Server {
-	s := &Server{Deps: d, cfg: d.Config, log: d.Log}
-	s.lockout = newAuthLockout(d.Config.AuthFailLimit)
+func New(d Deps, st Settings) *Server {
+	s := &Server{Deps: d, cfg: st, log: d.Log}
+	s.lockout = newAuthLockout(st.AuthFailLimit)
 	s.xffWarn = newPeerWarner(d.Log)
 	s.refusals = audit.NewRefusals(d.Audit, audit.RefusalLog(d.Log))
 	s.refusalLimit = newFailLimiter(refusalLimit, refusalWindow)

@@ -22,7 +22,7 @@ func benchCall(b *testing.B) (*Call, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := New(Deps{Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil)})
+	r := New(Deps{Log: logging.Discard(), Metrics: metrics.New(nil)}, settingsOf(cfg))
 	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
 	c.started = true
 	c.streamSID = "MZ00000000000000000000000000000001"

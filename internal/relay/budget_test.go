@@ -15,6 +15,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 // The model endpoint is an untrusted peer: these tests drive one call with
@@ -95,8 +96,8 @@ func (h *harness) liveCall(callSID string) *Call {
 }
 
 // linesOf returns the stored transcript lines of one call.
-func (h *harness) linesOf(callSID string) []TranscriptLine {
-	var out []TranscriptLine
+func (h *harness) linesOf(callSID string) []transcript.Line {
+	var out []transcript.Line
 	for _, l := range h.lines.all() {
 		if l.CallSID == callSID {
 			out = append(out, l)

@@ -107,7 +107,7 @@ func TestAudioScratchZeroedWhenOutgrown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := New(Deps{Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil)})
+	r := New(Deps{Log: logging.Discard(), Metrics: metrics.New(nil)}, settingsOf(cfg))
 	defer r.Close()
 	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
 	defer c.cancel()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 // readModel is the model socket's reader goroutine.
@@ -87,12 +88,12 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 		}
 		c.agentText.Reset()
 		c.agentItem = ""
-		c.transcript(RoleAgent, text)
+		c.transcript(transcript.RoleAgent, text)
 	case mkCallerTranscript:
 		if !c.takeTranscript(len(e.Transcript.raw)) {
 			return
 		}
-		c.transcript(RoleCaller, e.Transcript.text())
+		c.transcript(transcript.RoleCaller, e.Transcript.text())
 	case mkResponseCreated:
 		c.toolsResp = 0
 		d, err := e.detail()
@@ -276,7 +277,7 @@ func (c *Call) bargeIn() {
 
 func (c *Call) flushAgentText() {
 	if c.agentText.Len() > 0 {
-		c.transcript(RoleAgent, c.agentText.String())
+		c.transcript(transcript.RoleAgent, c.agentText.String())
 	}
 	c.agentText.Reset()
 	c.agentItem = ""
@@ -311,6 +312,6 @@ func (c *Call) transcript(role, text string) {
 		return
 	}
 	now := time.Now().UTC()
-	c.r.transcripts.add(TranscriptLine{CallSID: c.callSID, Role: role, Text: text, Time: now})
+	c.r.transcripts.add(transcript.Line{CallSID: c.callSID, Role: role, Text: text, Time: now})
 	c.publish(events.TranscriptLine, map[string]any{"role": role, "text": redact.Text(shorten(text))})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 func modes() []struct {
@@ -174,7 +175,7 @@ func TestTranscriptsStoredAndPublished(t *testing.T) {
 	if err := c.SendSilence(40); err != nil {
 		t.Fatal(err)
 	}
-	first := func(role string) *TranscriptLine {
+	first := func(role string) *transcript.Line {
 		for _, l := range h.lines.all() {
 			if l.Role == role {
 				return &l
@@ -182,17 +183,17 @@ func TestTranscriptsStoredAndPublished(t *testing.T) {
 		}
 		return nil
 	}
-	waitTrue(t, "both transcript lines", func() bool { return first(RoleCaller) != nil && first(RoleAgent) != nil })
-	for _, role := range []string{RoleAgent, RoleCaller} {
+	waitTrue(t, "both transcript lines", func() bool { return first(transcript.RoleCaller) != nil && first(transcript.RoleAgent) != nil })
+	for _, role := range []string{transcript.RoleAgent, transcript.RoleCaller} {
 		l := first(role)
 		if l.CallSID != c.CallSid() || l.Time.IsZero() {
 			t.Fatalf("bad line %+v", l)
 		}
 	}
-	if got := first(RoleAgent).Text; got != "Hello, I am an AI assistant." {
+	if got := first(transcript.RoleAgent).Text; got != "Hello, I am an AI assistant." {
 		t.Fatalf("agent line = %q", got)
 	}
-	if got := first(RoleCaller).Text; got != "Please call +14155550123 for me" {
+	if got := first(transcript.RoleCaller).Text; got != "Please call +14155550123 for me" {
 		t.Fatalf("caller line = %q", got)
 	}
 	for _, ev := range h.events.ofType(events.TranscriptLine) {

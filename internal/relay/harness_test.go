@@ -21,6 +21,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
 	"github.com/voiceagent/voiceagent/internal/poll"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -108,10 +109,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		pub = tee{h.events, o.bus}
 	}
 	h.relay = New(Deps{
-		Config: cfg, Log: log, Metrics: metrics.New(nil),
+		Log: log, Metrics: metrics.New(nil),
 		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines, StatsStore: h.stats,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
-	})
+	}, settingsOf(cfg))
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		callSID := strings.TrimPrefix(r.URL.Path, "/stream/")
@@ -376,18 +377,18 @@ func (r *recAudit) ofType(typ string) []audit.Event {
 
 type recTranscripts struct {
 	mu    sync.Mutex
-	lines []TranscriptLine
+	lines []transcript.Line
 }
 
-func (r *recTranscripts) InsertTranscripts(_ context.Context, lines []TranscriptLine) error {
+func (r *recTranscripts) InsertTranscripts(_ context.Context, lines []transcript.Line) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines = append(r.lines, lines...)
 	return nil
 }
 
-func (r *recTranscripts) all() []TranscriptLine {
+func (r *recTranscripts) all() []transcript.Line {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]TranscriptLine(nil), r.lines...)
+	return append([]transcript.Line(nil), r.lines...)
 }

@@ -55,7 +55,7 @@ func (r *Relay) panicked(where, callSID string, v any) {
 	if callSID != "" {
 		attrs = append(attrs, "call_sid", callSID)
 	}
-	panics.Log(r.log, "panic contained", "relay", v, !r.cfg.Production(), attrs...)
+	panics.Log(r.log, "panic contained", "relay", v, !r.cfg.Production, attrs...)
 	r.audit(audit.Event{Type: audit.TypeError, Severity: audit.Warning, Actor: "relay", CallSID: callSID,
 		Detail: map[string]any{"source": "panic", "where": where, "message": panics.Message(v)}})
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
-	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -42,17 +42,16 @@ type CallRecords interface {
 	EndingCall(ctx context.Context, e voice.CallEnd) error
 }
 
-// Deps are the relay's collaborators. Config, Log and Metrics are
-// required; every other field may be nil, which turns its feature off.
+// Deps are the relay's collaborators. Log and Metrics are required;
+// every other field may be nil, which turns its feature off.
 type Deps struct {
-	Config  *config.Config
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
 	Audit   Auditor
 	Events  events.Publisher
 	Calls   CallRecords
 	// Transcripts stores transcript lines (written in the background).
-	Transcripts TranscriptStore
+	Transcripts transcript.Store
 	// StatsStore keeps each call's tool calls, latencies and token usage
 	// (written once, when the stream ends).
 	StatsStore StatsStore
@@ -72,7 +71,7 @@ type Deps struct {
 // Relay runs media-stream calls. It is safe for concurrent use.
 type Relay struct {
 	Deps
-	cfg      *config.Config
+	cfg      Settings
 	log      *slog.Logger
 	m        *metrics.Metrics
 	dialer   *websocket.Dialer
@@ -97,13 +96,13 @@ type Relay struct {
 }
 
 // New builds a relay. Call Close when done.
-func New(d Deps) *Relay {
+func New(d Deps, s Settings) *Relay {
 	if d.Events == nil {
 		d.Events = events.Discard{}
 	}
 	r := &Relay{
 		Deps:     d,
-		cfg:      d.Config,
+		cfg:      s,
 		log:      d.Log.With("component", "relay"),
 		m:        d.Metrics,
 		dialer:   d.Dialer,

@@ -10,6 +10,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 // recStats records saved measurements and how many transcript lines were
@@ -120,10 +121,10 @@ type gatedTranscripts struct {
 	entered chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
-	stored  []TranscriptLine
+	stored  []transcript.Line
 }
 
-func (g *gatedTranscripts) InsertTranscripts(ctx context.Context, lines []TranscriptLine) error {
+func (g *gatedTranscripts) InsertTranscripts(ctx context.Context, lines []transcript.Line) error {
 	g.once.Do(func() { close(g.entered) })
 	select {
 	case <-g.gate:
@@ -143,9 +144,9 @@ func TestTranscriptWriterSync(t *testing.T) {
 	st := &gatedTranscripts{gate: make(chan struct{}), entered: make(chan struct{})}
 	w := newTranscriptWriter(st, logging.Discard(), nil)
 	defer w.close()
-	w.add(TranscriptLine{CallSID: "CA1", Role: RoleAgent, Text: "one"})
+	w.add(transcript.Line{CallSID: "CA1", Role: transcript.RoleAgent, Text: "one"})
 	<-st.entered // the writer holds "one" at the closed gate
-	w.add(TranscriptLine{CallSID: "CA1", Role: RoleCaller, Text: "two"})
+	w.add(transcript.Line{CallSID: "CA1", Role: transcript.RoleCaller, Text: "two"})
 	storedAtSync := make(chan int, 1)
 	go func() {
 		w.sync(ctx(t))
@@ -157,7 +158,7 @@ func TestTranscriptWriterSync(t *testing.T) {
 	if n := <-storedAtSync; n != 2 {
 		t.Fatalf("sync returned with %d lines stored, want 2", n)
 	}
-	w.add(TranscriptLine{CallSID: "CA1", Role: RoleAgent, Text: "three"})
+	w.add(transcript.Line{CallSID: "CA1", Role: transcript.RoleAgent, Text: "three"})
 	w.sync(ctx(t))
 	st.mu.Lock()
 	defer st.mu.Unlock()

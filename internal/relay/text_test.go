@@ -6,6 +6,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 func TestCleanText(t *testing.T) {
@@ -39,14 +40,14 @@ func TestTranscriptTextCleanedAtTheEdge(t *testing.T) {
 	s.CallerTranscript("item_said_1", "call me\x00 back \u202eliaf\u202c")
 	waitTrue(t, "the caller's line", func() bool {
 		for _, l := range h.linesOf(c.CallSid()) {
-			if l.Role == RoleCaller {
+			if l.Role == transcript.RoleCaller {
 				return true
 			}
 		}
 		return false
 	})
 	for _, l := range h.linesOf(c.CallSid()) {
-		if l.Role == RoleCaller && l.Text != "call me back liaf" {
+		if l.Role == transcript.RoleCaller && l.Text != "call me back liaf" {
 			t.Fatalf("stored caller line = %q", l.Text)
 		}
 	}

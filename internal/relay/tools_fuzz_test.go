@@ -25,7 +25,7 @@ func FuzzToolArguments(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	r := New(Deps{Config: cfg, Log: logging.Discard(), Metrics: metrics.New(nil)})
+	r := New(Deps{Log: logging.Discard(), Metrics: metrics.New(nil)}, settingsOf(cfg))
 	defer r.Close()
 	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
 	f.Fuzz(func(t *testing.T, name, args string) {

@@ -3,73 +3,36 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/voiceagent/voiceagent/internal/batch"
 	"github.com/voiceagent/voiceagent/internal/panics"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
-
-// Transcript roles.
-const (
-	RoleCaller = "caller"
-	RoleAgent  = "agent"
-)
-
-// TranscriptLine is one utterance of a call: the caller's input
-// transcription or the agent's output transcript.
-type TranscriptLine struct {
-	CallSID string
-	Role    string // RoleCaller or RoleAgent
-	Text    string
-	Time    time.Time
-}
-
-// TranscriptStore persists transcript lines.
-type TranscriptStore interface {
-	// InsertTranscripts stores a batch of lines (of many calls). A line
-	// the store refuses must not lose the others: it is dropped and
-	// reported as a DroppedLinesError.
-	InsertTranscripts(ctx context.Context, lines []TranscriptLine) error
-}
-
-// DroppedLinesError reports lines of a batch a TranscriptStore refused
-// and dropped; the rest of the batch was stored.
-type DroppedLinesError struct {
-	N   int   // lines dropped
-	Err error // the first refusal
-}
-
-func (e DroppedLinesError) Error() string {
-	return fmt.Sprintf("%d transcript line(s) refused and dropped: %v", e.N, e.Err)
-}
-
-func (e DroppedLinesError) Unwrap() error { return e.Err }
 
 // transcriptWriter stores lines in the background, in batches (a
 // batch.Writer), so a slow database never stalls a call's model reader. A
 // full queue drops the line (counted, and logged sampled): the live event
 // has already gone out.
 type transcriptWriter struct {
-	store TranscriptStore
+	store transcript.Store
 	log   *slog.Logger
-	w     *batch.Writer[TranscriptLine]
+	w     *batch.Writer[transcript.Line]
 
 	refused atomic.Int64 // lines the store refused (and dropped)
 }
 
 // newTranscriptWriter starts the writer; dropped counts lines a full queue
 // dropped (nil: not counted in a metric).
-func newTranscriptWriter(store TranscriptStore, log *slog.Logger, dropped batch.Counter) *transcriptWriter {
+func newTranscriptWriter(store transcript.Store, log *slog.Logger, dropped batch.Counter) *transcriptWriter {
 	tw := &transcriptWriter{store: store, log: log}
-	tw.w = batch.New(batch.Options[TranscriptLine]{Write: tw.flush, QueueSize: 1024, MaxBatch: 64, Dropped: dropped,
+	tw.w = batch.New(batch.Options[transcript.Line]{Write: tw.flush, QueueSize: 1024, MaxBatch: 64, Dropped: dropped,
 		Full: tw.full, Panic: tw.panicked})
 	return tw
 }
 
-func (tw *transcriptWriter) add(l TranscriptLine) {
+func (tw *transcriptWriter) add(l transcript.Line) {
 	if tw.store == nil {
 		return
 	}
@@ -79,7 +42,7 @@ func (tw *transcriptWriter) add(l TranscriptLine) {
 // full logs a dropped line, sampled: the 1st, 2nd, 4th, 8th... drop is
 // logged, with the count, so a flood of lines is not also a flood of log
 // lines.
-func (tw *transcriptWriter) full(l TranscriptLine, _ bool, n int64) {
+func (tw *transcriptWriter) full(l transcript.Line, _ bool, n int64) {
 	if n&(n-1) == 0 {
 		tw.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID, "dropped_total", n)
 	}
@@ -97,9 +60,9 @@ func (tw *transcriptWriter) panicked(v any, lost int) {
 }
 
 // flush stores one batch.
-func (tw *transcriptWriter) flush(ctx context.Context, batch []TranscriptLine) {
+func (tw *transcriptWriter) flush(ctx context.Context, batch []transcript.Line) {
 	if err := tw.store.InsertTranscripts(ctx, batch); err != nil {
-		var d DroppedLinesError
+		var d transcript.DroppedLinesError
 		if errors.As(err, &d) {
 			tw.refused.Add(int64(d.N))
 			tw.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", tw.refused.Load(), "err", d.Err)

@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 // panickyTranscripts panics on its first batch and stores the rest.
 type panickyTranscripts struct {
 	mu     sync.Mutex
 	calls  int
-	stored []TranscriptLine
+	stored []transcript.Line
 }
 
-func (p *panickyTranscripts) InsertTranscripts(_ context.Context, lines []TranscriptLine) error {
+func (p *panickyTranscripts) InsertTranscripts(_ context.Context, lines []transcript.Line) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.calls++; p.calls == 1 {
@@ -32,7 +33,7 @@ func (p *panickyTranscripts) InsertTranscripts(_ context.Context, lines []Transc
 func TestTranscriptWriterContainsAPanic(t *testing.T) {
 	st := &panickyTranscripts{}
 	w := newTranscriptWriter(st, logging.Discard(), nil)
-	w.add(TranscriptLine{CallSID: "CA00000000000000000000000000000001", Role: RoleCaller, Text: "first"})
+	w.add(transcript.Line{CallSID: "CA00000000000000000000000000000001", Role: transcript.RoleCaller, Text: "first"})
 	// Wait until the first batch has been handed over (and panicked).
 	for done := false; !done; {
 		st.mu.Lock()
@@ -40,7 +41,7 @@ func TestTranscriptWriterContainsAPanic(t *testing.T) {
 		st.mu.Unlock()
 		runtime.Gosched()
 	}
-	w.add(TranscriptLine{CallSID: "CA00000000000000000000000000000002", Role: RoleAgent, Text: "second"})
+	w.add(transcript.Line{CallSID: "CA00000000000000000000000000000002", Role: transcript.RoleAgent, Text: "second"})
 	w.close()
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -9,9 +9,9 @@ import (
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/calllog"
 	"github.com/voiceagent/voiceagent/internal/privacy"
-	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 func i64(n int64) *int64 { return &n }
@@ -27,9 +27,9 @@ func TestCallDetail(t *testing.T) {
 		insertCall(t, db, sid, "completed", false, base, true)
 		exec(t, db, `UPDATE calls SET agent_id = 'agt_0123456789abcdef01234567', end_reason = 'agent_ended', answered_at = $1 WHERE call_sid = $2`,
 			store.Millis(base.Add(time.Second)), sid)
-		if err := db.Transcripts().InsertTranscripts(ctx, []relay.TranscriptLine{
-			{CallSID: sid, Role: relay.RoleAgent, Text: "Hello", Time: base.Add(2 * time.Second)},
-			{CallSID: sid, Role: relay.RoleCaller, Text: "Call +14155550123", Time: base.Add(3 * time.Second)},
+		if err := db.Transcripts().InsertTranscripts(ctx, []transcript.Line{
+			{CallSID: sid, Role: transcript.RoleAgent, Text: "Hello", Time: base.Add(2 * time.Second)},
+			{CallSID: sid, Role: transcript.RoleCaller, Text: "Call +14155550123", Time: base.Add(3 * time.Second)},
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/relay"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 // TranscriptStore keeps what the caller and the agent said, per call.
@@ -15,14 +15,14 @@ type TranscriptStore struct{ db *DB }
 // Transcripts returns the transcript store.
 func (db *DB) Transcripts() *TranscriptStore { return &TranscriptStore{db: db} }
 
-var _ relay.TranscriptStore = (*TranscriptStore)(nil)
+var _ transcript.Store = (*TranscriptStore)(nil)
 
 // InsertTranscripts writes a batch of lines in one transaction. Lines of
 // many calls share a batch, so one bad line must not lose the others: when
 // the batch fails, each line is retried on its own and the ones the
 // database still refuses are dropped and reported as a
-// relay.DroppedLinesError.
-func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.TranscriptLine) error {
+// transcript.DroppedLinesError.
+func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []transcript.Line) error {
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, insertTranscript)
 		if err != nil {
@@ -42,7 +42,7 @@ func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.T
 	case ctx.Err() != nil:
 		return err
 	case len(lines) == 1:
-		return relay.DroppedLinesError{N: 1, Err: err}
+		return transcript.DroppedLinesError{N: 1, Err: err}
 	}
 	return s.insertEach(ctx, lines)
 }
@@ -50,8 +50,8 @@ func (s *TranscriptStore) InsertTranscripts(ctx context.Context, lines []relay.T
 const insertTranscript = `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, $2, $3, $4)`
 
 // insertEach stores lines one statement each, dropping those refused.
-func (s *TranscriptStore) insertEach(ctx context.Context, lines []relay.TranscriptLine) error {
-	dropped := relay.DroppedLinesError{}
+func (s *TranscriptStore) insertEach(ctx context.Context, lines []transcript.Line) error {
+	dropped := transcript.DroppedLinesError{}
 	for _, l := range lines {
 		if _, err := s.db.write(ctx, insertTranscript, l.CallSID, l.Role, l.Text, Millis(l.Time)); err != nil {
 			if ctx.Err() != nil {
@@ -71,15 +71,15 @@ func (s *TranscriptStore) insertEach(ctx context.Context, lines []relay.Transcri
 
 // ListTranscripts returns the lines of one call in the order they were
 // said.
-func (s *TranscriptStore) ListTranscripts(ctx context.Context, callSID string) ([]relay.TranscriptLine, error) {
+func (s *TranscriptStore) ListTranscripts(ctx context.Context, callSID string) ([]transcript.Line, error) {
 	rows, err := s.db.SQL.QueryContext(ctx, `SELECT call_sid, role, text, created_at FROM transcripts WHERE call_sid = $1 ORDER BY id`, callSID)
 	if err != nil {
 		return nil, translate(err, "transcripts")
 	}
 	defer rows.Close()
-	var out []relay.TranscriptLine
+	var out []transcript.Line
 	for rows.Next() {
-		var l relay.TranscriptLine
+		var l transcript.Line
 		var at int64
 		if err := rows.Scan(&l.CallSID, &l.Role, &l.Text, &at); err != nil {
 			return nil, translate(err, "transcripts")

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
 func TestTranscripts(t *testing.T) {
@@ -18,10 +18,10 @@ func TestTranscripts(t *testing.T) {
 		const call1, call2 = "CA00000000000000000000000000000001", "CA00000000000000000000000000000002"
 		old := time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		lines := []relay.TranscriptLine{
-			{CallSID: call1, Role: relay.RoleAgent, Text: "Hello, how can I help?", Time: old},
-			{CallSID: call1, Role: relay.RoleCaller, Text: "Connect me with Alice — it's urgent.", Time: now},
-			{CallSID: call2, Role: relay.RoleCaller, Text: "Hi", Time: now},
+		lines := []transcript.Line{
+			{CallSID: call1, Role: transcript.RoleAgent, Text: "Hello, how can I help?", Time: old},
+			{CallSID: call1, Role: transcript.RoleCaller, Text: "Connect me with Alice — it's urgent.", Time: now},
+			{CallSID: call2, Role: transcript.RoleCaller, Text: "Hi", Time: now},
 		}
 		if err := ts.InsertTranscripts(ctx, lines); err != nil {
 			t.Fatalf("insert: %v", err)
@@ -41,8 +41,8 @@ func TestTranscripts(t *testing.T) {
 
 		// A role outside the schema's check is refused: that line is
 		// dropped and counted, the rest of its batch kept.
-		bad := []relay.TranscriptLine{{CallSID: call2, Role: relay.RoleAgent, Text: "ok", Time: now}, {CallSID: call2, Role: "operator", Text: "x", Time: now}}
-		var dropped relay.DroppedLinesError
+		bad := []transcript.Line{{CallSID: call2, Role: transcript.RoleAgent, Text: "ok", Time: now}, {CallSID: call2, Role: "operator", Text: "x", Time: now}}
+		var dropped transcript.DroppedLinesError
 		if err := ts.InsertTranscripts(ctx, bad); !errors.As(err, &dropped) || dropped.N != 1 {
 			t.Fatalf("insert with a bad role = %v, want one line dropped", err)
 		}
@@ -79,16 +79,16 @@ func TestTranscriptsBadLineAmongBystanders(t *testing.T) {
 		bystanders := []string{"CA00000000000000000000000000000011", "CA00000000000000000000000000000012", "CA00000000000000000000000000000013",
 			"CA00000000000000000000000000000014", "CA00000000000000000000000000000015", "CA00000000000000000000000000000016"}
 		const hostile = "CA000000000000000000000000000000ff"
-		var batch []relay.TranscriptLine
+		var batch []transcript.Line
 		for i, sid := range bystanders {
-			batch = append(batch, relay.TranscriptLine{CallSID: sid, Role: relay.RoleCaller, Text: "Hello, this is a bystander.", Time: now})
+			batch = append(batch, transcript.Line{CallSID: sid, Role: transcript.RoleCaller, Text: "Hello, this is a bystander.", Time: now})
 			if i == 2 {
-				batch = append(batch, relay.TranscriptLine{CallSID: hostile, Role: relay.RoleAgent, Text: "bad\x00line", Time: now})
+				batch = append(batch, transcript.Line{CallSID: hostile, Role: transcript.RoleAgent, Text: "bad\x00line", Time: now})
 			}
 		}
-		batch = append(batch, relay.TranscriptLine{CallSID: hostile, Role: "operator", Text: "bad role", Time: now})
+		batch = append(batch, transcript.Line{CallSID: hostile, Role: "operator", Text: "bad role", Time: now})
 		err := ts.InsertTranscripts(ctx, batch)
-		var dropped relay.DroppedLinesError
+		var dropped transcript.DroppedLinesError
 		if !errors.As(err, &dropped) {
 			t.Fatalf("insert = %v, want a DroppedLinesError", err)
 		}

@@ -62,7 +62,7 @@ func ValidEndReason(r EndReason) bool { return validEndReasons[r] }
 // Twilio's final status callback. Any other reason ends the record now
 // and frees the call's capacity slot, unless the call was transferred
 // (then the result says Transferred and nothing is written).
-func (s *Service) EndCall(ctx context.Context, e CallEnd) (EndResult, error) {
+func (s *CallRecords) EndCall(ctx context.Context, e CallEnd) (EndResult, error) {
 	if !ValidCallSID(e.CallSID) {
 		return EndResult{}, apperr.New(apperr.Invalid, "CallSid is missing or malformed")
 	}
@@ -99,7 +99,7 @@ func (s *Service) EndCall(ctx context.Context, e CallEnd) (EndResult, error) {
 // keeps this reason instead of recording a caller hang-up. EndCall must
 // still follow (it ends the record and decides the announcement); a
 // reason recorded already, and a transferred call, are left alone.
-func (s *Service) EndingCall(ctx context.Context, e CallEnd) error {
+func (s *CallRecords) EndingCall(ctx context.Context, e CallEnd) error {
 	if !ValidCallSID(e.CallSID) {
 		return apperr.New(apperr.Invalid, "CallSid is missing or malformed")
 	}
@@ -115,13 +115,13 @@ func (s *Service) EndingCall(ctx context.Context, e CallEnd) error {
 // ResumeCall takes back a hand-over that Twilio refused: the call is the
 // agent's again, and the 'transferred' end reason is withdrawn while the
 // call is live.
-func (s *Service) ResumeCall(ctx context.Context, callSID string) error {
+func (s *CallRecords) ResumeCall(ctx context.Context, callSID string) error {
 	return s.calls.SetTransferred(ctx, callSID, false, s.now())
 }
 
 // CallState reports whether the call is recorded and whether it ended
 // (a final status or a recorded end).
-func (s *Service) CallState(ctx context.Context, callSID string) (known, ended bool, err error) {
+func (s *CallRecords) CallState(ctx context.Context, callSID string) (known, ended bool, err error) {
 	return s.calls.CallState(ctx, callSID)
 }
 

@@ -51,6 +51,9 @@ type Deps struct {
 	Numbers NumberRouter
 	// CallAgents records the agent of an accepted call (nil: not kept).
 	CallAgents CallAgentStore
+	// Records records the stream, hand-over and end of accepted calls
+	// (nil: built from Calls and Log).
+	Records *CallRecords
 }
 
 // NumberRouter is *agents.Service.
@@ -66,6 +69,7 @@ type CallAgentStore interface {
 // Service runs the inbound-call policy and owns call records and stream
 // tokens. It is safe for concurrent use.
 type Service struct {
+	*CallRecords
 	calls      CallStore
 	tokens     TokenStore
 	lists      ListStore
@@ -108,6 +112,10 @@ func New(d Deps, s Settings) *Service {
 	}
 	for _, c := range s.BlockedCountries {
 		svc.countries[strings.ToUpper(strings.TrimSpace(c))] = true
+	}
+	svc.CallRecords = d.Records
+	if svc.CallRecords == nil {
+		svc.CallRecords = NewCallRecords(d.Calls, svc.log)
 	}
 	svc.names = newNameCache(d.Names, svc.now)
 	// A decision's TwiML depends only on the configured links: build each
@@ -258,7 +266,7 @@ func (s *Service) admitted(ctx context.Context, in Inbound, th Throttle, drainin
 }
 
 // MarkStreamStarted records that the call's media stream started.
-func (s *Service) MarkStreamStarted(ctx context.Context, callSID string) error {
+func (s *CallRecords) MarkStreamStarted(ctx context.Context, callSID string) error {
 	if err := s.calls.MarkStreamStarted(ctx, callSID, s.now()); err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
