@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,97 +78,57 @@ func (e endReason) hangsUp() bool {
 	return e == endAgent || e == endMaxDuration || e == endIdle
 }
 
-// Call is one media stream and its model session.
+// Call is one media stream and its model session: what its goroutines
+// share. Each socket's reader owns a half of the call that no other
+// goroutine can reach (twilioHalf, modelHalf: created by the reader and
+// never stored here); everything in Call is set before its goroutines
+// start, atomic, a channel, a concurrency-safe type, or lineState, whose
+// fields only its locking methods reach.
 type Call struct {
 	r        *Relay
 	callSID  string
 	remoteIP string
 	log      *slog.Logger
 	begin    time.Time
+	agent    *Profile // the call's agent (nil: the environment's); set before run
+	budget   Budget
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	reason atomic.Pointer[endReason]
 
-	tw    *peer
-	model *peer
-
-	agent *Profile // the call's agent (nil: the environment's); set before run
+	tw    *peer // the Twilio socket and its send queue
+	model *peer // the model socket (attached when the session opens) and its send queue
+	state lineState
 
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
-	counts       messageCounts
-	budget       Budget
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
+	received     received     // messages read, stored by each half as it exits
 	logs         logSampler
 	events       eventLimiter
 	toolQ        chan modelItem // function calls for the call's tool workers
-
-	// Twilio reader only.
-	msg       twilioMsg
-	scratch   []byte
-	limiter   rateLimiter
-	protoErrs int
-	dropsIn   int
-
-	// Model reader only.
-	ev            modelEvent
-	audio         []byte
-	carry         []byte
-	carryItem     string
-	agentItem     string
-	agentText     strings.Builder
-	toolsSeen     map[string]bool
-	toolsResp     int // function calls of the current response
-	toolWorkers   int // tool workers started
-	modelErrors   int // error events from the model
-	transcriptIn  int // transcript text received (deltas and finals)
-	transcriptOut int // transcript bytes handed to the store
-
-	mu         sync.Mutex
-	pb         playback
-	started    bool
-	streamSID  string
-	streamSIDb []byte
-	modelSess  *modelSession
-	resp       responseState
 }
 
-// responseState follows the one-active-response rule and the goodbye.
-type responseState struct {
-	active          bool
-	awaitingCreated bool   // a response.create was sent; no response.created or refusal yet
-	createSeq       int    // numbers the event_ids of response.create
-	createID        string // event_id of the last response.create, until refused
-	want            bool
-	wantInstr       string
-	wantGoodbye     bool
-	lastInstr       string
-	lastGoodbye     bool
-
-	goodbyeReason   endReason
-	goodbyeDeadline time.Time
-	goodbyeResp     string // id of the response.created tagged as the goodbye
-	hangupArmed     bool
+// received counts the messages each half read; each half stores its own
+// count once, when its reader ends, and teardown reads them after.
+type received struct {
+	twilio, model atomic.Int64
 }
 
 func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 	c := &Call{
-		r:         r,
-		callSID:   callSID,
-		remoteIP:  remoteIP,
-		log:       r.log.With("call_sid", callSID),
-		begin:     time.Now(),
-		scratch:   make([]byte, maxFrameBytes),
-		carry:     make([]byte, 0, FrameBytes),
-		toolsSeen: make(map[string]bool),
-		limiter:   rateLimiter{rate: msgRatePerSec, burst: msgBurst},
-		budget:    r.budget,
-		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
+		r:        r,
+		callSID:  callSID,
+		remoteIP: remoteIP,
+		log:      r.log.With("call_sid", callSID),
+		begin:    time.Now(),
+		budget:   r.budget,
+		toolQ:    make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
 	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
@@ -248,33 +207,27 @@ func (c *Call) connectModel() {
 			return
 		}
 	}
-	c.mu.Lock()
-	if c.ctx.Err() != nil {
-		c.mu.Unlock()
+	// The model peer's socket is set before its writer starts (and the
+	// writer is its only user); attach fails once the call has ended, and
+	// then teardown will not see the session, so it is closed here.
+	c.model.conn, c.model.batch = sess.conn, sess.batch
+	if !c.state.attach(c.ctx, sess) {
 		sess.close()
 		return
 	}
-	c.modelSess = sess
-	c.model.conn = sess.conn
-	c.model.batch = sess.batch
-	c.mu.Unlock()
 	c.modelReady.Store(true)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer func() { // contain, as c.contain does, without re-indenting
-			if v := recover(); v != nil {
-				c.r.panicked("model_writer", c.callSID, v)
-				c.end(endPanic)
+		c.contain("model_writer", func() {
+			if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
+				// (After the call ended, a write can only fail because
+				// teardown closed the socket: that is no model failure.)
+				c.log.Warn("model write failed", "err", err)
+				c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
+				c.end(endModelClosed)
 			}
-		}()
-		if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
-			// (After the call ended, a write can only fail because
-			// teardown closed the socket: that is no model failure.)
-			c.log.Warn("model write failed", "err", err)
-			c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
-			c.end(endModelClosed)
-		}
+		})
 	}()
 	c.readModel(sess.conn)
 }
@@ -297,81 +250,104 @@ func (c *Call) watchdog() {
 			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
 				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
 			}
-			c.mu.Lock()
-			reason, deadline := c.resp.goodbyeReason, c.resp.goodbyeDeadline
-			c.mu.Unlock()
-			if reason != "" && now.After(deadline) {
+			if reason, deadline := c.state.goodbye(); reason != "" && now.After(deadline) {
 				c.end(reason)
 			}
 		}
 	}
 }
 
-// teardown runs once, on the call's own goroutine, after the context ended.
+// teardown runs once, on the call's own goroutine, after the context
+// ended: each step below is one job, in this order.
 func (c *Call) teardown() {
 	why := c.endReason()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if tel := c.r.Telephony; tel != nil {
-		var err error
-		if msg := why.announcement(); msg != "" {
-			err = tel.SayAndHangup(ctx, c.callSID, msg)
-		} else if why.hangsUp() {
-			err = tel.EndCall(ctx, c.callSID)
-		}
-		if err != nil {
-			c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)
-		}
+	c.endThroughTwilio(ctx, why)
+	sess := c.closeSockets(why)
+	c.releaseQueues()
+	c.auditMessageCounts(sess)
+	why, announce := c.recordEnd(ctx, why)
+	c.reportEnd(why, announce, sess != nil)
+}
+
+// endThroughTwilio tells the caller why the call ends when the agent
+// cannot, or hangs the call up after the agent's goodbye, through Twilio
+// REST (before the stream closes, so Twilio does not move on first).
+func (c *Call) endThroughTwilio(ctx context.Context, why endReason) {
+	tel := c.r.Telephony
+	if tel == nil {
+		return
 	}
+	var err error
+	if msg := why.announcement(); msg != "" {
+		err = tel.SayAndHangup(ctx, c.callSID, msg)
+	} else if why.hangsUp() {
+		err = tel.EndCall(ctx, c.callSID)
+	}
+	if err != nil {
+		c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)
+	}
+}
+
+// closeSockets closes the Twilio socket with the reason's close code and
+// the model session, then waits for every goroutine of the call (each
+// half zeroes its own buffers and stores its counts as its reader ends).
+// It returns the model session, nil when none was attached.
+func (c *Call) closeSockets(why endReason) *modelSession {
 	c.tw.closeWith(why.closeCode(), string(why))
-	c.mu.Lock()
-	sess := c.modelSess
-	c.mu.Unlock()
+	sess := c.state.session()
 	sess.close()
 	c.wg.Wait()
+	return sess
+}
 
-	// Release and zero every buffer that held audio (the readers zero
-	// their own read buffers as they exit). gorilla/websocket's internal
-	// buffers cannot be zeroed: each connection's bufio read buffer and
-	// the pooled write buffers (of an unexported type) hold frames of
-	// base64 audio and are unreachable from here; they are small (2-4 KiB)
-	// and overwritten by the next frames that pass through them.
+// releaseQueues returns what is still queued to either socket (buffers
+// that held audio are zeroed on release). gorilla/websocket's internal
+// buffers cannot be zeroed: each connection's bufio read buffer and the
+// pooled write buffers (of an unexported type) hold frames of base64
+// audio and are unreachable from here; they are small (2-4 KiB) and
+// overwritten by the next frames that pass through them.
+func (c *Call) releaseQueues() {
 	c.tw.drain()
 	c.model.drain()
-	clear(c.scratch)
-	clear(c.audio[:cap(c.audio)])
-	clear(c.carry[:cap(c.carry)])
-	c.scratch, c.audio, c.carry = nil, nil, nil
-	c.flushAgentText()
-	c.auditMessageCounts(sess)
+}
 
+// recordEnd stores the end of the call and returns the reason as it
+// stands and whether call.ended is to be published.
+func (c *Call) recordEnd(ctx context.Context, why endReason) (endReason, bool) {
 	// A transferred call lives on (in the conference or the forward):
 	// only the stream ended, and Twilio's status callback ends the call.
 	if c.transferred.Load() && (why == endStop || why == endTwilioClosed) {
 		why = endTransferred
 	}
-	announce := why != endTransferred
-	if c.r.Calls != nil && why != endTransferred {
-		ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
-		switch {
-		case err != nil:
-			c.log.Warn("recording the call end failed", "err", err)
-		case transferred:
-			// An operator moved the call (the relay's own tools set the
-			// flag above): it is not over, so no call.ended.
-			why, announce = endTransferred, false
-		case !ended:
-			// Twilio's status callback ended the call first and
-			// announced it.
-			announce = false
-		}
+	if c.r.Calls == nil || why == endTransferred {
+		return why, why != endTransferred
 	}
+	ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
+	switch {
+	case err != nil:
+		c.log.Warn("recording the call end failed", "err", err)
+	case transferred:
+		// An operator moved the call (the relay's own tools set the
+		// flag above): it is not over, so no call.ended.
+		return endTransferred, false
+	case !ended:
+		// Twilio's status callback ended the call first and announced it.
+		return why, false
+	}
+	return why, true
+}
+
+// reportEnd updates the metrics, publishes stream.stopped (and
+// call.ended when announce), audits the cleanup and logs the end.
+func (c *Call) reportEnd(why endReason, announce, hadModel bool) {
 	dur := time.Since(c.begin)
 	m := c.r.m
 	m.ActiveCalls.Dec()
 	m.CallDuration.Observe(dur.Seconds())
 	m.WebSocketCloses.WithLabelValues("twilio", string(why)).Inc()
-	if sess != nil {
+	if hadModel {
 		m.WebSocketCloses.WithLabelValues("model", string(why)).Inc()
 	}
 	c.r.publish(events.StreamStopped, c.callSID, map[string]any{"reason": string(why)})

@@ -95,7 +95,7 @@ type peer struct {
 	m       peerMetrics
 	timeout time.Duration // write deadline per message
 	ping    time.Duration
-	sent    int // messages written; the writer goroutine's own
+	sent    atomic.Int64 // messages written (teardown reads it after the writer ended)
 
 	maxBytes int64               // the byte budget of the queue
 	room     *semaphore.Weighted // bytes free of maxBytes
@@ -233,7 +233,7 @@ func (p *peer) writeItem(it outItem) error {
 		if err := p.conn.WriteMessage(websocket.TextMessage, it.buf.b[start:end]); err != nil {
 			return err
 		}
-		p.sent++
+		p.sent.Add(1)
 		start = end
 	}
 	if it.frames > 0 {
