@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,8 @@ const (
 	twilioMsgLimit    = 16 << 10 // soft cap: counted as a protocol error
 	maxFrameBytes     = 4096     // decoded media payload cap (a frame is 160)
 	twilioReadTimeout = 30 * time.Second
-	modelQueueLen     = 64  // ~1.2 s of caller audio: the pre-model buffer
-	twilioQueueLen    = 256 // batches (one per model delta)
+	modelQueueLen     = 64 // ~1.2 s of caller audio: the pre-model buffer
+	twilioQueueLen    = 32 // deltas: the model reader writes to Twilio itself; this holds what comes after the end
 	maxProtocolErrors = 5
 	msgRatePerSec     = 100
 	msgBurst          = 200
@@ -95,8 +96,11 @@ type Call struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the call's goroutines but its own (which runs teardown)
 	reason atomic.Pointer[endReason]
+
+	spawnMu sync.Mutex
+	closing bool // teardown waits for wg: start no more goroutines
 
 	tw    *peer // the Twilio socket and its send queue
 	model *peer // the model socket (attached when the session opens) and its send queue
@@ -170,21 +174,19 @@ func (c *Call) run() {
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
 	})
-	c.wg.Add(3)
-	go func() {
-		defer c.wg.Done()
-		c.contain("twilio_writer", func() {
-			if err := c.tw.writeLoop(c.ctx); err != nil {
-				c.log.Debug("twilio write failed", "err", err)
-				c.end(endTwilioClosed)
-			}
-		})
-	}()
-	go func() { defer c.wg.Done(); c.contain("twilio_reader", c.readTwilio) }()
-	go func() { defer c.wg.Done(); c.contain("model", c.connectModel) }()
-	// The call's own goroutine keeps the clock (one goroutine stack less
-	// per call) until the call ends.
-	c.contain("watchdog", c.watchdog)
+	c.tw.attach(c.ctx, c.spawner("twilio_writer"), func(err error) {
+		c.log.Debug("twilio write failed", "err", err)
+		c.end(endTwilioClosed)
+	})
+	c.spawner("model")(c.connectModel)
+	every(c.ctx, c.watchdogTick(), func() { c.contain("watchdog", c.watchdog) })
+	// The call's own goroutine reads the Twilio socket (two goroutines per
+	// call: this one and the model's reader). A call that ends for another
+	// reason stops the reading at once, so teardown can run.
+	stop := context.AfterFunc(c.ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	c.contain("twilio_reader", c.readTwilio)
+	<-c.ctx.Done() // the reader returns only after the call ended (contained panics end it too)
 	c.contain("teardown", c.teardown)
 }
 
@@ -215,50 +217,82 @@ func (c *Call) connectModel() {
 		sess.close()
 		return
 	}
+	c.model.attach(c.ctx, c.spawner("model_writer"), func(err error) {
+		if c.ctx.Err() == nil {
+			// (After the call ended, a write can only fail because
+			// teardown closed the socket: that is no model failure.)
+			c.log.Warn("model write failed", "err", err)
+			c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
+			c.end(endModelClosed)
+		}
+	})
 	c.modelReady.Store(true)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.contain("model_writer", func() {
-			if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
-				// (After the call ended, a write can only fail because
-				// teardown closed the socket: that is no model failure.)
-				c.log.Warn("model write failed", "err", err)
-				c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
-				c.end(endModelClosed)
-			}
-		})
-	}()
 	c.readModel(sess.conn)
 }
 
-// watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
-// (or the call's agent's shorter limits) without speech, agent audio or key presses, after a goodbye.
-func (c *Call) watchdog() {
-	maxDuration, idleTimeout := c.limits()
-	tick := min(time.Second, maxDuration/4, idleTimeout/4)
-	t := time.NewTicker(max(tick, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
+// spawner returns a function that starts fn as a goroutine of the call,
+// waited for by teardown (a panic contained as where). Once teardown has
+// begun waiting, nothing more is started: what a late sender queued is
+// released by teardown.
+func (c *Call) spawner(where string) func(fn func()) {
+	return func(fn func()) {
+		c.spawnMu.Lock()
+		defer c.spawnMu.Unlock()
+		if c.closing {
 			return
-		case now := <-t.C:
-			switch {
-			case now.Sub(c.begin) >= maxDuration:
-				c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
-			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
-				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
-			}
-			if reason, deadline := c.state.goodbye(); reason != "" && now.After(deadline) {
-				c.end(reason)
-			}
 		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.contain(where, fn)
+		}()
 	}
 }
 
+// watchdogTick is how often the watchdog looks at the call's limits.
+func (c *Call) watchdogTick() time.Duration {
+	maxDuration, idleTimeout := c.limits()
+	return max(min(time.Second, maxDuration/4, idleTimeout/4), 10*time.Millisecond)
+}
+
+// watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
+// (or the call's agent's shorter limits) without speech, agent audio or
+// key presses, after a goodbye. It runs on a timer every watchdogTick.
+func (c *Call) watchdog() {
+	maxDuration, idleTimeout := c.limits()
+	now := time.Now()
+	switch {
+	case now.Sub(c.begin) >= maxDuration:
+		c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
+	case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
+		c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
+	}
+	if reason, deadline := c.state.goodbye(); reason != "" && now.After(deadline) {
+		c.end(reason)
+	}
+}
+
+// every runs fn every d on a timer until ctx ends: no goroutine waits
+// between runs (the timer starts one for each run), and runs never overlap.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	var t atomic.Pointer[time.Timer]
+	tm := time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if ctx.Err() != nil {
+			return
+		}
+		fn()
+		if ctx.Err() == nil {
+			t.Load().Reset(d)
+		}
+	})
+	t.Store(tm)
+	tm.Reset(d)
+	context.AfterFunc(ctx, func() { tm.Stop() })
+}
+
 // teardown runs once, on the call's own goroutine, after the context
-// ended: each step below is one job, in this order.
+// ended and the Twilio reader returned: each step below is one job, in
+// this order.
 func (c *Call) teardown() {
 	why := c.endReason()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
@@ -298,6 +332,9 @@ func (c *Call) closeSockets(why endReason) *modelSession {
 	c.tw.closeWith(why.closeCode(), string(why))
 	sess := c.state.session()
 	sess.close()
+	c.spawnMu.Lock()
+	c.closing = true
+	c.spawnMu.Unlock()
 	c.wg.Wait()
 	return sess
 }

@@ -258,7 +258,7 @@ func (h *modelHalf) onAudioDelta(e *modelEvent, now time.Time) {
 	}
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
-	h.tw.send(h.ctx, outItem{buf: b, read: now, frames: frames})
+	h.tw.send(h.ctx, b.audio(now, frames))
 }
 
 // flushCarry sends a partial last frame, padded with silence.
@@ -278,7 +278,7 @@ func (h *modelHalf) flushCarry(now time.Time) {
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
 	h.carry = h.carry[:0]
-	h.tw.send(h.ctx, outItem{buf: b, read: now, frames: 1})
+	h.tw.send(h.ctx, b.audio(now, 1))
 }
 
 // bargeIn handles speech_started: when agent audio is still playing, flush
@@ -293,7 +293,7 @@ func (h *modelHalf) bargeIn() {
 	b := h.r.pool.get()
 	b.b = appendTwilioClear(b.b, sid)
 	b.add()
-	h.tw.send(h.ctx, outItem{buf: b})
+	h.tw.send(h.ctx, b)
 	for _, t := range truncs {
 		h.model.sendBytes(h.ctx, appendTruncate(nil, t.itemID, t.audioEndMs))
 	}

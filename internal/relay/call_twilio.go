@@ -33,13 +33,12 @@ func (l *rateLimiter) allow(now time.Time) bool {
 }
 
 // twilioHalf is the Twilio socket's reader and what only it uses: the
-// decoded message, the payload scratch, the flood limiter and the
+// decoded message, the flood limiter and the
 // protocol-error count. readTwilio creates it and no other goroutine can
 // reach it; it reaches the rest of the call through Call.
 type twilioHalf struct {
 	*Call
 	msg       twilioMsg
-	scratch   []byte // decoded media payloads (checked, then dropped)
 	limiter   rateLimiter
 	protoErrs int
 	dropsIn   int // caller frames dropped before the model was ready
@@ -47,7 +46,7 @@ type twilioHalf struct {
 }
 
 func (c *Call) newTwilioHalf() *twilioHalf {
-	return &twilioHalf{Call: c, scratch: make([]byte, maxFrameBytes), limiter: rateLimiter{rate: msgRatePerSec, burst: msgBurst}}
+	return &twilioHalf{Call: c, limiter: rateLimiter{rate: msgRatePerSec, burst: msgBurst}}
 }
 
 // readTwilio is the Twilio socket's reader goroutine.
@@ -60,8 +59,6 @@ func (c *Call) readTwilio() {
 // exit zeroes the half's buffers (they held caller audio) and stores its
 // message count for teardown.
 func (h *twilioHalf) exit() {
-	clear(h.scratch)
-	h.scratch = nil
 	h.Call.received.twilio.Store(int64(h.received))
 }
 
@@ -70,7 +67,7 @@ func (h *twilioHalf) read() {
 	buf := make([]byte, 0, 1024)
 	defer func() { clear(buf[:cap(buf)]) }() // it held caller audio
 	var extended time.Time
-	for {
+	for h.ctx.Err() == nil {
 		msg, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
 		if msg != nil {
 			buf = msg[:0]
@@ -178,7 +175,7 @@ func (h *twilioHalf) onTwilio(m *twilioMsg, now time.Time) bool {
 		b := h.r.pool.get()
 		b.b = append(b.b, userText("The caller pressed the key "+string(m.Digit)+" on the phone keypad.")...)
 		b.add()
-		if h.model.trySend(outItem{buf: b}) {
+		if h.model.trySend(b) {
 			h.requestResponse("", false)
 		}
 	case twStop:
@@ -234,7 +231,7 @@ func (h *twilioHalf) onMedia(m *twilioMsg, now time.Time) {
 	case len(m.Track) > 0 && string(m.Track) != "inbound":
 		return
 	}
-	n, err := checkPayload(m.Payload, h.scratch)
+	n, err := checkPayload(m.Payload)
 	if err != nil {
 		h.protocolError("bad media payload")
 		return
@@ -246,14 +243,14 @@ func (h *twilioHalf) onMedia(m *twilioMsg, now time.Time) {
 	b.reserve(audioAppendLen(len(m.Payload)))
 	b.b = appendAudioAppend(b.b, m.Payload)
 	b.add()
-	it := outItem{buf: b, read: now, frames: 1}
+	b.audio(now, 1)
 	if h.modelReady.Load() {
 		// Back-pressure from a slow model socket holds this call's reader
-		// only; the writer's deadline bounds the wait.
-		h.model.send(h.ctx, it)
+		// only; the write deadline bounds the wait.
+		h.model.send(h.ctx, b)
 		return
 	}
-	if !h.model.trySend(it) {
+	if !h.model.trySend(b) {
 		h.dropsIn++
 		if h.dropsIn == 1 || h.dropsIn%500 == 0 {
 			h.warn("model queue full: caller audio dropped", "frames", h.dropsIn)
