@@ -169,16 +169,13 @@ func (p *peer) trySend(m *msgBuf) bool {
 		p.pool.put(m)
 		return false
 	}
-	p.pending.Add(1)
+	w := p.enqueuing(m)
 	select {
-	case p.queue <- m:
-		p.queued.Add(m.weight)
+	case p.queue <- m: // from here on m is the writer's
 		p.kick()
 		return true
 	default:
-		p.pending.Add(-1)
-		p.room.Release(m.weight)
-		p.pool.put(m)
+		p.unqueue(m, w)
 		return false
 	}
 }
@@ -196,25 +193,39 @@ func (p *peer) send(ctx context.Context, m *msgBuf) bool {
 			return false
 		}
 	}
-	p.pending.Add(1)
+	w := p.enqueuing(m)
 	select {
-	case p.queue <- m:
-		p.queued.Add(m.weight)
+	case p.queue <- m: // from here on m is the writer's
 		p.kick()
 		return true
 	default:
 	}
 	select {
 	case p.queue <- m:
-		p.queued.Add(m.weight)
 		p.kick()
 		return true
 	case <-ctx.Done():
-		p.pending.Add(-1)
-		p.room.Release(m.weight)
-		p.pool.put(m)
+		p.unqueue(m, w)
 		return false
 	}
+}
+
+// enqueuing counts m as queued before it is handed to the queue (after
+// that, the writer may already have written and released it) and returns
+// its weight.
+func (p *peer) enqueuing(m *msgBuf) int64 {
+	p.pending.Add(1)
+	p.queued.Add(m.weight)
+	return m.weight
+}
+
+// unqueue takes back the count of an entry that never reached the queue
+// and releases it.
+func (p *peer) unqueue(m *msgBuf, weight int64) {
+	p.queued.Add(-weight)
+	p.pending.Add(-1)
+	p.room.Release(weight)
+	p.pool.put(m)
 }
 
 // writeNow writes m on the caller's goroutine when the peer is attached,
