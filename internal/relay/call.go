@@ -307,11 +307,16 @@ func (c *Call) teardown() {
 
 // endThroughTwilio tells the caller why the call ends when the agent
 // cannot, or hangs the call up after the agent's goodbye, through Twilio
-// REST (before the stream closes, so Twilio does not move on first).
+// REST (before the stream closes, so Twilio does not move on first); the
+// reason is recorded first, so the status callback the hang-up causes
+// keeps it.
 func (c *Call) endThroughTwilio(ctx context.Context, why endReason) {
 	tel := c.r.Telephony
 	if tel == nil {
 		return
+	}
+	if why.announcement() != "" || why.hangsUp() {
+		c.recordEnding(ctx, why)
 	}
 	var err error
 	if msg := why.announcement(); msg != "" {
@@ -348,32 +353,6 @@ func (c *Call) closeSockets(why endReason) *modelSession {
 func (c *Call) releaseQueues() {
 	c.tw.drain()
 	c.model.drain()
-}
-
-// recordEnd stores the end of the call and returns the reason as it
-// stands and whether call.ended is to be published.
-func (c *Call) recordEnd(ctx context.Context, why endReason) (endReason, bool) {
-	// A transferred call lives on (in the conference or the forward):
-	// only the stream ended, and Twilio's status callback ends the call.
-	if c.transferred.Load() && (why == endStop || why == endTwilioClosed) {
-		why = endTransferred
-	}
-	if c.r.Calls == nil || why == endTransferred {
-		return why, why != endTransferred
-	}
-	ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
-	switch {
-	case err != nil:
-		c.log.Warn("recording the call end failed", "err", err)
-	case transferred:
-		// An operator moved the call (the relay's own tools set the
-		// flag above): it is not over, so no call.ended.
-		return endTransferred, false
-	case !ended:
-		// Twilio's status callback ended the call first and announced it.
-		return why, false
-	}
-	return why, true
 }
 
 // reportEnd updates the metrics, publishes stream.stopped (and

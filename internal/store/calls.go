@@ -194,11 +194,12 @@ const statusUpdateSet = `UPDATE calls SET
   status_seq = CASE WHEN $4 < 0 THEN status_seq ELSE $4 END,
   active = CASE WHEN $2 = 1 THEN 0 ELSE active END,
   ended_at = CASE WHEN $2 = 1 AND ended_at IS NULL THEN $5 ELSE ended_at END,
+  end_reason = CASE WHEN $2 = 1 AND end_reason = '' THEN $7 ELSE end_reason END,
   updated_at = $5`
 
 // updateStatusPostgres reads the row's ended_at as it was before the
 // update in the same statement: the sub-select locks the row (FOR UPDATE),
-// so a concurrent MarkCallEnded is either wholly before it (and seen) or
+// so a concurrent EndCall is either wholly before it (and seen) or
 // waits for it.
 const updateStatusPostgres = statusUpdateSet + `
 FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
@@ -213,7 +214,9 @@ WHERE call_sid = $6 AND ($4 < 0 OR status_seq < $4)`
 // UpdateCallStatus applies a status callback unless a later one was
 // applied; a final status ends the call and frees its slot. ended reports
 // that this callback is what ended the call (it had no ended_at before),
-// so the end is announced once whoever records it first.
+// so the end is announced once whoever records it first. A final status
+// records u.Reason as the end reason unless one is recorded already (the
+// first end wins: a relay's end, a transfer, a refusal).
 func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) (ended bool, err error) {
 	final := 0
 	if voice.FinalStatus(u.Status) {
@@ -223,7 +226,7 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	if u.DurationSec != nil {
 		dur = *u.DurationSec
 	}
-	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID}
+	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID, string(u.Reason)}
 	if s.db.Engine == SQLite {
 		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, args)
 	}
@@ -270,30 +273,6 @@ func (s *CallStore) MarkStreamStarted(ctx context.Context, callSID string, at ti
 	return s.exec(ctx, `UPDATE calls SET answered_at = COALESCE(answered_at, $1), updated_at = $1,
   status = CASE WHEN status IN ('ringing', 'queued') THEN 'in-progress' ELSE status END
 WHERE call_sid = $2`, Millis(at), callSID)
-}
-
-// MarkCallEnded records the end of the call's media stream as the end of
-// the call and frees its slot. ended is false when the call had already
-// ended (Twilio's status callback came first); a transferred call lives
-// on in a conference or forward until Twilio's final status callback, and
-// the answer is then apperr.Conflict (NotFound for an unknown call).
-func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error) {
-	res, err := s.db.write(ctx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1
-WHERE call_sid = $2 AND transferred_at IS NULL AND ended_at IS NULL`, Millis(at), callSID)
-	if err != nil {
-		return false, translate(err, "call")
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return true, nil
-	}
-	var transferred bool
-	if err := s.db.queryRow(ctx, `SELECT transferred_at IS NOT NULL FROM calls WHERE call_sid = $1`, callSID).Scan(&transferred); err != nil {
-		return false, translate(err, "call")
-	}
-	if transferred {
-		return false, apperr.New(apperr.Conflict, "the call was transferred")
-	}
-	return false, nil
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {
