@@ -38,6 +38,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, re
 		return err
 	}
 	log.Info("database ready", "engine", string(db.Engine), "schema_version", v)
+	if db.TempInMemory {
+		log.Warn("no writable temporary directory: SQLite keeps its temporary files in memory, so the VACUUM after an erasure holds a copy of the database in RAM; mount a tmpfs on /tmp (docker run --tmpfs /tmp)")
+	}
 
 	a, err := app.New(ctx, cfg, log, db, app.Options{Version: version})
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/sim"
+	"github.com/voiceagent/voiceagent/internal/sim/scenario"
 )
 
 const simulateUsage = `usage: voiceagent simulate [flags]
@@ -34,6 +36,11 @@ loopback and credentials generated for the run, and plays every scenario.
   --realtime-listen ADDR where the fake model listens with --url or
                          --server-url (default 127.0.0.1:8099)
   --capacity N           with --url: the server's MAX_CONCURRENT_CALLS
+  --calls-per-minute N   with --url: the server's CALLS_PER_MINUTE (both
+                         are read from the server's /ready when the token
+                         holds metrics:read; the over-capacity scenario is
+                         skipped, saying what it needs, when the rate
+                         would throttle calls before capacity is reached)
   -v                     print the in-process server's log
 
 Load benchmark (the server runs as a separate process: this binary's
@@ -70,7 +77,7 @@ Load benchmark (the server runs as a separate process: this binary's
 
 type simFlags struct {
 	scenario, url, realtimeListen string
-	capacity                      int
+	capacity, callsPerMinute      int
 	verbose                       bool
 
 	load, webhooks, soak      bool
@@ -103,6 +110,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&f.url, "url", "", "")
 	fs.StringVar(&f.realtimeListen, "realtime-listen", "127.0.0.1:8099", "")
 	fs.IntVar(&f.capacity, "capacity", 0, "")
+	fs.IntVar(&f.callsPerMinute, "calls-per-minute", 0, "")
 	fs.BoolVar(&f.verbose, "v", false, "")
 	fs.BoolVar(&f.load, "load", false, "")
 	fs.BoolVar(&f.webhooks, "webhooks", false, "")
@@ -159,14 +167,14 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 }
 
-func pickScenarios(name string) ([]sim.Scenario, error) {
-	all := sim.Scenarios()
+func pickScenarios(name string) ([]scenario.Scenario, error) {
+	all := scenario.Scenarios()
 	if name == "" {
 		return all, nil
 	}
 	for _, s := range all {
 		if s.Name == name {
-			return []sim.Scenario{s}, nil
+			return []scenario.Scenario{s}, nil
 		}
 	}
 	return nil, usageError{fmt.Sprintf("unknown scenario %q", name)}
@@ -196,9 +204,9 @@ func runScenariosInProcess(ctx context.Context, f simFlags, stdout, stderr io.Wr
 	}
 	defer p.Close()
 	fmt.Fprintf(stdout, "simulating calls against an in-process server at %s (SQLite, fake Realtime model, fake Twilio REST)\n\n", p.Target.BaseURL)
-	rs := sim.Run(ctx, &sim.Env{Target: p.Target, Realtime: p.Realtime, REST: p.REST, Capacity: inProcessCapacity}, scenarios)
-	sim.PrintResults(stdout, rs)
-	if !sim.Passed(rs) {
+	rs := scenario.Run(ctx, &scenario.Env{Target: p.Target, Realtime: p.Realtime, REST: p.REST, Capacity: inProcessCapacity}, scenarios)
+	scenario.PrintResults(stdout, rs)
+	if !scenario.Passed(rs) {
 		return errors.New("simulate: a scenario's expectation failed")
 	}
 	return nil
@@ -239,13 +247,6 @@ func runScenariosRemote(ctx context.Context, f simFlags, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	capacity := f.capacity
-	if capacity == 0 {
-		capacity, _ = strconv.Atoi(getenv("MAX_CONCURRENT_CALLS"))
-	}
-	if capacity == 0 {
-		capacity = 50
-	}
 	ln, err := net.Listen("tcp", f.realtimeListen)
 	if err != nil {
 		return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
@@ -255,13 +256,39 @@ func runScenariosRemote(ctx context.Context, f simFlags, getenv func(string) str
 	if err := t.WaitReady(ctx); err != nil {
 		return err
 	}
+	limits := remoteLimits(ctx, f, &t, getenv)
 	fmt.Fprintf(stdout, "simulating calls against %s (its REALTIME_URL must be %s; Twilio REST calls are not checked)\n\n", t.BaseURL, rt.URL())
-	rs := sim.Run(ctx, &sim.Env{Target: t, Realtime: rt, Capacity: capacity}, scenarios)
-	sim.PrintResults(stdout, rs)
-	if !sim.Passed(rs) {
+	rs := scenario.Run(ctx, &scenario.Env{Target: t, Realtime: rt, Capacity: limits.MaxConcurrentCalls, CallsPerMinute: limits.CallsPerMinute}, scenarios)
+	scenario.PrintResults(stdout, rs)
+	if !scenario.Passed(rs) {
 		return errors.New("simulate: a scenario's expectation failed")
 	}
 	return nil
+}
+
+// remoteLimits are the running server's call limits: each from its flag
+// when given, else from the server's /ready, else from this environment's
+// MAX_CONCURRENT_CALLS and CALLS_PER_MINUTE, else the server's defaults.
+func remoteLimits(ctx context.Context, f simFlags, t *sim.Target, getenv func(string) string) sim.Limits {
+	l, err := t.Limits(ctx)
+	if err != nil {
+		l = sim.Limits{}
+		l.MaxConcurrentCalls, _ = strconv.Atoi(getenv("MAX_CONCURRENT_CALLS"))
+		l.CallsPerMinute, _ = strconv.Atoi(getenv("CALLS_PER_MINUTE"))
+	}
+	if f.capacity > 0 {
+		l.MaxConcurrentCalls = f.capacity
+	}
+	if f.callsPerMinute > 0 {
+		l.CallsPerMinute = f.callsPerMinute
+	}
+	if l.MaxConcurrentCalls <= 0 {
+		l.MaxConcurrentCalls = config.DefaultMaxConcurrentCalls
+	}
+	if l.CallsPerMinute <= 0 {
+		l.CallsPerMinute = config.DefaultCallsPerMinute
+	}
+	return l
 }
 
 func writeJSON(path string, v any) error {

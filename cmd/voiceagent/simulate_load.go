@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/sim"
+	"github.com/voiceagent/voiceagent/internal/sim/load"
 )
 
 func newRealtimeOn(ln net.Listener) *fake.Realtime {
@@ -36,115 +37,42 @@ func loadServerEnv(creds sim.Credentials, realtimeURL string, extra []string) (m
 	return env, nil
 }
 
-// runLoad is `simulate --load` and `simulate --webhooks`.
+// runLoad is `simulate --load`, `--webhooks` and `--soak`: the flags pick
+// one mode, each its own function.
 func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
-	var gen *sim.Load
-	var soakRT *fake.Realtime
 	switch {
 	case f.soak:
-		opts := fake.RealtimeOptions{Paced: true, ChunkBytes: fake.FrameBytes, DiscardAudio: true,
-			Chunks: int(f.callLength/(20*time.Millisecond)) + 500}
-		if f.serverURL != "" {
-			ln, err := net.Listen("tcp", f.realtimeListen)
-			if err != nil {
-				return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
-			}
-			opts.Listener = ln
-		}
-		soakRT = fake.NewRealtime(opts)
-		defer soakRT.Close()
+		return runSoak(ctx, f, getenv, stdout)
 	case f.load && !f.webhooks:
-		opts := sim.LoadOptions{Calls: f.calls, Duration: f.duration, Ramp: f.ramp,
-			ModelAcceptDelay: f.acceptDly, ModelDelta: f.modelDelta, EarlyHangups: f.earlyHangups, Progress: stdout}
-		if f.serverURL != "" {
-			ln, err := net.Listen("tcp", f.realtimeListen)
-			if err != nil {
-				return fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
-			}
-			opts.RealtimeListener = ln
-		}
-		var err error
-		if gen, err = sim.NewLoad(opts); err != nil {
-			return usageError{"simulate --load: " + err.Error()}
-		}
-		defer gen.Close()
+		return runCallLoad(ctx, f, getenv, stdout)
+	default:
+		return runWebhookLoad(ctx, f, getenv, stdout)
 	}
+}
 
-	var target sim.Target
-	pid := f.serverPID
-	if f.serverURL != "" {
-		t, err := targetFromEnv(f.serverURL, getenv)
-		if err != nil {
-			return err
-		}
-		target = t
-		if err := target.WaitReady(ctx); err != nil {
-			return err
-		}
-	} else {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("find this binary: %w", err)
-		}
-		realtimeURL := "ws://127.0.0.1:9/v1/realtime" // webhooks only: never dialled
-		if gen != nil {
-			realtimeURL = gen.RealtimeURL()
-		}
-		if soakRT != nil {
-			realtimeURL = soakRT.URL()
-		}
-		serverEnv := f.serverEnv
-		if f.flood > 0 { // the flood's X-Forwarded-For makes it another client
-			serverEnv = append(multiFlag{"TRUSTED_PROXIES=127.0.0.1/32"}, serverEnv...)
-		}
-		env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, serverEnv)
-		if err != nil {
-			return err
-		}
-		copts := sim.ChildOptions{Exe: exe, Env: env}
-		if f.floor {
-			copts.Args = []string{"simulate", "--floor-serve"}
-		}
-		child, err := sim.StartChild(ctx, copts)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := child.Stop(); err != nil {
-				fmt.Fprintf(stdout, "server stop: %v\n", err)
-			}
-			if f.keep {
-				fmt.Fprintf(stdout, "server log kept: %s\n", child.LogFile)
-			} else {
-				child.Remove()
-			}
-		}()
-		target, pid = child.Target, child.PID
-		what := "server"
-		if f.floor {
-			what = "relay floor (minimal pass-through relay, not the server)"
-		}
-		fmt.Fprintf(stdout, "%s: child process %d at %s\n", what, pid, target.BaseURL)
+// runCallLoad is `simulate --load`: calls streaming probe frames both ways
+// through the server (or the relay floor) and its fake model.
+func runCallLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
+	opts := load.LoadOptions{Calls: f.calls, Duration: f.duration, Ramp: f.ramp,
+		ModelAcceptDelay: f.acceptDly, ModelDelta: f.modelDelta, EarlyHangups: f.earlyHangups, Progress: stdout}
+	ln, err := realtimeListener(f)
+	if err != nil {
+		return err
 	}
-
-	if soakRT != nil {
-		rep, err := sim.Soak(ctx, target, pid, soakRT, sim.SoakOptions{Calls: f.calls, CallLength: f.callLength,
-			Duration: f.duration, Every: f.every, Progress: stdout})
-		if err != nil {
-			return err
+	opts.RealtimeListener = ln
+	gen, err := load.NewLoad(opts)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
 		}
-		rep.Print(stdout)
-		return writeJSON(f.jsonOut, rep)
+		return usageError{"simulate --load: " + err.Error()}
 	}
-	if gen == nil {
-		rep, err := sim.Webhooks(ctx, target, pid, sim.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration,
-			Flood: f.flood, FloodIP: "198.51.100.7"})
-		if err != nil {
-			return err
-		}
-		rep.Print(stdout)
-		return writeJSON(f.jsonOut, rep)
+	defer gen.Close()
+	target, pid, stop, err := loadTarget(ctx, f, getenv, stdout, gen.RealtimeURL())
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rep, err := gen.Run(ctx, target, pid)
 	if err != nil {
 		return err
@@ -159,10 +87,120 @@ func runLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout
 	return nil
 }
 
+// runSoak is `simulate --soak`: calls churned for a long run while the
+// server's goroutines, heap and RSS are sampled.
+func runSoak(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
+	opts := fake.RealtimeOptions{Paced: true, ChunkBytes: fake.FrameBytes, DiscardAudio: true,
+		Chunks: int(f.callLength/(20*time.Millisecond)) + 500}
+	ln, err := realtimeListener(f)
+	if err != nil {
+		return err
+	}
+	opts.Listener = ln
+	rt := fake.NewRealtime(opts)
+	defer rt.Close()
+	target, pid, stop, err := loadTarget(ctx, f, getenv, stdout, rt.URL())
+	if err != nil {
+		return err
+	}
+	defer stop()
+	rep, err := load.Soak(ctx, target, pid, rt, load.SoakOptions{Calls: f.calls, CallLength: f.callLength,
+		Duration: f.duration, Every: f.every, Progress: stdout})
+	if err != nil {
+		return err
+	}
+	rep.Print(stdout)
+	return writeJSON(f.jsonOut, rep)
+}
+
+// runWebhookLoad is `simulate --webhooks`: signed /voice/incoming requests,
+// with --flood junk from another client address beside them.
+func runWebhookLoad(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer) error {
+	// Webhooks only: the model address is never dialled.
+	target, pid, stop, err := loadTarget(ctx, f, getenv, stdout, "ws://127.0.0.1:9/v1/realtime")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	rep, err := load.Webhooks(ctx, target, pid, load.WebhookOptions{RPS: f.rps, Concurrency: f.concurrency, Duration: f.duration,
+		Flood: f.flood, FloodIP: "198.51.100.7"})
+	if err != nil {
+		return err
+	}
+	rep.Print(stdout)
+	return writeJSON(f.jsonOut, rep)
+}
+
+// realtimeListener is where the fake model listens when the server is an
+// already running one (--server-url) that was told its REALTIME_URL; nil
+// when this run starts the server and the model may take any port.
+func realtimeListener(f simFlags) (net.Listener, error) {
+	if f.serverURL == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", f.realtimeListen)
+	if err != nil {
+		return nil, fmt.Errorf("--realtime-listen %s: %w", f.realtimeListen, err)
+	}
+	return ln, nil
+}
+
+// loadTarget is the server under load: the running one at --server-url
+// (its pid from --server-pid), or a child process of this binary using the
+// fake model at realtimeURL; stop ends and removes the child.
+func loadTarget(ctx context.Context, f simFlags, getenv func(string) string, stdout io.Writer, realtimeURL string) (_ sim.Target, pid int, stop func(), _ error) {
+	if f.serverURL != "" {
+		t, err := targetFromEnv(f.serverURL, getenv)
+		if err != nil {
+			return sim.Target{}, 0, nil, err
+		}
+		if err := t.WaitReady(ctx); err != nil {
+			return sim.Target{}, 0, nil, err
+		}
+		return t, f.serverPID, func() {}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return sim.Target{}, 0, nil, fmt.Errorf("find this binary: %w", err)
+	}
+	serverEnv := f.serverEnv
+	if f.flood > 0 { // the flood's X-Forwarded-For makes it another client
+		serverEnv = append(multiFlag{"TRUSTED_PROXIES=127.0.0.1/32"}, serverEnv...)
+	}
+	env, err := loadServerEnv(sim.NewCredentials(), realtimeURL, serverEnv)
+	if err != nil {
+		return sim.Target{}, 0, nil, err
+	}
+	copts := sim.ChildOptions{Exe: exe, Env: env}
+	if f.floor {
+		copts.Args = []string{"simulate", "--floor-serve"}
+	}
+	child, err := sim.StartChild(ctx, copts)
+	if err != nil {
+		return sim.Target{}, 0, nil, err
+	}
+	stop = func() {
+		if err := child.Stop(); err != nil {
+			fmt.Fprintf(stdout, "server stop: %v\n", err)
+		}
+		if f.keep {
+			fmt.Fprintf(stdout, "server log kept: %s\n", child.LogFile)
+		} else {
+			child.Remove()
+		}
+	}
+	what := "server"
+	if f.floor {
+		what = "relay floor (minimal pass-through relay, not the server)"
+	}
+	fmt.Fprintf(stdout, "%s: child process %d at %s\n", what, child.PID, child.Target.BaseURL)
+	return child.Target, child.PID, stop, nil
+}
+
 // serveFloor is the --floor child: the relay floor on PORT until ctx ends
 // (SIGTERM from the load generator).
 func serveFloor(ctx context.Context, getenv func(string) string) error {
-	port, opts, err := sim.FloorFromEnv(getenv)
+	port, opts, err := load.FloorFromEnv(getenv)
 	if err != nil {
 		return err
 	}
@@ -170,5 +208,5 @@ func serveFloor(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	return sim.ServeFloor(ctx, ln, opts)
+	return load.ServeFloor(ctx, ln, opts)
 }

@@ -48,6 +48,7 @@ func TestTokenCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() }) // after the server's own cleanup
 	srv := apptest.New(t, apptest.Options{DB: db})
 	req := httptest.NewRequest("GET", "/api/calls", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)

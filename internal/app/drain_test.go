@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -48,10 +49,7 @@ func TestDrainRefusesNewWorkAndWaitsForOpenWork(t *testing.T) {
 		srv.Server.Drain(ctx)
 		close(drained)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !srv.Server.Draining() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	poll.Wait(t, "the server to start draining", srv.Server.Draining)
 	if code, body := get(t, srv.URL+"/ready", apptest.Bearer); code != 503 || !strings.Contains(body, "draining") {
 		t.Fatalf("/ready while draining = %d %s", code, body)
 	}

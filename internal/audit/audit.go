@@ -7,10 +7,10 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/batch"
 	"github.com/voiceagent/voiceagent/internal/panics"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
@@ -83,24 +83,19 @@ type Store interface {
 	InsertAuditEvents(ctx context.Context, evs []Event) error
 }
 
-// Recorder queues events and writes them in batches. Record never blocks:
-// when the queue is full the event is logged and counted as dropped.
+// Recorder queues events and writes them in batches (a batch.Writer).
+// Record never blocks: when the queue is full the event is logged and
+// counted as dropped.
 type Recorder struct {
-	store   Store
-	log     *slog.Logger
-	queue   chan Event
-	dropped atomic.Int64
-	pending atomic.Int64
-	done    chan struct{}
-	once    sync.Once
-	// closeMu lets Record run concurrently with itself but never with
-	// Close, so a late Record (a socket outliving shutdown) is dropped
-	// instead of sending on the closed queue.
-	closeMu sync.RWMutex
-	closed  bool
-	now     func() time.Time
-	burst   authBurst
-	alerts  Counter
+	store  Store
+	log    *slog.Logger
+	w      *batch.Writer[Event]
+	now    func() time.Time
+	burst  authBurst
+	alerts Counter
+	// alertSink is told every security alert (the live-event bus, so the
+	// dashboard shows it); it must not block.
+	alertSink func(Event)
 	// dropCounter counts dropped events (voiceagent_audit_dropped_total);
 	// unalerted holds drops not yet reported by a security_alert, which
 	// the writer records once the queue has room again.
@@ -126,6 +121,10 @@ type Option func(*Recorder)
 // WithAlertCounter counts every security_alert the pattern checks raise.
 func WithAlertCounter(c Counter) Option { return func(r *Recorder) { r.alerts = c } }
 
+// WithAlertSink hands every security alert, once recorded, to fn as
+// well (for live viewers). fn must not block.
+func WithAlertSink(fn func(Event)) Option { return func(r *Recorder) { r.alertSink = fn } }
+
 // WithDropCounter counts every event the full queue drops.
 func WithDropCounter(c AddCounter) Option { return func(r *Recorder) { r.dropCounter = c } }
 
@@ -136,13 +135,25 @@ func WithPanicStacks(on bool) Option { return func(r *Recorder) { r.panicStacks 
 // WithClock replaces time.Now (tests of the time windows).
 func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
 
+// Sizes of the audit writer: the queue absorbs a burst of refusals and
+// decisions; a batch is one transaction.
+const (
+	queueSize = 4096
+	maxBatch  = 256
+)
+
 // NewRecorder starts the background writer; call Close to flush and stop.
 func NewRecorder(store Store, log *slog.Logger, opts ...Option) *Recorder {
-	r := &Recorder{store: store, log: log, queue: make(chan Event, 4096), done: make(chan struct{}), now: time.Now}
+	r := &Recorder{store: store, log: log, now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
-	go r.run()
+	o := batch.Options[Event]{Write: r.write, QueueSize: queueSize, MaxBatch: maxBatch, Linger: batchLinger,
+		Full: r.full, Panic: r.writerPanicked}
+	if r.dropCounter != nil {
+		o.Dropped = r.dropCounter
+	}
+	r.w = batch.New(o)
 	return r
 }
 
@@ -173,44 +184,20 @@ func (r *Recorder) Record(ev Event) {
 }
 
 // enqueue queues an event whose IP is already masked.
-func (r *Recorder) enqueue(ev Event) {
-	r.closeMu.RLock()
-	defer r.closeMu.RUnlock()
-	if r.closed {
-		r.dropped.Add(1)
+func (r *Recorder) enqueue(ev Event) { r.w.Add(ev) }
+
+// full is told each event the writer dropped. The first drop of an
+// episode is logged at once; the writer records a security_alert with the
+// count as soon as it has written what is queued (alertDrops), so security
+// events are never lost without a trace.
+func (r *Recorder) full(ev Event, closed bool, _ int64) {
+	if closed {
 		r.log.Warn("audit event after shutdown; dropped", "event", ev.Type)
 		return
 	}
-	r.pending.Add(1)
-	select {
-	case r.queue <- ev:
-	default:
-		r.pending.Add(-1)
-		r.drop(ev)
-	}
-}
-
-// drop counts an event the full queue could not take. The first drop of
-// an episode is logged at once; the writer records a security_alert with
-// the count as soon as it has written what is queued (alertDrops), so
-// security events are never lost without a trace.
-func (r *Recorder) drop(ev Event) {
-	if r.lose(1) {
+	if r.unalerted.Add(1) == 1 {
 		r.log.Error("audit queue full; events are being dropped", "event", ev.Type)
 	}
-}
-
-// lose counts n events that will never be written and reports whether
-// they start an episode (none was pending an alert).
-func (r *Recorder) lose(n int64) (first bool) {
-	if n <= 0 {
-		return false
-	}
-	r.dropped.Add(n)
-	if r.dropCounter != nil {
-		r.dropCounter.Add(float64(n))
-	}
-	return r.unalerted.Add(n) == n
 }
 
 // alertDrops writes, from the writer goroutine, one security_alert for
@@ -221,12 +208,10 @@ func (r *Recorder) alertDrops() {
 	if n == 0 {
 		return
 	}
-	if r.alerts != nil {
-		r.alerts.Inc()
-	}
 	r.log.Warn("security alert: audit events dropped", "event", TypeSecurityAlert, "dropped", n)
 	ev := Event{Type: TypeSecurityAlert, Severity: Warning, Actor: "audit", Time: r.now(),
 		Detail: map[string]any{"pattern": "audit_events_dropped", "dropped": n}}
+	r.raised(ev)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.store.InsertAuditEvents(ctx, []Event{ev}); err != nil {
@@ -234,30 +219,19 @@ func (r *Recorder) alertDrops() {
 	}
 }
 
-// Dropped reports how many events were dropped because the queue was full.
-func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+// Dropped reports how many events were never written (queue full, after
+// Close, or lost in a write that panicked).
+func (r *Recorder) Dropped() int64 { return r.w.Dropped() }
 
 // Flush waits until every event recorded before the call is written (or
 // ctx ends). Tests and shutdown use it.
-func (r *Recorder) Flush(ctx context.Context) {
-	for r.pending.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-}
+func (r *Recorder) Flush(ctx context.Context) { _ = r.w.Flush(ctx) }
 
-// Close writes what is queued and stops the writer.
+// Close writes what is queued, reports drops not yet alerted, and stops
+// the writer.
 func (r *Recorder) Close() {
-	r.once.Do(func() {
-		r.closeMu.Lock()
-		r.closed = true
-		close(r.queue)
-		r.closeMu.Unlock()
-	})
-	<-r.done
+	r.w.Close()
+	r.alertDrops()
 }
 
 // batchLinger is how long the writer waits for more events after the
@@ -266,68 +240,24 @@ func (r *Recorder) Close() {
 // database's commit cost is shared; when idle a row waits this long.
 const batchLinger = 20 * time.Millisecond
 
-// run is the writer goroutine. A panic while writing (a store bug, a
-// driver fault) is contained: the batch in hand is counted as dropped
-// (which raises the dropped-events alert), the panic is logged and
-// recorded as error_occurred, and the writer starts again, until Close.
-func (r *Recorder) run() {
-	defer close(r.done)
-	for !r.serve() {
-	}
+// writerPanicked is told a write panicked (a store bug, a driver fault):
+// the batch in hand is already counted as dropped (which raises the
+// dropped-events alert); the panic is logged and recorded as
+// error_occurred, and the writer goes on.
+func (r *Recorder) writerPanicked(v any, lost int) {
+	panics.Log(r.log, "audit writer panicked; restarting", "audit", v, r.panicStacks, "events", lost)
+	r.unalerted.Add(int64(lost))
+	r.enqueue(Event{Type: TypeError, Severity: Warning, Actor: "audit", Time: r.now(),
+		Detail: map[string]any{"source": "panic", "where": "audit_writer", "message": panics.Message(v)}})
 }
 
-// serve writes batches until the queue is closed (true) or a write
-// panics (false).
-func (r *Recorder) serve() (closed bool) {
-	batch := make([]Event, 0, 256)
-	inHand := 0
-	defer func() {
-		v := recover()
-		if v == nil {
-			return
-		}
-		closed = false
-		panics.Log(r.log, "audit writer panicked; restarting", "audit", v, r.panicStacks, "events", inHand)
-		r.pending.Add(-int64(inHand))
-		r.lose(int64(inHand))
-		r.enqueue(Event{Type: TypeError, Severity: Warning, Actor: "audit", Time: r.now(),
-			Detail: map[string]any{"source": "panic", "where": "audit_writer", "message": panics.Message(v)}})
-	}()
-	linger := time.NewTimer(batchLinger)
-	linger.Stop()
-	for ev := range r.queue {
-		batch = append(batch[:0], ev)
-		linger.Reset(batchLinger)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case ev, ok := <-r.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, ev)
-			case <-linger.C:
-				break drain
-			}
-		}
-		linger.Stop()
-		inHand = len(batch)
-		r.write(batch)
-		inHand = 0
-		r.alertDrops()
-		r.pending.Add(-int64(len(batch)))
-	}
-	r.alertDrops()
-	return true
-}
-
-// write stores one batch; a failure is logged, the batch is not retried.
-func (r *Recorder) write(batch []Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// write stores one batch, then alerts on drops since the last one; a
+// failure is logged, the batch is not retried.
+func (r *Recorder) write(ctx context.Context, batch []Event) {
 	if err := r.store.InsertAuditEvents(ctx, batch); err != nil {
 		r.log.Error("audit write failed", "events", len(batch), "err", err)
 	}
+	r.alertDrops()
 }
 
 // Filter selects audit events for listing.

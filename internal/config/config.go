@@ -212,8 +212,8 @@ func load(getenv func(string) string) (*Config, []problem) {
 	c.CallerWhitelist = l.phones("CALLER_WHITELIST")
 	c.BlockedCountries = l.countries("BLOCKED_COUNTRIES")
 	c.CallerNamePolicy = l.oneOf("CALLER_NAME_POLICY", CallerNameOff, CallerNameOff, CallerNameBlockUnknown, CallerNameBusinessOnly)
-	c.CallsPerMinute = l.intRange("CALLS_PER_MINUTE", 10, 1, 1000000)
-	c.MaxConcurrentCalls = l.intRange("MAX_CONCURRENT_CALLS", 50, 1, 100000)
+	c.CallsPerMinute = l.intRange("CALLS_PER_MINUTE", DefaultCallsPerMinute, 1, 1000000)
+	c.MaxConcurrentCalls = l.intRange("MAX_CONCURRENT_CALLS", DefaultMaxConcurrentCalls, 1, 100000)
 
 	c.RealtimeModel = l.str("REALTIME_MODEL", "gpt-realtime")
 	c.RealtimeURL = l.wsURL("REALTIME_URL", "wss://api.openai.com/v1/realtime?model="+url.QueryEscape(c.RealtimeModel))
@@ -348,3 +348,10 @@ func loopbackAddr(addr string) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
 }
+
+// The call limits a server admits under when CALLS_PER_MINUTE and
+// MAX_CONCURRENT_CALLS are unset.
+const (
+	DefaultCallsPerMinute     = 10
+	DefaultMaxConcurrentCalls = 50
+)

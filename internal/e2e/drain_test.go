@@ -16,6 +16,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/sim"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
@@ -97,13 +98,13 @@ func TestShutdownWith100LiveCalls(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("setting up a live call: %v", err)
 	}
-	if err := waitUntil(ctx, func() bool { return a.Relay.Live() == calls }); err != nil {
+	if err := poll.Until(ctx, func() bool { return a.Relay.Live() == calls }); err != nil {
 		t.Fatalf("%d of %d calls live", a.Relay.Live(), calls)
 	}
 
 	start := time.Now()
 	cancel() // SIGTERM
-	if err := waitUntil(ctx, func() bool { return a.Server.Draining() }); err != nil {
+	if err := poll.Until(ctx, func() bool { return a.Server.Draining() }); err != nil {
 		t.Fatal("the server did not start draining")
 	}
 	resp, err := http.Get(target.BaseURL + "/ready")
@@ -158,7 +159,7 @@ func TestShutdownWith100LiveCalls(t *testing.T) {
 			t.Errorf("call %d closed with %d, want %d (going away)", i, got, websocket.CloseGoingAway)
 		}
 	}
-	if err := waitUntil(ctx, func() bool { return rt.OpenSessions() == 0 }); err != nil {
+	if err := poll.Until(ctx, func() bool { return rt.OpenSessions() == 0 }); err != nil {
 		t.Fatalf("%d model sessions left open", rt.OpenSessions())
 	}
 	apptest.AssertNoLeaks(t, "server log", logs.String(), cfg, "+15555550114")

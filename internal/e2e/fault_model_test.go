@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 // hungUpWithApology waits for the server to end callSID through Twilio
@@ -18,7 +19,7 @@ import (
 func (r *rig) hungUpWithApology(ctx context.Context, t *testing.T, callSID string) string {
 	t.Helper()
 	var said string
-	err := waitUntil(ctx, func() bool {
+	err := poll.Until(ctx, func() bool {
 		for _, u := range r.rest.Requests(fake.OpUpdateCall) {
 			if !strings.Contains(u.Path, callSID) {
 				continue
@@ -38,20 +39,6 @@ func (r *rig) hungUpWithApology(ctx context.Context, t *testing.T, callSID strin
 		t.Fatalf("the call was not ended with an apology through Twilio REST (%d call updates): %v", len(r.rest.Requests(fake.OpUpdateCall)), err)
 	}
 	return said
-}
-
-// waitUntil polls pred every 10 ms until it holds or ctx ends.
-func waitUntil(ctx context.Context, pred func() bool) error {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for !pred() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
 }
 
 // streamEnded waits for the media stream to be closed by the server and
@@ -97,7 +84,7 @@ func modelFault(t *testing.T, fault func(*fake.RealtimeSession)) {
 		t.Errorf("the caller heard %q, want an apology", said)
 	}
 	streamEnded(ctx, t, c, websocket.CloseTryAgainLater)
-	if err := waitUntil(ctx, func() bool { return r.rt.OpenSessions() == 0 }); err != nil {
+	if err := poll.Until(ctx, func() bool { return r.rt.OpenSessions() == 0 }); err != nil {
 		t.Fatal("a model session stayed open")
 	}
 	noPanic(t, r)

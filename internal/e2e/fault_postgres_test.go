@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/sim"
 	"github.com/voiceagent/voiceagent/internal/store"
 )
@@ -49,7 +50,7 @@ func TestPostgresStopsWhileCallsRun(t *testing.T) {
 	}
 
 	pg.Stop(t)
-	if err := waitUntil(ctx, func() bool { return readyStatus(ctx, r.target.BaseURL) == http.StatusServiceUnavailable }); err != nil {
+	if err := poll.Until(ctx, func() bool { return readyStatus(ctx, r.target.BaseURL) == http.StatusServiceUnavailable }); err != nil {
 		t.Fatal("/ready never said 503 with the database down")
 	}
 	for i := range 3 {
@@ -81,7 +82,7 @@ func TestPostgresStopsWhileCallsRun(t *testing.T) {
 	}
 
 	pg.Start(t)
-	if err := waitUntil(ctx, func() bool { return readyStatus(ctx, r.target.BaseURL) == http.StatusOK }); err != nil {
+	if err := poll.Until(ctx, func() bool { return readyStatus(ctx, r.target.BaseURL) == http.StatusOK }); err != nil {
 		t.Fatal("/ready did not recover after the database returned")
 	}
 	_, c2 := r.call(ctx, t, "+15555550113", fake.MediaOptions{})

@@ -12,6 +12,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/sim"
+	"github.com/voiceagent/voiceagent/internal/sim/scenario"
 	"github.com/voiceagent/voiceagent/internal/store"
 )
 
@@ -25,7 +26,7 @@ type rig struct {
 	logs   *apptest.LogBuffer
 	bodies *bodyLog
 	target sim.Target
-	env    *sim.Env
+	env    *scenario.Env
 }
 
 type rigOptions struct {
@@ -103,7 +104,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		HTTP:         sim.NewHTTPClient(128),
 		Observe:      r.bodies.observe,
 	}
-	r.env = &sim.Env{Target: r.target, Realtime: r.rt, REST: r.rest, Capacity: r.srv.Config.MaxConcurrentCalls, Timeout: 30 * time.Second}
+	r.env = &scenario.Env{Target: r.target, Realtime: r.rt, REST: r.rest, Capacity: r.srv.Config.MaxConcurrentCalls, Timeout: 30 * time.Second}
 	return r
 }
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voiceagent/voiceagent/internal/sim"
+	"github.com/voiceagent/voiceagent/internal/sim/scenario"
 )
 
 // TestSimulatorScenarios plays every `voiceagent simulate` scenario
@@ -15,9 +15,9 @@ func TestSimulatorScenarios(t *testing.T) {
 	// TOOL_ALLOWED_NETWORKS as the simulator sets it: the http-tool
 	// scenario's endpoint listens on loopback.
 	r := newRig(t, rigOptions{Env: map[string]string{"MAX_CONCURRENT_CALLS": "2", "TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}})
-	rs := sim.Run(ctxFor(t, 3*time.Minute), r.env, sim.Scenarios())
+	rs := scenario.Run(ctxFor(t, 3*time.Minute), r.env, scenario.Scenarios())
 	var out strings.Builder
-	sim.PrintResults(&out, rs)
+	scenario.PrintResults(&out, rs)
 	t.Log("\n" + out.String())
 	for _, res := range rs {
 		if !res.OK() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 const (
@@ -60,7 +61,7 @@ func TestFanoutInOrderAndSlowSubscriberDropped(t *testing.T) {
 	for i := 0; i < n; i++ {
 		bus.Publish(events.Event{Type: events.TranscriptLine, CallSID: sidA, Data: map[string]any{"seq": i}})
 		if i%4 == 3 {
-			waitFor(t, func() bool { return len(fast1.Events()) == 0 && len(fast2.Events()) == 0 })
+			poll.Wait(t, "the condition", func() bool { return len(fast1.Events()) == 0 && len(fast2.Events()) == 0 })
 		}
 	}
 	wg.Wait()
@@ -227,17 +228,6 @@ func TestStartFailsWhenTheTransportCannotListen(t *testing.T) {
 		t.Fatal("Start succeeded without a listener")
 	}
 	bus.Close()
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // TestSetQueueSizeAppliesToNewSubscriptions: a short queue set for one

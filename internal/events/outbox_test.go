@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 // gate is a Transport whose Send waits until it is opened, standing in for
@@ -92,7 +93,7 @@ func TestOutboxShedsOnlyRecoverableEvents(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, func() bool { return count(events.CallEnded) == ends && count(events.SecurityAlert) == alerts })
+	poll.Wait(t, "the condition", func() bool { return count(events.CallEnded) == ends && count(events.SecurityAlert) == alerts })
 	sentLines := count(events.TranscriptLine)
 	if got := int64(lines - sentLines); got != shed.Load() || got == 0 {
 		t.Fatalf("transcript lines sent %d of %d, shed counted %d", sentLines, lines, shed.Load())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/logging"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 // panicky is a hub whose first Send and first Listen (once ready) panic.
@@ -54,7 +55,7 @@ func TestBusGoroutinesRestartAfterPanic(t *testing.T) {
 
 	// A's sender panics on its first batch, then sends the next.
 	a.Publish(events.Event{Type: events.CallEnded, CallSID: sidA})
-	waitFor(t, func() bool {
+	poll.Wait(t, "the condition", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Contains(where, "event_sender")
@@ -64,7 +65,7 @@ func TestBusGoroutinesRestartAfterPanic(t *testing.T) {
 		t.Fatalf("B got %+v, want the event after the panic", ev)
 	}
 	// A's listener panicked at start; once it is back, B's events reach A.
-	waitFor(t, func() bool {
+	poll.Wait(t, "the condition", func() bool {
 		b.Publish(events.Event{Type: events.StreamStarted, CallSID: sidA})
 		for {
 			select {

@@ -2,49 +2,14 @@ package fake
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/twilio/twilio-go/client"
 )
-
-type signatureVector struct {
-	Name      string            `json:"name"`
-	URL       string            `json:"url"`
-	AuthToken string            `json:"authToken"`
-	Params    map[string]string `json:"params"`
-	Body      *string           `json:"body"`
-	Signature string            `json:"signature"`
-	Valid     bool              `json:"valid"`
-	Note      string            `json:"note"`
-}
-
-type signatureFile struct {
-	AuthToken string            `json:"authToken"`
-	Vectors   []signatureVector `json:"vectors"`
-}
-
-func loadSignatureVectors(t *testing.T) signatureFile {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "twilio-signatures.json"))
-	if err != nil {
-		t.Fatalf("read vectors: %v", err)
-	}
-	var f signatureFile
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("decode vectors: %v", err)
-	}
-	if len(f.Vectors) == 0 {
-		t.Fatal("no vectors")
-	}
-	return f
-}
 
 // portVariants returns the URL as given plus the https/http default-port
 // variants Twilio may have signed instead.
@@ -66,23 +31,15 @@ func portVariants(t *testing.T, raw string) []string {
 	return out
 }
 
-func toValues(m map[string]string) url.Values {
-	v := url.Values{}
-	for k, s := range m {
-		v.Set(k, s)
-	}
-	return v
-}
-
 func TestSignatureVectors(t *testing.T) {
-	f := loadSignatureVectors(t)
+	f, err := LoadSignatureVectors()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, vec := range f.Vectors {
 		t.Run(vec.Name, func(t *testing.T) {
-			token := vec.AuthToken
-			if token == "" {
-				token = f.AuthToken
-			}
-			params := toValues(vec.Params)
+			token := f.TokenFor(vec)
+			params := vec.Form()
 			if vec.Body != nil {
 				params = nil
 				// The signed URL must be exactly what BodySignatureURL builds

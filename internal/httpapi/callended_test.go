@@ -8,6 +8,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 // endsOf returns the call.ended events a viewer saw for one call.
@@ -30,7 +31,7 @@ func settle(t *testing.T, srv *apptest.Server, c *collector) {
 	t.Helper()
 	marker := fake.NewSid("CA")
 	srv.Bus.Publish(events.Event{Type: events.Error, CallSID: marker, Data: map[string]any{"message": "marker"}})
-	waitFor(t, "the marker event", func() bool { types, _ := c.call(marker); return len(types) == 1 })
+	poll.Wait(t, "the marker event", func() bool { types, _ := c.call(marker); return len(types) == 1 })
 }
 
 // statusCallback posts a status callback for callSID (seq < 0: without a
@@ -78,7 +79,7 @@ func TestStatusCallbackEndsCallsOnTheBus(t *testing.T) {
 		params.Set("AccountSid", apptest.AccountSID)
 		rig.webhook(t, "/voice/incoming", params)
 		sid := params.Get("CallSid")
-		waitFor(t, "call.received", func() bool { types, _ := viewer.call(sid); return len(types) > 0 })
+		poll.Wait(t, "call.received", func() bool { types, _ := viewer.call(sid); return len(types) > 0 })
 		if types, _ := viewer.call(sid); types[0] != events.CallReceived {
 			t.Fatalf("first event = %s, want %s", types[0], events.CallReceived)
 		}
@@ -104,7 +105,7 @@ func TestStatusCallbackEndsCallsOnTheBus(t *testing.T) {
 		if err := c.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the relay's call.ended", func() bool { return len(viewer.endsOf(sid)) == 1 })
+		poll.Wait(t, "the relay's call.ended", func() bool { return len(viewer.endsOf(sid)) == 1 })
 		rig.statusCallback(t, sid, "completed", 2, 4)
 		settle(t, rig.srv, viewer)
 		if n := len(viewer.endsOf(sid)); n != 1 {

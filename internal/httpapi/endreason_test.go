@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -28,7 +29,7 @@ func endReasonOf(t *testing.T, db *store.DB, callSID string) (voice.EndReason, b
 // waitEnded waits until the call's record ended and checks its reason.
 func waitEnded(t *testing.T, db *store.DB, callSID string, want voice.EndReason) {
 	t.Helper()
-	waitFor(t, "the call's end recorded", func() bool { _, ended := endReasonOf(t, db, callSID); return ended })
+	poll.Wait(t, "the call's end recorded", func() bool { _, ended := endReasonOf(t, db, callSID); return ended })
 	if got, _ := endReasonOf(t, db, callSID); got != want {
 		t.Fatalf("end reason = %q, want %q", got, want)
 	}
@@ -141,7 +142,7 @@ func TestEndReasonPerPath(t *testing.T) {
 					greeted(t, media)
 					tc.act(t, r, media)
 				}
-				waitFor(t, "the relay's hang-up", func() bool { return len(r.rest.Requests(fake.OpUpdateCall)) > 0 })
+				poll.Wait(t, "the relay's hang-up", func() bool { return len(r.rest.Requests(fake.OpUpdateCall)) > 0 })
 				waitEnded(t, db, sid, tc.want)
 				cb.check(t)
 			})

@@ -16,8 +16,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // handleReady is GET /ready: 503 while draining or when the database does
 // not answer, 200 otherwise. Without a token the body says only
 // {"status":"ok"} or {"status":"unavailable"}; with a bearer token that
-// holds metrics:read it adds the reason and "degraded" (any resource
-// threshold exceeded: heap, goroutines, connections, error_rate), which
+// holds metrics:read it adds the reason, "degraded" (any resource
+// threshold exceeded: heap, goroutines, connections, error_rate) and the
+// call "limits" (what `voiceagent simulate --url` needs to know), which
 // tell an attacker how close the server is to its limits.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	status, body := s.readiness(r)
@@ -45,7 +46,10 @@ func (s *Server) readiness(r *http.Request) (int, map[string]any) {
 	}
 	// Resource pressure is reported, not failed on: taking a busy
 	// instance out of rotation would only move its load elsewhere.
-	body := map[string]any{"status": "ok"}
+	body := map[string]any{"status": "ok", "limits": map[string]int{
+		"max_concurrent_calls": s.cfg.MaxConcurrentCalls,
+		"calls_per_minute":     s.cfg.CallsPerMinute,
+	}}
 	if reasons := s.degradedReasons(); len(reasons) > 0 {
 		body["degraded"] = reasons
 	}

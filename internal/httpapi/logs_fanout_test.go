@@ -15,6 +15,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
@@ -127,7 +128,7 @@ func TestLogsTwoViewersAndASlowOne(t *testing.T) {
 	c, sid := rig.call(t, "+15555550123")
 	// The first event blocks the slow viewer's writer, two fill its
 	// queue, and the next one drops it, all before the call ends.
-	waitFor(t, "the slow viewer to be dropped", func() bool { return counterValue(t, srv.Metrics.DroppedSubs) == 1 })
+	poll.Wait(t, "the slow viewer to be dropped", func() bool { return counterValue(t, srv.Metrics.DroppedSubs) == 1 })
 	if c.Closed() {
 		t.Fatal("the call ended before the slow viewer was dropped")
 	}
@@ -141,7 +142,7 @@ func TestLogsTwoViewersAndASlowOne(t *testing.T) {
 	if fmt.Sprint(seen) != fmt.Sprint([]string{events.CallReceived}) {
 		t.Fatalf("slow viewer got %v before its close, want the one event in flight", seen)
 	}
-	waitFor(t, "the close to be counted", func() bool {
+	poll.Wait(t, "the close to be counted", func() bool {
 		return counterValue(t, srv.Metrics.WebSocketCloses.WithLabelValues("logs", "slow")) == 1
 	})
 
@@ -161,7 +162,7 @@ func TestLogsTwoViewersAndASlowOne(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both viewers to see the call end", func() bool {
+	poll.Wait(t, "both viewers to see the call end", func() bool {
 		a, _ := fast[0].call(sid)
 		b, _ := fast[1].call(sid)
 		return len(a) > 0 && a[len(a)-1] == events.CallEnded && len(b) > 0 && b[len(b)-1] == events.CallEnded

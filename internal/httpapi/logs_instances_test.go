@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
@@ -41,8 +42,8 @@ func TestLogsRealCallAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended := func(v *collector) bool { types, _ := v.call(sid); return slices.Contains(types, events.CallEnded) }
-	waitFor(t, "B's viewer to see the call end", func() bool { return ended(onB) })
-	waitFor(t, "A's viewer to see the call end", func() bool { return ended(onA) })
+	poll.Wait(t, "B's viewer to see the call end", func() bool { return ended(onB) })
+	poll.Wait(t, "A's viewer to see the call end", func() bool { return ended(onA) })
 	rigB.statusCallback(t, sid, "completed", 2, 5)
 	settle(t, rigB.srv, onB)
 

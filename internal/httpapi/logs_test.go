@@ -16,6 +16,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 const (
@@ -258,7 +259,7 @@ func TestLogsViewerLimit(t *testing.T) {
 		t.Fatalf("second viewer: %v %v, want 503", err, status(resp))
 	}
 	first.Close()
-	waitFor(t, "a viewer slot to free up", func() bool {
+	poll.Wait(t, "a viewer slot to free up", func() bool {
 		c, _, err := websocket.DefaultDialer.Dial(logsURL(srv), http.Header{"Authorization": {"Bearer " + apptest.Bearer}})
 		if err != nil {
 			return false
@@ -294,17 +295,6 @@ func TestLogsMasksNumbersUnlessAllowed(t *testing.T) {
 	publish(open)
 	if m := readMsg(t, oc); m.Data["from"] != caller {
 		t.Fatalf("LOGS_SHOW_NUMBERS=true: from = %v", m.Data["from"])
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

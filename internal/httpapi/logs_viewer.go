@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
 
 // Viewer socket limits.
@@ -128,7 +129,7 @@ func (v *viewer) read() {
 	v.conn.SetPongHandler(func(string) error {
 		return v.conn.SetReadDeadline(time.Now().Add(viewerPongWait))
 	})
-	tokens, last := float64(viewerMsgBurst), time.Now()
+	limit := tokenbucket.New(1/viewerMsgRefill.Seconds(), viewerMsgBurst)
 	for {
 		kind, b, err := v.conn.ReadMessage()
 		if err != nil {
@@ -138,14 +139,10 @@ func (v *viewer) read() {
 			}
 			return
 		}
-		now := time.Now()
-		tokens = min(float64(viewerMsgBurst), tokens+now.Sub(last).Seconds()/viewerMsgRefill.Seconds())
-		last = now
-		if tokens < 1 {
+		if !limit.Allow(time.Now()) {
 			v.why = closeReasonFlood
 			return
 		}
-		tokens--
 		sid, err := parseViewerMessage(kind, b)
 		if err != nil {
 			v.why = closeReasonPolicy

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/poll"
 )
 
 // scrape GETs a Prometheus endpoint and parses the text format.
@@ -95,7 +96,7 @@ func TestMetricsMoveDuringASimulatedCall(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the call to end", func() bool {
+	poll.Wait(t, "the call to end", func() bool {
 		after := scrape(t, url, auth)
 		return value(after, "voiceagent_active_calls", nil) == 0 && value(after, "voiceagent_call_duration_seconds", nil) == 1
 	})

@@ -53,6 +53,7 @@ func testServer(t *testing.T, prod bool) (*Server, *strings.Builder) {
 	var logs strings.Builder
 	log := logging.New(&logs, "json", "debug")
 	rec := audit.NewRecorder(nopAudit{}, logging.Discard())
+	t.Cleanup(rec.Close)
 	return &Server{Deps: Deps{Config: cfg, Log: log, Audit: rec, Metrics: metrics.New(nil)}, cfg: cfg, log: log, lockout: newAuthLockout(cfg.AuthFailLimit), xffWarn: newPeerWarner(log),
 		refusals: audit.NewRefusals(rec), refusalLimit: newFailLimiter(refusalLimit, refusalWindow)}, &logs
 }

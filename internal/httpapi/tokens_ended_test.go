@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -37,7 +38,7 @@ func TestStreamTokensDieWithTheirCall(t *testing.T) {
 	_, body := postTwilio(t, srv, "/voice/accept", p, nil)
 	u, _ := streamOf(t, parseResponse(t, body))
 	tok := tokenOf(t, u)
-	waitFor(t, "the pre-warm of the live call", func() bool { return strings.Count(logs.String(), "pre-warm") == 1 })
+	poll.Wait(t, "the pre-warm of the live call", func() bool { return strings.Count(logs.String(), "pre-warm") == 1 })
 
 	st, _ := postTwilio(t, srv, "/voice/status", url.Values{"CallSid": {sid}, "AccountSid": {apptest.AccountSID}, "CallStatus": {"completed"}}, nil)
 	if st != http.StatusOK {
@@ -66,7 +67,7 @@ func TestStreamTokensDieWithTheirCall(t *testing.T) {
 	p2 := incomingParams(2, caller)
 	postTwilio(t, srv, "/voice/incoming", p2, nil)
 	postTwilio(t, srv, "/voice/accept", p2, nil)
-	waitFor(t, "the pre-warm of the second call", func() bool { return strings.Contains(logs.String(), p2.Get("CallSid")+`","err"`) })
+	poll.Wait(t, "the pre-warm of the second call", func() bool { return strings.Contains(logs.String(), p2.Get("CallSid")+`","err"`) })
 	n := 0
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "pre-warm") && strings.Contains(line, sid) {

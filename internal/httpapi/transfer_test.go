@@ -8,6 +8,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -83,7 +84,7 @@ func TestFailedMoveKeepsTheAgentCall(t *testing.T) {
 	}
 	_ = media.Stop()
 	<-media.Done()
-	waitFor(t, "the stream's end to end a call whose move failed", func() bool { ended, _ := liveCallState(t, db, callSID); return ended })
+	poll.Wait(t, "the stream's end to end a call whose move failed", func() bool { ended, _ := liveCallState(t, db, callSID); return ended })
 	if why, _ := endReasonOf(t, db, callSID); why != voice.EndCallerHangup {
 		t.Fatalf("end reason = %q, want caller_hangup (the failed move's reason was taken back)", why)
 	}

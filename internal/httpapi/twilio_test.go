@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,32 +14,6 @@ import (
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
-
-type sigVector struct {
-	Name      string            `json:"name"`
-	URL       string            `json:"url"`
-	AuthToken string            `json:"authToken"`
-	Params    map[string]string `json:"params"`
-	Body      *string           `json:"body"`
-	Signature string            `json:"signature"`
-	Valid     bool              `json:"valid"`
-}
-
-func loadSigVectors(t *testing.T) (string, []sigVector) {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/twilio-signatures.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct {
-		AuthToken string      `json:"authToken"`
-		Vectors   []sigVector `json:"vectors"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	return f.AuthToken, f.Vectors
-}
 
 func twilioAuthFailures(t *testing.T, srv *apptest.Server) float64 {
 	t.Helper()
@@ -90,7 +63,11 @@ func auditRows(t *testing.T, srv *apptest.Server, typ string) []auditRow {
 // so its verdict is checked exactly; that is how Twilio's documentation
 // vector (for /myapp.php, a path the router has no route for) is checked.
 func TestSignatureVectorsThroughRouter(t *testing.T) {
-	defaultToken, vectors := loadSigVectors(t)
+	f, err := fake.LoadSignatureVectors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors := f.Vectors
 	type target struct {
 		srv  *apptest.Server
 		gate *httptest.Server // srv's TwilioAuth alone, then 204
@@ -103,10 +80,7 @@ func TestSignatureVectorsThroughRouter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tok := defaultToken
-			if v.AuthToken != "" {
-				tok = v.AuthToken
-			}
+			tok := f.TokenFor(v)
 			base := u.Scheme + "://" + u.Host
 			key := base + " " + tok
 			tg, ok := targets[key]

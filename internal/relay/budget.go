@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
 
 // Budget is what one call may use, written down in one place. The model
@@ -145,7 +146,7 @@ func (c *Call) logAt(lvl slog.Level, msg string, args ...any) {
 // call's goroutines may publish.
 type eventLimiter struct {
 	mu      sync.Mutex
-	bucket  rateLimiter
+	bucket  tokenbucket.Bucket
 	dropped int
 }
 
@@ -156,7 +157,7 @@ const maxPublishedText = 2 << 10
 // publish sends a live event of the call within its event budget.
 func (c *Call) publish(typ string, data map[string]any) {
 	c.events.mu.Lock()
-	ok := c.events.bucket.allow(time.Now())
+	ok := c.events.bucket.Allow(time.Now())
 	if !ok {
 		c.events.dropped++
 	}

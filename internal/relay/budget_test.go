@@ -371,7 +371,7 @@ func TestNoisyCallDoesNotDropViewers(t *testing.T) {
 	}
 	s.FloodCallerTranscripts(20, 2000)
 	waitTrue(t, "the flood taken in", func() bool {
-		return len(h.linesOf(hc.CallSid()))+int(h.relay.transcripts.dropped.Load()) >= 2000
+		return len(h.linesOf(hc.CallSid()))+int(h.relay.transcripts.dropped()) >= 2000
 	})
 	for _, sub := range []*events.Subscription{all, one} {
 		select {

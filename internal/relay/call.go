@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
 
 // Per-call limits.
@@ -110,6 +111,7 @@ type Call struct {
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
+	stats        callStats    // what the call's details report (stats.go)
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
 	received     received     // messages read, stored by each half as it exits
@@ -135,7 +137,7 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		toolQ:    make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
-	c.events.bucket = rateLimiter{rate: float64(r.budget.EventsPerSecond), burst: float64(r.budget.EventBurst)}
+	c.events.bucket = tokenbucket.New(float64(r.budget.EventsPerSecond), r.budget.EventBurst)
 	c.ctx, c.cancel = context.WithCancel(r.ctx)
 	c.tw = newPeer("twilio", twilioQueueLen, r.budget.QueueBytes, r.pool, r.toTw)
 	c.tw.conn = conn
@@ -301,6 +303,9 @@ func (c *Call) teardown() {
 	sess := c.closeSockets(why)
 	c.releaseQueues()
 	c.auditMessageCounts(sess)
+	// The measurements are stored before the end is recorded, so whoever
+	// reads the call's details once it has ended finds them.
+	c.saveStats(ctx)
 	why, announce := c.recordEnd(ctx, why)
 	c.reportEnd(why, announce, sess != nil)
 }

@@ -108,6 +108,8 @@ func (h *modelHalf) onModel(e *modelEvent, now time.Time) {
 	case mkSpeechStarted:
 		h.lastActivity.Store(now.UnixNano())
 		h.bargeIn()
+	case mkSpeechStopped:
+		h.stats.callerStopped(now)
 	case mkAgentTranscriptDelta:
 		if item := string(e.ItemID); item != h.agentItem {
 			h.flushAgentText()
@@ -154,6 +156,7 @@ func (h *modelHalf) onModel(e *modelEvent, now time.Time) {
 			}
 		}
 		h.toolsResp = 0
+		h.stats.responseUsage(d.Response.Usage)
 		h.onResponseDone(d.Response.ID)
 	case mkOutputItemDone:
 		if d, err := e.detail(); err == nil && d.Item.Type == "function_call" {
@@ -259,6 +262,7 @@ func (h *modelHalf) onAudioDelta(e *modelEvent, now time.Time) {
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
 	h.tw.send(h.ctx, b.audio(now, frames))
+	h.stats.agentAudio(now)
 }
 
 // flushCarry sends a partial last frame, padded with silence.
@@ -279,6 +283,7 @@ func (h *modelHalf) flushCarry(now time.Time) {
 	b.add()
 	h.carry = h.carry[:0]
 	h.tw.send(h.ctx, b.audio(now, 1))
+	h.stats.agentAudio(now)
 }
 
 // bargeIn handles speech_started: when agent audio is still playing, flush

@@ -9,28 +9,8 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
-
-// rateLimiter is a token bucket over Twilio messages: msgRatePerSec
-// sustained, msgBurst at once. Only the Twilio reader uses it.
-type rateLimiter struct {
-	rate, burst float64
-	tokens      float64
-	last        time.Time
-}
-
-func (l *rateLimiter) allow(now time.Time) bool {
-	if l.last.IsZero() {
-		l.last, l.tokens = now, l.burst
-	}
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
-}
 
 // twilioHalf is the Twilio socket's reader and what only it uses: the
 // decoded message, the flood limiter and the
@@ -39,14 +19,14 @@ func (l *rateLimiter) allow(now time.Time) bool {
 type twilioHalf struct {
 	*Call
 	msg       twilioMsg
-	limiter   rateLimiter
+	limiter   tokenbucket.Bucket // Twilio messages: msgRatePerSec sustained, msgBurst at once
 	protoErrs int
 	dropsIn   int // caller frames dropped before the model was ready
 	received  int
 }
 
 func (c *Call) newTwilioHalf() *twilioHalf {
-	return &twilioHalf{Call: c, limiter: rateLimiter{rate: msgRatePerSec, burst: msgBurst}}
+	return &twilioHalf{Call: c, limiter: tokenbucket.New(msgRatePerSec, msgBurst)}
 }
 
 // readTwilio is the Twilio socket's reader goroutine.
@@ -105,7 +85,7 @@ func (h *twilioHalf) read() {
 		// A mark echo the relay is waiting for is not counted: after a
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
-		if !(text && derr == nil && h.awaitedEcho(&h.msg)) && !h.limiter.allow(now) {
+		if !(text && derr == nil && h.awaitedEcho(&h.msg)) && !h.limiter.Allow(now) {
 			h.violation("more than 100 messages a second")
 			return
 		}
@@ -198,6 +178,7 @@ func (h *twilioHalf) onStart(m *twilioMsg) bool {
 		return true
 	}
 	h.state.startStream(m.Start.StreamSID)
+	h.stats.started(time.Now())
 	if calls := h.r.Calls; calls != nil {
 		h.wg.Add(1)
 		go h.contain("stream_started", func() {

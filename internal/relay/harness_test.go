@@ -20,6 +20,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -44,6 +45,7 @@ type harness struct {
 	events *recEvents
 	audit  *recAudit
 	lines  *recTranscripts
+	stats  *recStats
 }
 
 type harnessOpts struct {
@@ -96,6 +98,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h.events = &recEvents{}
 	h.audit = &recAudit{}
 	h.lines = &recTranscripts{}
+	h.stats = &recStats{lines: h.lines}
 	log := o.log
 	if log == nil {
 		log = logging.Discard()
@@ -106,7 +109,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.relay = New(Deps{
 		Config: cfg, Log: log, Metrics: metrics.New(nil),
-		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines,
+		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines, StatsStore: h.stats,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
 	})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
@@ -167,15 +170,8 @@ func waitFor(t testing.TB, what string, wait func(context.Context, func() bool) 
 // waitTrue polls cond for state the fakes do not signal (relay internals).
 func waitTrue(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	c := ctx(t)
-	tk := time.NewTicker(5 * time.Millisecond)
-	defer tk.Stop()
-	for !cond() {
-		select {
-		case <-c.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tk.C:
-		}
+	if poll.Until(ctx(t), cond) != nil {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 )
@@ -155,15 +156,16 @@ func (s *scanner) end() error {
 }
 
 // str reads a string at the cursor and returns the bounds of its content.
+// It accepts what encoding/json accepts: no raw control character, only
+// the escapes JSON defines.
 func (s *scanner) str() (start, end int, escaped, ok bool) {
 	if !s.eat('"') {
 		return 0, 0, false, false
 	}
 	start = s.i
 	// Fast path: no escape before the closing quote (base64 never has
-	// one). Raw control characters are tolerated here, unlike strict JSON:
-	// every value the relay uses is validated after decoding anyway.
-	if q := bytes.IndexByte(s.d[s.i:], '"'); q >= 0 && bytes.IndexByte(s.d[s.i:s.i+q], '\\') < 0 {
+	// one).
+	if q := bytes.IndexByte(s.d[s.i:], '"'); q >= 0 && plain(s.d[s.i:s.i+q]) {
 		end = s.i + q
 		s.i = end + 1
 		return start, end, false, true
@@ -177,7 +179,9 @@ func (s *scanner) str() (start, end int, escaped, ok bool) {
 			return start, end, escaped, true
 		case c == '\\':
 			escaped = true
-			s.i += 2
+			if !s.escape() {
+				return 0, 0, false, false
+			}
 		case c < 0x20:
 			return 0, 0, false, false
 		default:
@@ -185,6 +189,83 @@ func (s *scanner) str() (start, end int, escaped, ok bool) {
 		}
 	}
 	return 0, 0, false, false
+}
+
+// plain reports whether b holds neither an escape nor a control character.
+// It tests eight bytes at a time (a base64 payload is a few hundred bytes
+// per frame): a word has a byte below 0x20 when (x - 0x20 in each byte)
+// borrows into a byte whose top bit was clear, and a backslash when x XOR
+// backslashes has a zero byte, found the same way.
+func plain(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		y := x ^ (ones * '\\')
+		if ((x-ones*0x20)&^x|(y-ones)&^y)&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// escape passes over one escape sequence at the cursor (a backslash).
+func (s *scanner) escape() bool {
+	if s.i+1 >= len(s.d) {
+		return false
+	}
+	switch s.d[s.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.i += 2
+		return true
+	case 'u':
+		if s.i+6 > len(s.d) {
+			return false
+		}
+		for _, h := range s.d[s.i+2 : s.i+6] {
+			if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+				return false
+			}
+		}
+		s.i += 6
+		return true
+	}
+	return false
+}
+
+// number passes over a number as JSON writes it:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	s.eat('-')
+	if !s.eat('0') && s.digits() == 0 {
+		return false
+	}
+	if s.eat('.') && s.digits() == 0 {
+		return false
+	}
+	if s.eat('e') || s.eat('E') {
+		if !s.eat('+') {
+			s.eat('-')
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// digits passes over a run of decimal digits and returns its length.
+func (s *scanner) digits() int {
+	start := s.i
+	for s.i < len(s.d) && s.d[s.i] >= '0' && s.d[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
 }
 
 // skip passes over one value of any kind.
@@ -228,16 +309,7 @@ func (s *scanner) skip(depth int) bool {
 			return s.eat(closer)
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
-		start := s.i
-		for s.i < len(s.d) {
-			switch s.d[s.i] {
-			case '-', '+', '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-				s.i++
-				continue
-			}
-			break
-		}
-		return s.i > start
+		return s.number()
 	default:
 		for _, lit := range [...]string{"true", "false", "null"} {
 			if len(s.d)-s.i >= len(lit) && string(s.d[s.i:s.i+len(lit)]) == lit {

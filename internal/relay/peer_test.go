@@ -86,11 +86,11 @@ func TestPeerKeepsOrderAcrossDirectAndQueuedWrites(t *testing.T) {
 	if spawned.Load() == 0 {
 		t.Fatal("no writer goroutine drained the queue")
 	}
-	if q := p.pending.Load(); q != 0 {
-		t.Fatalf("%d entries still pending after every message arrived", q)
-	}
 	cancel()
 	writers.Wait()
+	if q := p.pending.Load(); q != 0 {
+		t.Fatalf("%d entries still pending after every message was written", q)
+	}
 	if p.running.Load() {
 		t.Fatal("the writer goroutine did not exit with an empty queue")
 	}

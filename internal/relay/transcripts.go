@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/voiceagent/voiceagent/internal/batch"
 	"github.com/voiceagent/voiceagent/internal/panics"
 )
 
@@ -48,87 +48,76 @@ func (e DroppedLinesError) Error() string {
 
 func (e DroppedLinesError) Unwrap() error { return e.Err }
 
-// transcriptWriter stores lines in the background, in batches, so a slow
-// database never stalls a call's model reader. A full queue drops the line
-// (and logs it): the live event has already gone out.
+// transcriptWriter stores lines in the background, in batches (a
+// batch.Writer), so a slow database never stalls a call's model reader. A
+// full queue drops the line (counted, and logged sampled): the live event
+// has already gone out.
 type transcriptWriter struct {
 	store TranscriptStore
 	log   *slog.Logger
-	queue chan TranscriptLine
-	done  chan struct{}
-	once  sync.Once
+	w     *batch.Writer[TranscriptLine]
 
-	dropped atomic.Int64 // lines dropped for a full queue
 	refused atomic.Int64 // lines the store refused (and dropped)
 }
 
-func newTranscriptWriter(store TranscriptStore, log *slog.Logger) *transcriptWriter {
-	w := &transcriptWriter{store: store, log: log, queue: make(chan TranscriptLine, 1024), done: make(chan struct{})}
-	go w.run()
-	return w
+// newTranscriptWriter starts the writer; dropped counts lines a full queue
+// dropped (nil: not counted in a metric).
+func newTranscriptWriter(store TranscriptStore, log *slog.Logger, dropped batch.Counter) *transcriptWriter {
+	tw := &transcriptWriter{store: store, log: log}
+	tw.w = batch.New(batch.Options[TranscriptLine]{Write: tw.flush, QueueSize: 1024, MaxBatch: 64, Dropped: dropped,
+		Full: tw.full, Panic: tw.panicked})
+	return tw
 }
 
-func (w *transcriptWriter) add(l TranscriptLine) {
-	if w.store == nil {
+func (tw *transcriptWriter) add(l TranscriptLine) {
+	if tw.store == nil {
 		return
 	}
-	select {
-	case w.queue <- l:
-	default:
-		// Sampled: the 1st, 2nd, 4th, 8th... drop is logged, with the
-		// count, so a flood of lines is not also a flood of log lines.
-		if n := w.dropped.Add(1); n&(n-1) == 0 {
-			w.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID, "dropped_total", n)
-		}
+	tw.w.Add(l)
+}
+
+// full logs a dropped line, sampled: the 1st, 2nd, 4th, 8th... drop is
+// logged, with the count, so a flood of lines is not also a flood of log
+// lines.
+func (tw *transcriptWriter) full(l TranscriptLine, _ bool, n int64) {
+	if n&(n-1) == 0 {
+		tw.log.Warn("transcript queue full; line not stored", "call_sid", l.CallSID, "dropped_total", n)
 	}
 }
 
-func (w *transcriptWriter) run() {
-	defer close(w.done)
-	batch := make([]TranscriptLine, 0, 64)
-	for l := range w.queue {
-		batch = append(batch[:0], l)
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case l, ok := <-w.queue:
-				if !ok {
-					break more
-				}
-				batch = append(batch, l)
-			default:
-				break more
-			}
-		}
-		w.flush(batch)
-		clear(batch) // personal text does not linger
-	}
+// dropped reports the lines never stored for a full queue (or a store
+// panic).
+func (tw *transcriptWriter) dropped() int64 { return tw.w.Dropped() }
+
+// panicked logs a store panic (a driver fault) redacted: it lost this
+// batch only, and the writer goes on, so the transcripts of every other
+// call keep being stored.
+func (tw *transcriptWriter) panicked(v any, lost int) {
+	panics.Log(tw.log, "panic contained", "relay", v, false, "where", "transcript_writer", "lines", lost)
 }
 
-// flush stores one batch. A panic in the store (a driver fault) loses this
-// batch only: it is logged redacted and the writer goes on, so the
-// transcripts of every other call keep being stored.
-func (w *transcriptWriter) flush(batch []TranscriptLine) {
-	defer func() {
-		if v := recover(); v != nil {
-			panics.Log(w.log, "panic contained", "relay", v, false, "where", "transcript_writer", "lines", len(batch))
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := w.store.InsertTranscripts(ctx, batch); err != nil {
+// flush stores one batch.
+func (tw *transcriptWriter) flush(ctx context.Context, batch []TranscriptLine) {
+	if err := tw.store.InsertTranscripts(ctx, batch); err != nil {
 		var d DroppedLinesError
 		if errors.As(err, &d) {
-			w.refused.Add(int64(d.N))
-			w.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", w.refused.Load(), "err", d.Err)
+			tw.refused.Add(int64(d.N))
+			tw.log.Warn("transcript lines refused by the store and dropped", "lines", d.N, "batch", len(batch), "refused_total", tw.refused.Load(), "err", d.Err)
 		} else {
-			w.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
+			tw.log.Error("storing transcript lines failed", "lines", len(batch), "err", err)
 		}
 	}
+}
+
+// sync waits until every line queued before it has been handed to the
+// store (or ctx ends), so a call's measurements and end are recorded after
+// its transcript.
+func (tw *transcriptWriter) sync(ctx context.Context) {
+	if tw.store == nil {
+		return
+	}
+	_ = tw.w.Flush(ctx) // ctx ending is the caller's bound; nothing to report
 }
 
 // close stores what is queued and stops the writer.
-func (w *transcriptWriter) close() {
-	w.once.Do(func() { close(w.queue) })
-	<-w.done
-}
+func (tw *transcriptWriter) close() { tw.w.Close() }

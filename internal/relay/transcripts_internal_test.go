@@ -31,7 +31,7 @@ func (p *panickyTranscripts) InsertTranscripts(_ context.Context, lines []Transc
 // (before, the panic ended the process and every live call with it).
 func TestTranscriptWriterContainsAPanic(t *testing.T) {
 	st := &panickyTranscripts{}
-	w := newTranscriptWriter(st, logging.Discard())
+	w := newTranscriptWriter(st, logging.Discard(), nil)
 	w.add(TranscriptLine{CallSID: "CA00000000000000000000000000000001", Role: RoleCaller, Text: "first"})
 	// Wait until the first batch has been handed over (and panicked).
 	for done := false; !done; {

@@ -83,7 +83,7 @@ func (t *Target) webhookTwiML(ctx context.Context, path string, params url.Value
 // Connect opens the attempt's media stream with the attempt's CallSid.
 func (t *Target) Connect(ctx context.Context, a *Attempt, opts fake.MediaOptions) (*fake.MediaClient, error) {
 	if a.StreamURL == "" {
-		return nil, fmt.Errorf("call %s was not answered with a stream (%s)", maskSID(a.CallSID()), a.Decision())
+		return nil, fmt.Errorf("call %s was not answered with a stream (%s)", MaskSID(a.CallSID()), a.Decision())
 	}
 	opts.CallSid = a.CallSID()
 	opts.AccountSid = a.Params.Get("AccountSid")
@@ -93,8 +93,8 @@ func (t *Target) Connect(ctx context.Context, a *Attempt, opts fake.MediaOptions
 	return t.DialStream(ctx, a.StreamURL, opts)
 }
 
-// maskSID shortens a sid for the printed table.
-func maskSID(sid string) string {
+// MaskSID shortens a call sid for printed tables and errors.
+func MaskSID(sid string) string {
 	if len(sid) < 10 {
 		return sid
 	}

@@ -1,9 +1,9 @@
-// Package sim places simulated calls against a voiceagent server: signed
-// Twilio webhooks, the Media Streams socket and a fake Realtime model, all
-// from internal/fake. It holds the scenarios behind `voiceagent simulate`
-// (each with an expectation that can fail), the load generator behind
-// `voiceagent simulate --load` (real-time probe frames both ways, relay-added
-// latency measured in this one process) and the webhook load mode.
+// Package sim is the harness that places simulated calls against a
+// voiceagent server: signed Twilio webhooks, the Media Streams socket and a
+// fake Realtime model, all from internal/fake. Scenarios (package
+// sim/scenario, behind `voiceagent simulate`) and load modes (package
+// sim/load, behind `voiceagent simulate --load`, `--webhooks` and `--soak`)
+// are built on it.
 //
 // The server is either started in process on a temporary SQLite database
 // (StartInProcess), started as a separate child process so its CPU time and

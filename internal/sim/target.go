@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,7 +51,8 @@ func (t *Target) observe(kind, path string, status int, body []byte) {
 	}
 }
 
-func (t *Target) client() *http.Client {
+// Client is the HTTP client requests to the target use.
+func (t *Target) Client() *http.Client {
 	if t.HTTP != nil {
 		return t.HTTP
 	}
@@ -91,7 +94,7 @@ func (t *Target) Webhook(ctx context.Context, pathOrURL string, params url.Value
 		return 0, nil, err
 	}
 	req.Header.Set("I-Twilio-Idempotency-Token", newID())
-	resp, err := t.client().Do(req)
+	resp, err := t.Client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -178,7 +181,7 @@ func (t *Target) API(ctx context.Context, method, path string, body io.Reader) (
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := t.client().Do(req)
+	resp, err := t.Client().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -197,7 +200,7 @@ func (t *Target) WaitReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp, err := t.client().Do(req)
+		resp, err := t.Client().Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -227,4 +230,33 @@ func freeLoopback() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
+}
+
+// Limits are the call limits a server admits under, as /ready tells a
+// token with metrics:read.
+type Limits struct {
+	MaxConcurrentCalls int `json:"max_concurrent_calls"`
+	CallsPerMinute     int `json:"calls_per_minute"`
+}
+
+// Limits asks the server's /ready for its call limits; an error when the
+// server does not say (an older version, or a token without metrics:read).
+func (t *Target) Limits(ctx context.Context) (Limits, error) {
+	code, body, err := t.API(ctx, http.MethodGet, "/ready", nil)
+	if err != nil {
+		return Limits{}, err
+	}
+	if code != http.StatusOK {
+		return Limits{}, fmt.Errorf("/ready: HTTP %d", code)
+	}
+	var r struct {
+		Limits *Limits `json:"limits"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return Limits{}, fmt.Errorf("/ready: %w", err)
+	}
+	if r.Limits == nil || r.Limits.MaxConcurrentCalls <= 0 || r.Limits.CallsPerMinute <= 0 {
+		return Limits{}, errors.New("/ready does not tell the call limits")
+	}
+	return *r.Limits, nil
 }

@@ -47,6 +47,9 @@ type DB struct {
 	// URL is the PostgreSQL connection string (empty for SQLite); the
 	// event bus opens its own LISTEN connection with it.
 	URL string
+	// TempInMemory is true when SQLite keeps its temporary files in
+	// memory because no temporary directory is writable (tempstore.go).
+	TempInMemory bool
 
 	// writeMu serialises SQLite writers in Go. SQLite allows one writer at
 	// a time; without this, concurrent writers collide on the database
@@ -103,10 +106,12 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	if databaseURL != "" {
 		return openPostgres(ctx, databaseURL)
 	}
-	return openSQLite(ctx, filepath.Join(dataDir, "voiceagent.db"))
+	return openSQLite(ctx, filepath.Join(dataDir, "voiceagent.db"), sqliteTempDirs(os.Getenv))
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+// openSQLite opens the database at path; tempDirs are where SQLite may
+// write temporary files (none writable: it keeps them in memory).
+func openSQLite(ctx context.Context, path string, tempDirs []string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -114,6 +119,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// erased phone number is not left readable in free space (privacy
 	// erasure; see PrivacyStore.scrub).
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	temp := tempStorePragma(tempDirs)
+	dsn += temp
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -125,7 +132,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := &DB{SQL: sdb, Engine: SQLite, stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	db := &DB{SQL: sdb, Engine: SQLite, TempInMemory: temp != "", stmts: map[string]*sql.Stmt{}, warming: map[string]bool{}, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
 	go db.runCheckpoints()
 	return db, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 )
@@ -108,11 +109,5 @@ func TestSQLiteCheckpointsInTheBackground(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for size() <= before {
-		if time.Now().After(deadline) {
-			t.Fatalf("database file still %d bytes: the WAL was never checkpointed", before)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Wait(t, "a WAL checkpoint to grow the database file", func() bool { return size() > before })
 }

@@ -6,9 +6,11 @@
 package twilioapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -65,15 +67,52 @@ func New(creds Credentials, hc *http.Client) (*Client, error) {
 // accounts are not ours).
 func (c *Client) AccountSID() string { return c.accountSID }
 
-// ctxTransport gives each request the caller's context: twilio-go builds its
-// requests with context.Background().
+// ctxTransport gives each request the caller's context (twilio-go builds
+// its requests with context.Background()) and the call's deadline. The
+// deadline lives here rather than in http.Client.Timeout because twilio-go
+// never closes the body of an error answer: with a client timeout, each
+// error would hold a goroutine and a connection until the timeout fired.
+// An error answer is read (bounded) and closed here instead.
 type ctxTransport struct {
-	ctx  context.Context
-	next http.RoundTripper
+	ctx     context.Context
+	timeout time.Duration
+	next    http.RoundTripper
 }
 
+// maxErrorBody bounds the error answer kept for twilio-go to decode.
+const maxErrorBody = 64 << 10
+
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.next.RoundTrip(r.WithContext(t.ctx))
+	ctx, cancel := context.WithTimeout(t.ctx, t.timeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // rest returns twilio-go's low-level client bound to ctx. twilio-go has no
@@ -91,8 +130,7 @@ func (c *Client) rest(ctx context.Context) *twclient.RequestHandler {
 	tc := &twclient.Client{
 		Credentials: twclient.NewCredentials(c.username, c.password),
 		HTTPClient: &http.Client{
-			Transport: ctxTransport{ctx: ctx, next: next},
-			Timeout:   timeout,
+			Transport: ctxTransport{ctx: ctx, timeout: timeout, next: next},
 			Jar:       c.base.Jar,
 			// Twilio answers REST calls directly; a redirect is never
 			// followed (credentials must not travel elsewhere).

@@ -1,78 +1,32 @@
 package twiliosig_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/twiliosig"
 )
 
-// vectorFile is testdata/twilio-signatures.json: vectors signed by
-// Twilio's official Node library.
-type vectorFile struct {
-	AuthToken string   `json:"authToken"`
-	Vectors   []vector `json:"vectors"`
-}
-
-type vector struct {
-	Name      string            `json:"name"`
-	URL       string            `json:"url"`
-	AuthToken string            `json:"authToken"`
-	Params    map[string]string `json:"params"`
-	Body      *string           `json:"body"`
-	Signature string            `json:"signature"`
-	Valid     bool              `json:"valid"`
-}
-
-func loadVectors(t *testing.T) vectorFile {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "twilio-signatures.json"))
+// TestVectors checks every shared vector against a validator configured
+// with the vector's public base (scheme://host of the URL requested).
+func TestVectors(t *testing.T) {
+	f, err := fake.LoadSignatureVectors()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var f vectorFile
-	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.Vectors) < 20 {
 		t.Fatalf("only %d vectors", len(f.Vectors))
 	}
-	return f
-}
-
-// body returns the raw body Twilio sent for a vector.
-func (v vector) body() []byte {
-	if v.Body != nil {
-		return []byte(*v.Body)
-	}
-	form := url.Values{}
-	for k, val := range v.Params {
-		form.Set(k, val)
-	}
-	return []byte(form.Encode())
-}
-
-// TestVectors checks every shared vector against a validator configured
-// with the vector's public base (scheme://host of the URL requested).
-func TestVectors(t *testing.T) {
-	f := loadVectors(t)
 	for _, v := range f.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
 			u, err := url.Parse(v.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tok := f.AuthToken
-			if v.AuthToken != "" {
-				tok = v.AuthToken
-			}
-			val := twiliosig.New(tok, &url.URL{Scheme: u.Scheme, Host: u.Host})
-			got := val.Valid(http.MethodPost, u.RequestURI(), v.body(), v.Signature)
+			val := twiliosig.New(f.TokenFor(v), &url.URL{Scheme: u.Scheme, Host: u.Host})
+			got := val.Valid(http.MethodPost, u.RequestURI(), v.RawBody(), v.Signature)
 			if got != v.Valid {
 				t.Fatalf("Valid = %v, want %v", got, v.Valid)
 			}
