@@ -24,9 +24,7 @@ func benchCall(b *testing.B) (*Call, func()) {
 	}
 	r := New(Deps{Log: logging.Discard(), Metrics: metrics.New(nil)}, settingsOf(cfg))
 	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
-	c.started = true
-	c.streamSID = "MZ00000000000000000000000000000001"
-	c.streamSIDb = []byte(c.streamSID)
+	c.state.startStream("MZ00000000000000000000000000000001")
 	c.modelReady.Store(true)
 	stop := make(chan struct{})
 	done := make(chan struct{}, 2)
@@ -61,6 +59,7 @@ func benchCall(b *testing.B) (*Call, func()) {
 func BenchmarkCallerFrame(b *testing.B) {
 	c, done := benchCall(b)
 	defer done()
+	h := c.newTwilioHalf()
 	payload := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\xff", FrameBytes)))
 	msg := []byte(`{"event":"media","sequenceNumber":"4","streamSid":"MZ00000000000000000000000000000001","media":{"track":"inbound","chunk":"2","timestamp":"5","payload":"` + payload + `"}}`)
 	b.ReportAllocs()
@@ -68,10 +67,10 @@ func BenchmarkCallerFrame(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		now := time.Now()
-		if err := decodeTwilio(msg, &c.msg); err != nil {
+		if err := decodeTwilio(msg, &h.msg); err != nil {
 			b.Fatal(err)
 		}
-		c.onTwilio(&c.msg, now)
+		h.onTwilio(&h.msg, now)
 	}
 }
 
@@ -81,6 +80,7 @@ func BenchmarkCallerFrame(b *testing.B) {
 func BenchmarkModelDelta(b *testing.B) {
 	c, done := benchCall(b)
 	defer done()
+	h := c.newModelHalf()
 	delta := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x7f", 5*FrameBytes)))
 	msg := []byte(`{"type":"response.output_audio.delta","event_id":"event_123","response_id":"resp_1","item_id":"item_asst_1","output_index":0,"content_index":0,"delta":"` + delta + `"}`)
 	b.ReportAllocs()
@@ -88,14 +88,14 @@ func BenchmarkModelDelta(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		now := time.Now()
-		if err := decodeModel(msg, &c.ev); err != nil {
+		if err := decodeModel(msg, &h.ev); err != nil {
 			b.Fatal(err)
 		}
-		c.onModel(&c.ev, now)
+		h.onModel(&h.ev, now)
 		// Twilio echoes the mark, as playback would: the pending list stays short.
-		c.mu.Lock()
-		c.pb.ack(c.pb.nextMark)
-		c.mu.Unlock()
+		c.state.mu.Lock()
+		c.state.pb.ack(c.state.pb.nextMark)
+		c.state.mu.Unlock()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*5), "ns/frame")
 }

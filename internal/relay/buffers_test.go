@@ -111,17 +111,18 @@ func TestAudioScratchZeroedWhenOutgrown(t *testing.T) {
 	defer r.Close()
 	c := r.newCall(nil, "CA00000000000000000000000000000001", "")
 	defer c.cancel()
-	c.started, c.streamSID = true, "MZ00000000000000000000000000000001"
+	c.state.startStream("MZ00000000000000000000000000000001")
+	h := c.newModelHalf()
 	delta := func(n int) {
 		ev := []byte(`{"type":"response.output_audio.delta","item_id":"item_1","delta":"` +
 			base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x7f}, n)) + `"}`)
-		if err := decodeModel(ev, &c.ev); err != nil {
+		if err := decodeModel(ev, &h.ev); err != nil {
 			t.Fatal(err)
 		}
-		c.onModel(&c.ev, time.Now())
+		h.onModel(&h.ev, time.Now())
 	}
 	delta(FrameBytes)
-	small := c.audio[:cap(c.audio)]
+	small := h.audio[:cap(h.audio)]
 	delta(10 * FrameBytes)
 	if !allZero(small) {
 		t.Fatal("the outgrown audio buffer still holds agent audio")

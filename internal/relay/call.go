@@ -3,7 +3,7 @@ package relay
 import (
 	"context"
 	"log/slog"
-	"strings"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +21,8 @@ const (
 	twilioMsgLimit    = 16 << 10 // soft cap: counted as a protocol error
 	maxFrameBytes     = 4096     // decoded media payload cap (a frame is 160)
 	twilioReadTimeout = 30 * time.Second
-	modelQueueLen     = 64  // ~1.2 s of caller audio: the pre-model buffer
-	twilioQueueLen    = 256 // batches (one per model delta)
+	modelQueueLen     = 64 // ~1.2 s of caller audio: the pre-model buffer
+	twilioQueueLen    = 32 // deltas: the model reader writes to Twilio itself; this holds what comes after the end
 	maxProtocolErrors = 5
 	msgRatePerSec     = 100
 	msgBurst          = 200
@@ -80,98 +80,61 @@ func (e endReason) hangsUp() bool {
 	return e == endAgent || e == endMaxDuration || e == endIdle
 }
 
-// Call is one media stream and its model session.
+// Call is one media stream and its model session: what its goroutines
+// share. Each socket's reader owns a half of the call that no other
+// goroutine can reach (twilioHalf, modelHalf: created by the reader and
+// never stored here); everything in Call is set before its goroutines
+// start, atomic, a channel, a concurrency-safe type, or lineState, whose
+// fields only its locking methods reach.
 type Call struct {
 	r        *Relay
 	callSID  string
 	remoteIP string
 	log      *slog.Logger
 	begin    time.Time
+	agent    *Profile // the call's agent (nil: the environment's); set before run
+	budget   Budget
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the call's goroutines but its own (which runs teardown)
 	reason atomic.Pointer[endReason]
 
-	tw    *peer
-	model *peer
+	spawnMu sync.Mutex
+	closing bool // teardown waits for wg: start no more goroutines
 
-	agent *Profile // the call's agent (nil: the environment's); set before run
+	tw    *peer // the Twilio socket and its send queue
+	model *peer // the model socket (attached when the session opens) and its send queue
+	state lineState
 
 	lastActivity atomic.Int64 // unix ns of the last speech, agent audio or key press
 	modelReady   atomic.Bool  // the model socket is attached and being written
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
-	counts       messageCounts
-	stats        callStats // what the call's details report (stats.go)
-	budget       Budget
+	stats        callStats    // what the call's details report (stats.go)
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
+	received     received     // messages read, stored by each half as it exits
 	logs         logSampler
 	events       eventLimiter
 	toolQ        chan modelItem // function calls for the call's tool workers
-
-	// Twilio reader only.
-	msg       twilioMsg
-	scratch   []byte
-	limiter   tokenbucket.Bucket // Twilio messages: msgRatePerSec sustained, msgBurst at once
-	protoErrs int
-	dropsIn   int
-
-	// Model reader only.
-	ev            modelEvent
-	audio         []byte
-	carry         []byte
-	carryItem     string
-	agentItem     string
-	agentText     strings.Builder
-	toolsSeen     map[string]bool
-	toolsResp     int // function calls of the current response
-	toolWorkers   int // tool workers started
-	modelErrors   int // error events from the model
-	transcriptIn  int // transcript text received (deltas and finals)
-	transcriptOut int // transcript bytes handed to the store
-
-	mu         sync.Mutex
-	pb         playback
-	started    bool
-	streamSID  string
-	streamSIDb []byte
-	modelSess  *modelSession
-	resp       responseState
 }
 
-// responseState follows the one-active-response rule and the goodbye.
-type responseState struct {
-	active          bool
-	awaitingCreated bool   // a response.create was sent; no response.created or refusal yet
-	createSeq       int    // numbers the event_ids of response.create
-	createID        string // event_id of the last response.create, until refused
-	want            bool
-	wantInstr       string
-	wantGoodbye     bool
-	lastInstr       string
-	lastGoodbye     bool
-
-	goodbyeReason   endReason
-	goodbyeDeadline time.Time
-	goodbyeResp     string // id of the response.created tagged as the goodbye
-	hangupArmed     bool
+// received counts the messages each half read; each half stores its own
+// count once, when its reader ends, and teardown reads them after.
+type received struct {
+	twilio, model atomic.Int64
 }
 
 func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 	c := &Call{
-		r:         r,
-		callSID:   callSID,
-		remoteIP:  remoteIP,
-		log:       r.log.With("call_sid", callSID),
-		begin:     time.Now(),
-		scratch:   make([]byte, maxFrameBytes),
-		carry:     make([]byte, 0, FrameBytes),
-		toolsSeen: make(map[string]bool),
-		limiter:   tokenbucket.New(msgRatePerSec, msgBurst),
-		budget:    r.budget,
-		toolQ:     make(chan modelItem, r.budget.ToolCallsPerCall),
+		r:        r,
+		callSID:  callSID,
+		remoteIP: remoteIP,
+		log:      r.log.With("call_sid", callSID),
+		begin:    time.Now(),
+		budget:   r.budget,
+		toolQ:    make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
 	c.events.bucket = tokenbucket.New(float64(r.budget.EventsPerSecond), r.budget.EventBurst)
@@ -213,21 +176,19 @@ func (c *Call) run() {
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(twilioReadTimeout))
 	})
-	c.wg.Add(3)
-	go func() {
-		defer c.wg.Done()
-		c.contain("twilio_writer", func() {
-			if err := c.tw.writeLoop(c.ctx); err != nil {
-				c.log.Debug("twilio write failed", "err", err)
-				c.end(endTwilioClosed)
-			}
-		})
-	}()
-	go func() { defer c.wg.Done(); c.contain("twilio_reader", c.readTwilio) }()
-	go func() { defer c.wg.Done(); c.contain("model", c.connectModel) }()
-	// The call's own goroutine keeps the clock (one goroutine stack less
-	// per call) until the call ends.
-	c.contain("watchdog", c.watchdog)
+	c.tw.attach(c.ctx, c.spawner("twilio_writer"), func(err error) {
+		c.log.Debug("twilio write failed", "err", err)
+		c.end(endTwilioClosed)
+	})
+	c.spawner("model")(c.connectModel)
+	every(c.ctx, c.watchdogTick(), func() { c.contain("watchdog", c.watchdog) })
+	// The call's own goroutine reads the Twilio socket (two goroutines per
+	// call: this one and the model's reader). A call that ends for another
+	// reason stops the reading at once, so teardown can run.
+	stop := context.AfterFunc(c.ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	c.contain("twilio_reader", c.readTwilio)
+	<-c.ctx.Done() // the reader returns only after the call ended (contained panics end it too)
 	c.contain("teardown", c.teardown)
 }
 
@@ -250,116 +211,164 @@ func (c *Call) connectModel() {
 			return
 		}
 	}
-	c.mu.Lock()
-	if c.ctx.Err() != nil {
-		c.mu.Unlock()
+	// The model peer's socket is set before its writer starts (and the
+	// writer is its only user); attach fails once the call has ended, and
+	// then teardown will not see the session, so it is closed here.
+	c.model.conn, c.model.batch = sess.conn, sess.batch
+	if !c.state.attach(c.ctx, sess) {
 		sess.close()
 		return
 	}
-	c.modelSess = sess
-	c.model.conn = sess.conn
-	c.model.batch = sess.batch
-	c.mu.Unlock()
-	c.modelReady.Store(true)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer func() { // contain, as c.contain does, without re-indenting
-			if v := recover(); v != nil {
-				c.r.panicked("model_writer", c.callSID, v)
-				c.end(endPanic)
-			}
-		}()
-		if err := c.model.writeLoop(c.ctx); err != nil && c.ctx.Err() == nil {
+	c.model.attach(c.ctx, c.spawner("model_writer"), func(err error) {
+		if c.ctx.Err() == nil {
 			// (After the call ended, a write can only fail because
 			// teardown closed the socket: that is no model failure.)
 			c.log.Warn("model write failed", "err", err)
 			c.reportError(sourceModel, string(endModelClosed), "writing to the model socket failed", true)
 			c.end(endModelClosed)
 		}
-	}()
+	})
+	c.modelReady.Store(true)
 	c.readModel(sess.conn)
 }
 
-// watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
-// (or the call's agent's shorter limits) without speech, agent audio or key presses, after a goodbye.
-func (c *Call) watchdog() {
-	maxDuration, idleTimeout := c.limits()
-	tick := min(time.Second, maxDuration/4, idleTimeout/4)
-	t := time.NewTicker(max(tick, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
+// spawner returns a function that starts fn as a goroutine of the call,
+// waited for by teardown (a panic contained as where). Once teardown has
+// begun waiting, nothing more is started: what a late sender queued is
+// released by teardown.
+func (c *Call) spawner(where string) func(fn func()) {
+	return func(fn func()) {
+		c.spawnMu.Lock()
+		defer c.spawnMu.Unlock()
+		if c.closing {
 			return
-		case now := <-t.C:
-			switch {
-			case now.Sub(c.begin) >= maxDuration:
-				c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
-			case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
-				c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
-			}
-			c.mu.Lock()
-			reason, deadline := c.resp.goodbyeReason, c.resp.goodbyeDeadline
-			c.mu.Unlock()
-			if reason != "" && now.After(deadline) {
-				c.end(reason)
-			}
 		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.contain(where, fn)
+		}()
 	}
 }
 
-// teardown runs once, on the call's own goroutine, after the context ended.
+// watchdogTick is how often the watchdog looks at the call's limits.
+func (c *Call) watchdogTick() time.Duration {
+	maxDuration, idleTimeout := c.limits()
+	return max(min(time.Second, maxDuration/4, idleTimeout/4), 10*time.Millisecond)
+}
+
+// watchdog ends the call at MAX_CALL_DURATION or after CALL_IDLE_TIMEOUT
+// (or the call's agent's shorter limits) without speech, agent audio or
+// key presses, after a goodbye. It runs on a timer every watchdogTick.
+func (c *Call) watchdog() {
+	maxDuration, idleTimeout := c.limits()
+	now := time.Now()
+	switch {
+	case now.Sub(c.begin) >= maxDuration:
+		c.goodbye(endMaxDuration, "The call has reached its time limit. Tell the caller politely and say goodbye.")
+	case now.Sub(time.Unix(0, c.lastActivity.Load())) >= idleTimeout:
+		c.goodbye(endIdle, "The line has been quiet for a while. Say goodbye politely.")
+	}
+	if reason, deadline := c.state.goodbye(); reason != "" && now.After(deadline) {
+		c.end(reason)
+	}
+}
+
+// every runs fn every d on a timer until ctx ends: no goroutine waits
+// between runs (the timer starts one for each run), and runs never overlap.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	var t atomic.Pointer[time.Timer]
+	tm := time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if ctx.Err() != nil {
+			return
+		}
+		fn()
+		if ctx.Err() == nil {
+			t.Load().Reset(d)
+		}
+	})
+	t.Store(tm)
+	tm.Reset(d)
+	context.AfterFunc(ctx, func() { tm.Stop() })
+}
+
+// teardown runs once, on the call's own goroutine, after the context
+// ended and the Twilio reader returned: each step below is one job, in
+// this order.
 func (c *Call) teardown() {
 	why := c.endReason()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if tel := c.r.Telephony; tel != nil {
-		var err error
-		if why.announcement() != "" || why.hangsUp() {
-			c.recordEnding(ctx, why)
-		}
-		if msg := why.announcement(); msg != "" {
-			err = tel.SayAndHangup(ctx, c.callSID, msg)
-		} else if why.hangsUp() {
-			err = tel.EndCall(ctx, c.callSID)
-		}
-		if err != nil {
-			c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)
-		}
-	}
-	c.tw.closeWith(why.closeCode(), string(why))
-	c.mu.Lock()
-	sess := c.modelSess
-	c.mu.Unlock()
-	sess.close()
-	c.wg.Wait()
-
-	// Release and zero every buffer that held audio (the readers zero
-	// their own read buffers as they exit). gorilla/websocket's internal
-	// buffers cannot be zeroed: each connection's bufio read buffer and
-	// the pooled write buffers (of an unexported type) hold frames of
-	// base64 audio and are unreachable from here; they are small (2-4 KiB)
-	// and overwritten by the next frames that pass through them.
-	c.tw.drain()
-	c.model.drain()
-	clear(c.scratch)
-	clear(c.audio[:cap(c.audio)])
-	clear(c.carry[:cap(c.carry)])
-	c.scratch, c.audio, c.carry = nil, nil, nil
-	c.flushAgentText()
+	c.endThroughTwilio(ctx, why)
+	sess := c.closeSockets(why)
+	c.releaseQueues()
 	c.auditMessageCounts(sess)
-
 	// The measurements are stored before the end is recorded, so whoever
 	// reads the call's details once it has ended finds them.
 	c.saveStats(ctx)
 	why, announce := c.recordEnd(ctx, why)
+	c.reportEnd(why, announce, sess != nil)
+}
+
+// endThroughTwilio tells the caller why the call ends when the agent
+// cannot, or hangs the call up after the agent's goodbye, through Twilio
+// REST (before the stream closes, so Twilio does not move on first); the
+// reason is recorded first, so the status callback the hang-up causes
+// keeps it.
+func (c *Call) endThroughTwilio(ctx context.Context, why endReason) {
+	tel := c.r.Telephony
+	if tel == nil {
+		return
+	}
+	if why.announcement() != "" || why.hangsUp() {
+		c.recordEnding(ctx, why)
+	}
+	var err error
+	if msg := why.announcement(); msg != "" {
+		err = tel.SayAndHangup(ctx, c.callSID, msg)
+	} else if why.hangsUp() {
+		err = tel.EndCall(ctx, c.callSID)
+	}
+	if err != nil {
+		c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)
+	}
+}
+
+// closeSockets closes the Twilio socket with the reason's close code and
+// the model session, then waits for every goroutine of the call (each
+// half zeroes its own buffers and stores its counts as its reader ends).
+// It returns the model session, nil when none was attached.
+func (c *Call) closeSockets(why endReason) *modelSession {
+	c.tw.closeWith(why.closeCode(), string(why))
+	sess := c.state.session()
+	sess.close()
+	c.spawnMu.Lock()
+	c.closing = true
+	c.spawnMu.Unlock()
+	c.wg.Wait()
+	return sess
+}
+
+// releaseQueues returns what is still queued to either socket (buffers
+// that held audio are zeroed on release). gorilla/websocket's internal
+// buffers cannot be zeroed: each connection's bufio read buffer and the
+// pooled write buffers (of an unexported type) hold frames of base64
+// audio and are unreachable from here; they are small (2-4 KiB) and
+// overwritten by the next frames that pass through them.
+func (c *Call) releaseQueues() {
+	c.tw.drain()
+	c.model.drain()
+}
+
+// reportEnd updates the metrics, publishes stream.stopped (and
+// call.ended when announce), audits the cleanup and logs the end.
+func (c *Call) reportEnd(why endReason, announce, hadModel bool) {
 	dur := time.Since(c.begin)
 	m := c.r.m
 	m.ActiveCalls.Dec()
 	m.CallDuration.Observe(dur.Seconds())
 	m.WebSocketCloses.WithLabelValues("twilio", string(why)).Inc()
-	if sess != nil {
+	if hadModel {
 		m.WebSocketCloses.WithLabelValues("model", string(why)).Inc()
 	}
 	c.r.publish(events.StreamStopped, c.callSID, map[string]any{"reason": string(why)})

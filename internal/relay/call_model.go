@@ -12,8 +12,52 @@ import (
 	"github.com/voiceagent/voiceagent/internal/transcript"
 )
 
+// modelHalf is the model socket's reader and what only it uses: the
+// decoded event, the audio scratch and the partial frame carried between
+// deltas, the agent's transcript text being assembled, the tool calls
+// seen and the model's error and transcript counts. readModel creates it
+// and no other goroutine can reach it; it reaches the rest of the call
+// through Call.
+type modelHalf struct {
+	*Call
+	ev            modelEvent
+	audio         []byte // decoded delta (agent audio)
+	carry         []byte // a partial frame waiting for the next delta of carryItem
+	carryItem     string
+	agentItem     string
+	agentText     strings.Builder
+	toolsSeen     map[string]bool
+	toolsResp     int // function calls of the current response
+	toolWorkers   int // tool workers started
+	modelErrors   int // error events from the model
+	transcriptIn  int // transcript text received (deltas and finals)
+	transcriptOut int // transcript bytes handed to the store
+	received      int
+}
+
+func (c *Call) newModelHalf() *modelHalf {
+	return &modelHalf{Call: c, carry: make([]byte, 0, FrameBytes), toolsSeen: make(map[string]bool)}
+}
+
 // readModel is the model socket's reader goroutine.
 func (c *Call) readModel(conn *websocket.Conn) {
+	h := c.newModelHalf()
+	defer h.exit()
+	h.read(conn)
+}
+
+// exit stores the agent's unfinished transcript line, zeroes the half's
+// buffers (they held agent audio) and stores its message count for
+// teardown.
+func (h *modelHalf) exit() {
+	h.flushAgentText()
+	clear(h.audio[:cap(h.audio)])
+	clear(h.carry[:cap(h.carry)])
+	h.audio, h.carry = nil, nil
+	h.Call.received.model.Store(int64(h.received))
+}
+
+func (h *modelHalf) read(conn *websocket.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
@@ -28,102 +72,102 @@ func (c *Call) readModel(conn *websocket.Conn) {
 			buf = msg[:0]
 		}
 		if err != nil {
-			if c.ctx.Err() == nil {
-				c.log.Warn("model socket closed", "err", err)
-				c.reportError(sourceModel, string(endModelClosed), "the model socket closed", true)
+			if h.ctx.Err() == nil {
+				h.log.Warn("model socket closed", "err", err)
+				h.reportError(sourceModel, string(endModelClosed), "the model socket closed", true)
 			}
-			c.end(endModelClosed)
+			h.end(endModelClosed)
 			return
 		}
-		c.counts.fromModel++
+		h.received++
 		now := time.Now()
 		if now.Sub(extended) > time.Second {
 			_ = conn.SetReadDeadline(now.Add(modelIdleTimeout))
 			extended = now
 		}
-		if err := decodeModel(msg, &c.ev); err != nil {
-			c.log.Debug("ignoring a malformed model event", "err", err)
+		if err := decodeModel(msg, &h.ev); err != nil {
+			h.log.Debug("ignoring a malformed model event", "err", err)
 			continue
 		}
-		c.onModel(&c.ev, now)
+		h.onModel(&h.ev, now)
 	}
 }
 
-func (c *Call) onModel(e *modelEvent, now time.Time) {
-	if c.budgetHit.Load() {
+func (h *modelHalf) onModel(e *modelEvent, now time.Time) {
+	if h.budgetHit.Load() {
 		return // the call is ending; nothing more from this model
 	}
-	if len(e.ItemID) > c.budget.ItemIDBytes {
-		c.overBudget(limitItemID)
+	if len(e.ItemID) > h.budget.ItemIDBytes {
+		h.overBudget(limitItemID)
 		return
 	}
 	switch e.Kind {
 	case mkAudioDelta:
-		c.onAudioDelta(e, now)
+		h.onAudioDelta(e, now)
 	case mkAudioDone:
-		c.flushCarry(now)
+		h.flushCarry(now)
 	case mkSpeechStarted:
-		c.lastActivity.Store(now.UnixNano())
-		c.bargeIn()
+		h.lastActivity.Store(now.UnixNano())
+		h.bargeIn()
 	case mkSpeechStopped:
-		c.stats.callerStopped(now)
+		h.stats.callerStopped(now)
 	case mkAgentTranscriptDelta:
-		if item := string(e.ItemID); item != c.agentItem {
-			c.flushAgentText()
-			c.agentItem = item
+		if item := string(e.ItemID); item != h.agentItem {
+			h.flushAgentText()
+			h.agentItem = item
 		}
 		// Bounded before it is decoded: len(Delta) is at least the text.
-		if !c.takeTranscript(len(e.Delta)) || c.agentText.Len()+len(e.Delta) > c.budget.TranscriptItemBytes {
-			c.overBudget(limitTranscriptItem)
+		if !h.takeTranscript(len(e.Delta)) || h.agentText.Len()+len(e.Delta) > h.budget.TranscriptItemBytes {
+			h.overBudget(limitTranscriptItem)
 			return
 		}
-		c.agentText.WriteString(e.deltaText())
+		h.agentText.WriteString(e.deltaText())
 	case mkAgentTranscriptDone:
-		if !c.takeTranscript(len(e.Transcript.raw)) {
+		if !h.takeTranscript(len(e.Transcript.raw)) {
 			return
 		}
 		text := e.Transcript.text()
 		if text == "" {
-			text = c.agentText.String()
+			text = h.agentText.String()
 		}
-		c.agentText.Reset()
-		c.agentItem = ""
-		c.transcript(transcript.RoleAgent, text)
+		h.agentText.Reset()
+		h.agentItem = ""
+		h.transcript(transcript.RoleAgent, text)
 	case mkCallerTranscript:
-		if !c.takeTranscript(len(e.Transcript.raw)) {
+		if !h.takeTranscript(len(e.Transcript.raw)) {
 			return
 		}
-		c.transcript(transcript.RoleCaller, e.Transcript.text())
+		h.transcript(transcript.RoleCaller, e.Transcript.text())
 	case mkResponseCreated:
-		c.toolsResp = 0
+		h.toolsResp = 0
 		d, err := e.detail()
 		if err == nil {
-			c.onResponseCreated(d.Response.ID, isGoodbye(d.Response.Metadata))
+			h.state.responseCreated(d.Response.ID, isGoodbye(d.Response.Metadata))
 		}
 	case mkResponseDone:
 		d, err := e.detail()
 		if err != nil {
 			return
 		}
-		c.flushCarry(now)
-		c.flushAgentText()
+		h.flushCarry(now)
+		h.flushAgentText()
 		for _, it := range d.Response.Output {
 			if it.Type == "function_call" && it.Status == "completed" {
-				c.startTool(it)
+				h.startTool(it)
 			}
 		}
-		c.toolsResp = 0
-		c.stats.responseUsage(d.Response.Usage)
-		c.onResponseDone(d.Response.ID)
+		h.toolsResp = 0
+		h.stats.responseUsage(d.Response.Usage)
+		h.onResponseDone(d.Response.ID)
 	case mkOutputItemDone:
 		if d, err := e.detail(); err == nil && d.Item.Type == "function_call" {
-			c.startTool(d.Item)
+			h.startTool(d.Item)
 		}
 	case mkError:
 		d, _ := e.detail()
-		c.onModelError(d.Error)
+		h.onModelError(d.Error)
 	case mkTruncated:
-		c.log.Debug("model confirmed truncation", "item_id", string(e.ItemID))
+		h.log.Debug("model confirmed truncation", "item_id", string(e.ItemID))
 	}
 }
 
@@ -131,71 +175,68 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 // response is already running.
 const errActiveResponse = "conversation_already_has_active_response"
 
-func (c *Call) onModelError(me modelError) {
+func (h *modelHalf) onModelError(me modelError) {
 	// Model-chosen strings reach logs, events and audit rows: bounded.
 	me.Code, me.Type, me.EventID = clip(me.Code, maxErrorCode), clip(me.Type, maxErrorCode), clip(me.EventID, maxErrorCode)
 	conflict := me.Code == errActiveResponse
-	if c.onCreateRefused(me.EventID, conflict) && conflict {
+	if h.onCreateRefused(me.EventID, conflict) && conflict {
 		// Routine (server VAD started a response first): retried after
 		// response.done, so not reported.
-		c.log.Debug("response deferred: another response is active")
+		h.log.Debug("response deferred: another response is active")
 		return
 	}
-	if c.modelErrors++; c.modelErrors > c.budget.ErrorEvents {
-		c.overBudget(limitErrorEvents)
+	if h.modelErrors++; h.modelErrors > h.budget.ErrorEvents {
+		h.overBudget(limitErrorEvents)
 		return
 	}
 	switch me.Code {
 	case errActiveResponse:
-		c.log.Debug("model refused an event: a response is active", "event_id", me.EventID)
+		h.log.Debug("model refused an event: a response is active", "event_id", me.EventID)
 	case "session_expired":
-		c.warn("model session expired", "message", redact.Text(me.Message))
-		c.reportError(sourceModel, me.Code, "the model session expired", true)
-		c.end(endSessionExpired)
+		h.warn("model session expired", "message", redact.Text(me.Message))
+		h.reportError(sourceModel, me.Code, "the model session expired", true)
+		h.end(endSessionExpired)
 	default:
-		c.warn("model error", "code", me.Code, "type", me.Type, "event_id", me.EventID, "message", redact.Text(me.Message))
-		c.reportError(sourceModel, me.Code, me.Message, true)
+		h.warn("model error", "code", me.Code, "type", me.Type, "event_id", me.EventID, "message", redact.Text(me.Message))
+		h.reportError(sourceModel, me.Code, me.Message, true)
 	}
 }
 
 // onAudioDelta re-frames one model audio delta into 20 ms Twilio media
 // messages followed by one mark, all in one queue entry. A partial frame is
 // carried to the next delta of the same item.
-func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
-	c.mu.Lock()
-	dropped := c.pb.isDropped(e.ItemID)
-	started, sid := c.started, c.streamSID
-	c.mu.Unlock()
-	if dropped || !started || e.deltaEscaped {
+func (h *modelHalf) onAudioDelta(e *modelEvent, now time.Time) {
+	sid, ok := h.state.playTarget(e.ItemID)
+	if !ok || e.deltaEscaped {
 		return // a late delta of an interrupted item, or nowhere to play it
 	}
 	need := base64.StdEncoding.DecodedLen(len(e.Delta))
-	if cap(c.audio) < need {
-		clear(c.audio[:cap(c.audio)]) // the outgrown array held agent audio
-		c.audio = make([]byte, need)
+	if cap(h.audio) < need {
+		clear(h.audio[:cap(h.audio)]) // the outgrown array held agent audio
+		h.audio = make([]byte, need)
 	}
-	n, err := base64.StdEncoding.Decode(c.audio[:need], e.Delta)
+	n, err := base64.StdEncoding.Decode(h.audio[:need], e.Delta)
 	if err != nil {
-		c.log.Debug("ignoring an audio delta that is not base64")
+		h.log.Debug("ignoring an audio delta that is not base64")
 		return
 	}
-	audio := c.audio[:n]
-	if len(c.carry) > 0 && c.carryItem != string(e.ItemID) {
-		c.flushCarry(now)
+	audio := h.audio[:n]
+	if len(h.carry) > 0 && h.carryItem != string(e.ItemID) {
+		h.flushCarry(now)
 	}
-	c.lastActivity.Store(now.UnixNano())
-	b := c.r.pool.get()
-	b.reserve((len(c.carry)+len(audio))/FrameBytes*twilioMediaLen(len(sid)) + twilioMarkMaxLen(len(sid)))
+	h.lastActivity.Store(now.UnixNano())
+	b := h.r.pool.get()
+	b.reserve((len(h.carry)+len(audio))/FrameBytes*twilioMediaLen(len(sid)) + twilioMarkMaxLen(len(sid)))
 	frames := 0
-	if len(c.carry) > 0 {
-		k := min(FrameBytes-len(c.carry), len(audio))
-		c.carry = append(c.carry, audio[:k]...)
+	if len(h.carry) > 0 {
+		k := min(FrameBytes-len(h.carry), len(audio))
+		h.carry = append(h.carry, audio[:k]...)
 		audio = audio[k:]
-		if len(c.carry) == FrameBytes {
-			b.b = appendTwilioMedia(b.b, sid, c.carry)
+		if len(h.carry) == FrameBytes {
+			b.b = appendTwilioMedia(b.b, sid, h.carry)
 			b.add()
 			frames++
-			c.carry = c.carry[:0]
+			h.carry = h.carry[:0]
 		}
 	}
 	for len(audio) >= FrameBytes {
@@ -205,82 +246,73 @@ func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
 		audio = audio[FrameBytes:]
 	}
 	if len(audio) > 0 {
-		c.carry = append(c.carry, audio...)
-		c.carryItem = string(e.ItemID)
+		h.carry = append(h.carry, audio...)
+		h.carryItem = string(e.ItemID)
 	}
 	if frames == 0 {
-		c.r.pool.put(b)
+		h.r.pool.put(b)
 		return
 	}
-	c.mu.Lock()
-	seq := c.pb.sent(e.ItemID, frames*FrameBytes, 0)
-	items, marks := len(c.pb.older), len(c.pb.marks)
-	c.mu.Unlock()
+	seq, _, items, marks := h.state.queued(e.ItemID, frames*FrameBytes, 0)
 	switch {
-	case items > c.budget.PendingItems:
-		c.overBudget(limitPendingItems)
-	case marks > c.budget.PendingMarks:
-		c.overBudget(limitPendingMarks)
+	case items > h.budget.PendingItems:
+		h.overBudget(limitPendingItems)
+	case marks > h.budget.PendingMarks:
+		h.overBudget(limitPendingMarks)
 	}
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
-	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: frames})
-	c.stats.agentAudio(now)
+	h.tw.send(h.ctx, b.audio(now, frames))
+	h.stats.agentAudio(now)
 }
 
 // flushCarry sends a partial last frame, padded with silence.
-func (c *Call) flushCarry(now time.Time) {
-	if len(c.carry) == 0 {
+func (h *modelHalf) flushCarry(now time.Time) {
+	if len(h.carry) == 0 {
 		return
 	}
-	c.mu.Lock()
-	sid := c.streamSID
-	real := len(c.carry)
-	seq := c.pb.sent([]byte(c.carryItem), real, FrameBytes-real)
-	c.mu.Unlock()
-	for len(c.carry) < FrameBytes {
-		c.carry = append(c.carry, 0xFF) // mu-law silence
+	real := len(h.carry)
+	seq, sid, _, _ := h.state.queued([]byte(h.carryItem), real, FrameBytes-real)
+	for len(h.carry) < FrameBytes {
+		h.carry = append(h.carry, 0xFF) // mu-law silence
 	}
-	b := c.r.pool.get()
+	b := h.r.pool.get()
 	b.reserve(twilioMediaLen(len(sid)) + twilioMarkMaxLen(len(sid)))
-	b.b = appendTwilioMedia(b.b, sid, c.carry)
+	b.b = appendTwilioMedia(b.b, sid, h.carry)
 	b.add()
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
-	c.carry = c.carry[:0]
-	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: 1})
-	c.stats.agentAudio(now)
+	h.carry = h.carry[:0]
+	h.tw.send(h.ctx, b.audio(now, 1))
+	h.stats.agentAudio(now)
 }
 
 // bargeIn handles speech_started: when agent audio is still playing, flush
 // Twilio's buffer and tell the model how much of its answer was heard.
-func (c *Call) bargeIn() {
-	c.mu.Lock()
-	truncs, clr := c.pb.interrupt()
-	sid := c.streamSID
-	c.mu.Unlock()
+func (h *modelHalf) bargeIn() {
+	truncs, clr, sid := h.state.interrupt()
 	if !clr {
 		return
 	}
-	c.carry = c.carry[:0]
-	c.tw.drain() // unsent agent audio is moot; only this goroutine queues to Twilio
-	b := c.r.pool.get()
+	h.carry = h.carry[:0]
+	h.tw.drain() // unsent agent audio is moot; only this goroutine queues to Twilio
+	b := h.r.pool.get()
 	b.b = appendTwilioClear(b.b, sid)
 	b.add()
-	c.tw.send(c.ctx, outItem{buf: b})
+	h.tw.send(h.ctx, b)
 	for _, t := range truncs {
-		c.model.sendBytes(c.ctx, appendTruncate(nil, t.itemID, t.audioEndMs))
+		h.model.sendBytes(h.ctx, appendTruncate(nil, t.itemID, t.audioEndMs))
 	}
-	c.r.m.BargeIns.Inc()
-	c.log.Debug("caller interrupted the agent", "truncated", len(truncs))
+	h.r.m.BargeIns.Inc()
+	h.log.Debug("caller interrupted the agent", "truncated", len(truncs))
 }
 
-func (c *Call) flushAgentText() {
-	if c.agentText.Len() > 0 {
-		c.transcript(transcript.RoleAgent, c.agentText.String())
+func (h *modelHalf) flushAgentText() {
+	if h.agentText.Len() > 0 {
+		h.transcript(transcript.RoleAgent, h.agentText.String())
 	}
-	c.agentText.Reset()
-	c.agentItem = ""
+	h.agentText.Reset()
+	h.agentItem = ""
 }
 
 // maxTranscriptLine caps one stored line (the model can be verbose).
@@ -288,17 +320,17 @@ const maxTranscriptLine = 8 << 10
 
 // takeTranscript counts n bytes of transcript text received against the
 // call's budget; false means the call is over it (and ending).
-func (c *Call) takeTranscript(n int) bool {
-	c.transcriptIn += n
-	if c.transcriptIn > c.budget.TranscriptCallBytes {
-		c.overBudget(limitTranscriptCall)
+func (h *modelHalf) takeTranscript(n int) bool {
+	h.transcriptIn += n
+	if h.transcriptIn > h.budget.TranscriptCallBytes {
+		h.overBudget(limitTranscriptCall)
 		return false
 	}
 	return true
 }
 
 // transcript stores a line and publishes it to live viewers.
-func (c *Call) transcript(role, text string) {
+func (h *modelHalf) transcript(role, text string) {
 	text = cleanText(text)
 	if text == "" {
 		return
@@ -306,12 +338,12 @@ func (c *Call) transcript(role, text string) {
 	if len(text) > maxTranscriptLine {
 		text = strings.ToValidUTF8(text[:maxTranscriptLine], "")
 	}
-	c.transcriptOut += len(text) + transcriptRowOverhead
-	if c.transcriptOut > c.budget.StoredTranscriptBytes {
-		c.overBudget(limitStoredTranscript)
+	h.transcriptOut += len(text) + transcriptRowOverhead
+	if h.transcriptOut > h.budget.StoredTranscriptBytes {
+		h.overBudget(limitStoredTranscript)
 		return
 	}
 	now := time.Now().UTC()
-	c.r.transcripts.add(transcript.Line{CallSID: c.callSID, Role: role, Text: text, Time: now})
-	c.publish(events.TranscriptLine, map[string]any{"role": role, "text": redact.Text(shorten(text))})
+	h.r.transcripts.add(transcript.Line{CallSID: h.callSID, Role: role, Text: text, Time: now})
+	h.publish(events.TranscriptLine, map[string]any{"role": role, "text": redact.Text(shorten(text))})
 }

@@ -45,23 +45,17 @@ func (c *Call) reportError(source, code, message string, audited bool) {
 	}
 }
 
-// messageCounts are one call's WebSocket messages by peer, recorded at
-// teardown as message_received and message_sent audit rows (never per
-// frame). Each counter has one writer: a socket's reader or writer
-// goroutine; teardown reads them after those have ended.
-type messageCounts struct {
-	fromTwilio, fromModel int
-}
-
-// auditMessageCounts records the per-call message counts.
+// auditMessageCounts records the call's WebSocket messages by peer as
+// message_received and message_sent audit rows (never per frame), after
+// every goroutine of the call has ended.
 func (c *Call) auditMessageCounts(sess *modelSession) {
-	fromModel, toModel := c.counts.fromModel, c.model.sent
+	fromModel, toModel := int(c.received.model.Load()), int(c.model.sent.Load())
 	if sess != nil {
 		fromModel += sess.received
 		toModel += sess.sent
 	}
 	c.r.audit(audit.Event{Type: audit.TypeMessageReceived, CallSID: c.callSID, Actor: "relay",
-		Detail: map[string]any{"twilio": c.counts.fromTwilio, "model": fromModel}})
+		Detail: map[string]any{"twilio": int(c.received.twilio.Load()), "model": fromModel}})
 	c.r.audit(audit.Event{Type: audit.TypeMessageSent, CallSID: c.callSID, Actor: "relay",
-		Detail: map[string]any{"twilio": c.tw.sent, "model": toModel}})
+		Detail: map[string]any{"twilio": int(c.tw.sent.Load()), "model": toModel}})
 }

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,37 +10,67 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/tokenbucket"
 )
+
+// twilioHalf is the Twilio socket's reader and what only it uses: the
+// decoded message, the flood limiter and the
+// protocol-error count. readTwilio creates it and no other goroutine can
+// reach it; it reaches the rest of the call through Call.
+type twilioHalf struct {
+	*Call
+	msg       twilioMsg
+	limiter   tokenbucket.Bucket // Twilio messages: msgRatePerSec sustained, msgBurst at once
+	protoErrs int
+	dropsIn   int // caller frames dropped before the model was ready
+	received  int
+}
+
+func (c *Call) newTwilioHalf() *twilioHalf {
+	return &twilioHalf{Call: c, limiter: tokenbucket.New(msgRatePerSec, msgBurst)}
+}
 
 // readTwilio is the Twilio socket's reader goroutine.
 func (c *Call) readTwilio() {
-	conn := c.tw.conn
+	h := c.newTwilioHalf()
+	defer h.exit()
+	h.read()
+}
+
+// exit zeroes the half's buffers (they held caller audio) and stores its
+// message count for teardown.
+func (h *twilioHalf) exit() {
+	h.Call.received.twilio.Store(int64(h.received))
+}
+
+func (h *twilioHalf) read() {
+	conn := h.tw.conn
 	buf := make([]byte, 0, 1024)
 	defer func() { clear(buf[:cap(buf)]) }() // it held caller audio
 	var extended time.Time
-	for {
+	for h.ctx.Err() == nil {
 		msg, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
 		if msg != nil {
 			buf = msg[:0]
 		}
 		switch {
 		case err == nil:
-			c.counts.fromTwilio++
+			h.received++
 		case errors.Is(err, errMessageTooLarge):
-			c.counts.fromTwilio++
-			if c.protocolError("message over the size cap") {
+			h.received++
+			if h.protocolError("message over the size cap") {
 				return
 			}
 			continue
 		case errors.Is(err, errMessageOversize), errors.Is(err, websocket.ErrReadLimit):
-			c.counts.fromTwilio++
-			c.violation("oversize message")
+			h.received++
+			h.violation("oversize message")
 			return
 		default:
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && c.ctx.Err() == nil {
-				c.log.Debug("twilio socket closed", "err", err)
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && h.ctx.Err() == nil {
+				h.log.Debug("twilio socket closed", "err", err)
 			}
-			c.end(endTwilioClosed)
+			h.end(endTwilioClosed)
 			return
 		}
 		now := time.Now()
@@ -51,29 +80,29 @@ func (c *Call) readTwilio() {
 		}
 		var derr error
 		if text {
-			derr = decodeTwilio(msg, &c.msg)
+			derr = decodeTwilio(msg, &h.msg)
 		}
-		c.hook("twilio_message")
+		h.hook("twilio_message")
 		// A mark echo the relay is waiting for is not counted: after a
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
-		if !(text && derr == nil && c.awaitedEcho(&c.msg)) && !c.limiter.Allow(now) {
-			c.violation(fmt.Sprintf("more than %d messages a second", msgRatePerSec))
+		if !(text && derr == nil && h.awaitedEcho(&h.msg)) && !h.limiter.Allow(now) {
+			h.violation(fmt.Sprintf("more than %d messages a second", msgRatePerSec))
 			return
 		}
 		if !text {
-			if c.protocolError("binary message") {
+			if h.protocolError("binary message") {
 				return
 			}
 			continue
 		}
 		if derr != nil {
-			if c.protocolError(derr.Error()) {
+			if h.protocolError(derr.Error()) {
 				return
 			}
 			continue
 		}
-		if c.onTwilio(&c.msg, now) {
+		if h.onTwilio(&h.msg, now) {
 			return
 		}
 	}
@@ -81,26 +110,21 @@ func (c *Call) readTwilio() {
 
 // awaitedEcho reports whether m is the echo of a mark the relay sent and
 // has not seen come back (each mark passes once).
-func (c *Call) awaitedEcho(m *twilioMsg) bool {
+func (h *twilioHalf) awaitedEcho(m *twilioMsg) bool {
 	if m.Event != twMark {
 		return false
 	}
 	seq, ok := markSeq(m.MarkName)
-	if !ok {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pb.echo(seq)
+	return ok && h.state.echo(seq)
 }
 
 // protocolError counts a malformed message and reports true when the
 // socket was closed for having too many.
-func (c *Call) protocolError(what string) bool {
-	c.protoErrs++
-	c.log.Debug("twilio protocol error", "error", what, "count", c.protoErrs)
-	if c.protoErrs > maxProtocolErrors {
-		c.violation(fmt.Sprintf("more than %d protocol errors", maxProtocolErrors))
+func (h *twilioHalf) protocolError(what string) bool {
+	h.protoErrs++
+	h.log.Debug("twilio protocol error", "error", what, "count", h.protoErrs)
+	if h.protoErrs > maxProtocolErrors {
+		h.violation(fmt.Sprintf("more than %d protocol errors", maxProtocolErrors))
 		return true
 	}
 	return false
@@ -117,120 +141,101 @@ func (c *Call) violation(why string) {
 }
 
 // onTwilio handles one message; it returns true when the reader must stop.
-func (c *Call) onTwilio(m *twilioMsg, now time.Time) bool {
+func (h *twilioHalf) onTwilio(m *twilioMsg, now time.Time) bool {
 	switch m.Event {
 	case twMedia:
-		c.onMedia(m, now)
+		h.onMedia(m, now)
 	case twMark:
-		if seq, ok := markSeq(m.MarkName); ok {
-			c.mu.Lock()
-			c.pb.ack(seq)
-			hang := c.resp.hangupArmed && !c.pb.pending()
-			c.mu.Unlock()
-			if hang {
-				c.end(c.goodbyeReason())
-			}
+		if seq, ok := markSeq(m.MarkName); ok && h.state.markPlayed(seq) {
+			h.end(h.goodbyeReason())
 		}
 	case twStart:
-		return c.onStart(m)
+		return h.onStart(m)
 	case twDTMF:
-		c.lastActivity.Store(now.UnixNano())
-		b := c.r.pool.get()
+		h.lastActivity.Store(now.UnixNano())
+		b := h.r.pool.get()
 		b.b = append(b.b, userText("The caller pressed the key "+string(m.Digit)+" on the phone keypad.")...)
 		b.add()
-		if c.model.trySend(outItem{buf: b}) {
-			c.requestResponse("", false)
+		if h.model.trySend(b) {
+			h.requestResponse("", false)
 		}
 	case twStop:
-		c.end(endStop)
+		h.end(endStop)
 		return true
 	case twConnected:
 	default:
-		c.log.Debug("ignoring an unknown twilio event")
+		h.log.Debug("ignoring an unknown twilio event")
 	}
 	return false
 }
 
-func (c *Call) onStart(m *twilioMsg) bool {
-	c.mu.Lock()
-	dup := c.started
-	c.mu.Unlock()
-	if dup {
-		return c.protocolError("second start message")
+func (h *twilioHalf) onStart(m *twilioMsg) bool {
+	if h.state.streamStarted() {
+		return h.protocolError("second start message")
 	}
-	if m.Start.CallSID != c.callSID {
+	if m.Start.CallSID != h.callSID {
 		// The token was issued for another call: never relay it.
-		c.violation("start names another call than the stream token")
+		h.violation("start names another call than the stream token")
 		return true
 	}
-	c.mu.Lock()
-	c.started = true
-	c.streamSID = m.Start.StreamSID
-	c.streamSIDb = []byte(m.Start.StreamSID)
-	c.mu.Unlock()
-	c.stats.started(time.Now())
-	if calls := c.r.Calls; calls != nil {
-		c.wg.Add(1)
-		go c.contain("stream_started", func() {
-			defer c.wg.Done()
-			ctx, cancel := context.WithTimeout(c.ctx, cleanupTimeout)
+	h.state.startStream(m.Start.StreamSID)
+	h.stats.started(time.Now())
+	if calls := h.r.Calls; calls != nil {
+		h.wg.Add(1)
+		go h.contain("stream_started", func() {
+			defer h.wg.Done()
+			ctx, cancel := context.WithTimeout(h.ctx, cleanupTimeout)
 			defer cancel()
-			if err := calls.MarkStreamStarted(ctx, c.callSID); err != nil {
-				c.log.Warn("recording the stream start failed", "err", err)
+			if err := calls.MarkStreamStarted(ctx, h.callSID); err != nil {
+				h.log.Warn("recording the stream start failed", "err", err)
 			}
 		})
 	}
-	c.r.publish(events.StreamStarted, c.callSID, map[string]any{"streamSid": m.Start.StreamSID})
-	c.log.Info("media stream started")
+	h.r.publish(events.StreamStarted, h.callSID, map[string]any{"streamSid": m.Start.StreamSID})
+	h.log.Info("media stream started")
 	// The agent speaks first, so the caller is never met by silence.
-	c.requestResponse(c.instructions()+"\n\n"+c.greetingPrompt(), false)
+	h.requestResponse(h.instructions()+"\n\n"+h.greetingPrompt(), false)
 	return false
 }
 
 // onMedia forwards one caller frame: the base64 payload goes into the
 // append event untouched. Before the model socket is ready, the model
 // queue holds the frames (about a second), so none are lost.
-func (c *Call) onMedia(m *twilioMsg, now time.Time) {
-	c.mu.Lock()
-	started := c.started
-	ok := bytes.Equal(m.StreamSID, c.streamSIDb)
-	if started && ok && m.Timestamp >= 0 {
-		c.pb.media(m.Timestamp)
-	}
-	c.mu.Unlock()
+func (h *twilioHalf) onMedia(m *twilioMsg, now time.Time) {
+	started, known := h.state.mediaIn(m.StreamSID, m.Timestamp)
 	switch {
 	case !started:
-		c.protocolError("media before start")
+		h.protocolError("media before start")
 		return
-	case !ok:
-		c.protocolError("unknown streamSid")
+	case !known:
+		h.protocolError("unknown streamSid")
 		return
 	case len(m.Track) > 0 && string(m.Track) != "inbound":
 		return
 	}
-	n, err := checkPayload(m.Payload, c.scratch)
+	n, err := checkPayload(m.Payload)
 	if err != nil {
-		c.protocolError("bad media payload")
+		h.protocolError("bad media payload")
 		return
 	}
 	if n == 0 {
 		return
 	}
-	b := c.r.pool.get()
+	b := h.r.pool.get()
 	b.reserve(audioAppendLen(len(m.Payload)))
 	b.b = appendAudioAppend(b.b, m.Payload)
 	b.add()
-	it := outItem{buf: b, read: now, frames: 1}
-	if c.modelReady.Load() {
+	b.audio(now, 1)
+	if h.modelReady.Load() {
 		// Back-pressure from a slow model socket holds this call's reader
-		// only; the writer's deadline bounds the wait.
-		c.model.send(c.ctx, it)
+		// only; the write deadline bounds the wait.
+		h.model.send(h.ctx, b)
 		return
 	}
-	if !c.model.trySend(it) {
-		c.dropsIn++
-		if c.dropsIn == 1 || c.dropsIn%500 == 0 {
-			c.warn("model queue full: caller audio dropped", "frames", c.dropsIn)
+	if !h.model.trySend(b) {
+		h.dropsIn++
+		if h.dropsIn == 1 || h.dropsIn%500 == 0 {
+			h.warn("model queue full: caller audio dropped", "frames", h.dropsIn)
 		}
 	}
 }

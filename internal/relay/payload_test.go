@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -25,14 +27,13 @@ func TestMediaPayloadMustBePlainBase64(t *testing.T) {
 		{"raw carriage return", "/w\r==", false},
 		{"space", `/w ==`, false},
 	}
-	scratch := make([]byte, maxFrameBytes)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var m twilioMsg
 			frame := []byte(`{"event":"media","streamSid":"MZ1","media":{"payload":"` + tc.payload + `"}}`)
 			err := decodeTwilio(frame, &m)
 			if err == nil {
-				_, err = checkPayload(m.Payload, scratch)
+				_, err = checkPayload(m.Payload)
 			}
 			if got := err == nil; got != tc.ok {
 				t.Fatalf("accepted = %v (err %v), want %v", got, err, tc.ok)
@@ -67,4 +68,31 @@ func TestEscapedPayloadsAreProtocolErrors(t *testing.T) {
 			t.Fatalf("the model received invalid JSON: %+v", e)
 		}
 	}
+}
+
+// FuzzCheckPayload holds the piecewise payload check to one Decode of the
+// whole payload: the same verdict and decoded size for every input (CR
+// and LF, which the decoder skips, are refused by both checks' callers).
+func FuzzCheckPayload(f *testing.F) {
+	frame := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, FrameBytes))
+	f.Add([]byte(frame))
+	f.Add([]byte("/w=="))
+	f.Add([]byte(frame[:len(frame)-4] + "/w=="))
+	f.Add([]byte(frame + frame + "/w=="))
+	f.Add([]byte(strings.Repeat("A", payloadPiece) + "=AAA"))
+	f.Add([]byte(strings.Repeat("A", payloadPiece-4) + "AA==" + "AAAA"))
+	f.Add([]byte(strings.Repeat("A", payloadPiece+2)))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if bytes.ContainsAny(payload, "\r\n") || base64.StdEncoding.DecodedLen(len(payload)) > maxFrameBytes {
+			return
+		}
+		n, err := checkPayload(payload)
+		want, werr := base64.StdEncoding.Decode(make([]byte, maxFrameBytes), payload)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("checkPayload(%q) err = %v, Decode err = %v", payload, err, werr)
+		}
+		if err == nil && n != want {
+			t.Fatalf("checkPayload(%q) = %d bytes, Decode = %d", payload, n, want)
+		}
+	})
 }

@@ -4,8 +4,10 @@
 // transcripts, limits and cleanup. It does not listen: the HTTP layer
 // authenticates and upgrades the request and hands the socket to Serve.
 //
-// Each stream is one Call with its own goroutines (a reader and a writer
-// per socket, a watchdog, tool runs) and bounded queues, so nothing one
+// Each stream is one Call with two goroutines of its own, one reading
+// each socket (each owning its half of the call), which write to the
+// other socket themselves when it is free and otherwise through a bounded
+// queue; a watchdog and pings on timers, tool runs on demand. Nothing one
 // call does can stall another. There is no package-level state.
 package relay
 

@@ -99,37 +99,37 @@ func (e errUserFacing) Error() string { return e.msg }
 // tool workers (at most Budget.ToolWorkers, started on demand), so audio
 // keeps flowing while it works and a flood of calls never means a flood
 // of goroutines. It runs on the model reader.
-func (c *Call) startTool(it modelItem) {
-	if it.CallID == "" || c.toolsSeen[it.CallID] {
+func (h *modelHalf) startTool(it modelItem) {
+	if it.CallID == "" || h.toolsSeen[it.CallID] {
 		return
 	}
-	if len(it.CallID) > c.budget.ItemIDBytes {
-		c.overBudget(limitItemID)
+	if len(it.CallID) > h.budget.ItemIDBytes {
+		h.overBudget(limitItemID)
 		return
 	}
-	if len(c.toolsSeen) >= c.budget.ToolCallsPerCall {
-		c.overBudget(limitToolsPerCall)
+	if len(h.toolsSeen) >= h.budget.ToolCallsPerCall {
+		h.overBudget(limitToolsPerCall)
 		return
 	}
-	if c.toolsResp++; c.toolsResp > c.budget.ToolCallsPerResponse {
-		c.overBudget(limitToolsPerResponse)
+	if h.toolsResp++; h.toolsResp > h.budget.ToolCallsPerResponse {
+		h.overBudget(limitToolsPerResponse)
 		return
 	}
-	c.toolsSeen[it.CallID] = true
+	h.toolsSeen[it.CallID] = true
 	it.Name = clip(it.Name, maxToolName)
-	c.publish(events.ToolCall, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
+	h.publish(events.ToolCall, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
 	select {
-	case c.toolQ <- it: // never full: it holds ToolCallsPerCall
+	case h.toolQ <- it: // never full: it holds ToolCallsPerCall
 	default:
-		c.overBudget(limitToolsPerCall)
+		h.overBudget(limitToolsPerCall)
 		return
 	}
-	if c.toolWorkers < c.budget.ToolWorkers {
-		c.toolWorkers++
-		c.wg.Add(1)
+	if h.toolWorkers < h.budget.ToolWorkers {
+		h.toolWorkers++
+		h.wg.Add(1)
 		go func() {
-			defer c.wg.Done()
-			c.contain("tool_worker", c.toolWorker)
+			defer h.wg.Done()
+			h.contain("tool_worker", h.toolWorker)
 		}()
 	}
 }

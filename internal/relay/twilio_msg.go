@@ -208,19 +208,42 @@ func validDigit(c byte) bool {
 }
 
 // checkPayload validates a base64 mu-law payload and returns its decoded
-// size, decoding into scratch so nothing is allocated. The payload is
-// forwarded verbatim inside a JSON string, so it must hold only base64
-// alphabet and padding: the decoder refuses every other byte except CR
-// and LF, which it skips, so those are refused here.
-func checkPayload(payload, scratch []byte) (int, error) {
-	if base64.StdEncoding.DecodedLen(len(payload)) > len(scratch) {
+// size, decoding it piece by piece into a small array on the stack, so
+// nothing is allocated and no call holds a frame-sized scratch buffer.
+// The payload is forwarded verbatim inside a JSON string, so it must hold
+// only base64 alphabet and padding: the decoder refuses every other byte
+// except CR and LF, which it skips, so those are refused here.
+func checkPayload(payload []byte) (int, error) {
+	if base64.StdEncoding.DecodedLen(len(payload)) > maxFrameBytes {
 		return 0, errFrameTooLarge
 	}
 	if bytes.IndexByte(payload, '\n') >= 0 || bytes.IndexByte(payload, '\r') >= 0 {
 		return 0, errPayloadNotBase64
 	}
-	return base64.StdEncoding.Decode(scratch, payload)
+	// Pieces are whole 4-character groups, so each decodes on its own;
+	// padding may only end the last one, as in one Decode of the whole.
+	var scratch [payloadPiece / 4 * 3]byte
+	defer clear(scratch[:]) // it held caller audio
+	n := 0
+	for len(payload) > payloadPiece {
+		piece := payload[:payloadPiece]
+		if bytes.IndexByte(piece, '=') >= 0 {
+			return n, errPayloadNotBase64
+		}
+		k, err := base64.StdEncoding.Decode(scratch[:], piece)
+		n += k
+		if err != nil {
+			return n, err
+		}
+		payload = payload[payloadPiece:]
+	}
+	k, err := base64.StdEncoding.Decode(scratch[:], payload)
+	return n + k, err
 }
+
+// payloadPiece is how many base64 characters checkPayload decodes at a
+// time (a 20 ms frame, 216 characters, is one piece).
+const payloadPiece = 256
 
 var (
 	errFrameTooLarge    = errors.New("media frame over the size cap")
