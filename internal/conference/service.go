@@ -65,21 +65,9 @@ func NewService(store Store, calls Calls, deny DenyList, twilio Twilio, auditor 
 	return &Service{store: store, calls: calls, deny: deny, twilio: twilio, audit: auditor, log: log, settings: settings, now: time.Now}
 }
 
-// Actor names who asked for an action, for the audit trail: "api:<token
-// name>" for the operator API, "agent" for the voice agent's tools.
-type actorKey struct{}
-
-// WithActor returns ctx carrying the actor recorded in audit events.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
-}
-
-func actorOf(ctx context.Context) string {
-	if a, ok := ctx.Value(actorKey{}).(string); ok {
-		return a
-	}
-	return "agent"
-}
+// Every action takes actor, who asked for it, for the audit trail:
+// "api:<token name>" for the operator API, "agent" for the voice agent's
+// tools.
 
 // AddParticipant moves the caller's call (callSID) into conference
 // conf_<callSID> unless it is already there, then dials target (E.164) in
@@ -87,8 +75,8 @@ func actorOf(ctx context.Context) string {
 // number), Forbidden (target on the deny list), NotFound (unknown call),
 // Conflict (call ended), Unavailable (Twilio not configured), Upstream
 // (Twilio refused; details are logged, never returned).
-func (s *Service) AddParticipant(ctx context.Context, callSID, target string) error {
-	if err := s.checkTarget(ctx, target); err != nil {
+func (s *Service) AddParticipant(ctx context.Context, actor, callSID, target string) error {
+	if err := s.checkTarget(ctx, actor, target); err != nil {
 		return err
 	}
 	if err := s.checkCall(ctx, callSID); err != nil {
@@ -112,8 +100,8 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 		if err != nil {
 			return err
 		}
-		if err := s.handOver(ctx, callSID, doc); err != nil {
-			return s.upstream(ctx, "move caller into conference", callSID, err, "Failed to add participant")
+		if err := s.handOver(ctx, actor, callSID, doc); err != nil {
+			return s.upstream(ctx, actor, "move caller into conference", callSID, err, "Failed to add participant")
 		}
 		if err := s.store.MarkCallerJoined(ctx, name, s.now()); err != nil {
 			return err
@@ -124,7 +112,7 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 	}
 	partSID, confSID, err := s.twilio.AddParticipant(ctx, name, s.settings.OutboundNumber, target, s.settings.EventsURL)
 	if err != nil {
-		return s.upstream(ctx, "add participant", callSID, err, "Failed to add participant")
+		return s.upstream(ctx, actor, "add participant", callSID, err, "Failed to add participant")
 	}
 	if confSID != "" {
 		if err := s.store.SetConferenceSID(ctx, name, confSID, s.now()); err != nil {
@@ -136,7 +124,7 @@ func (s *Service) AddParticipant(ctx context.Context, callSID, target string) er
 			return err
 		}
 	}
-	s.record(ctx, "add_participant", callSID, target)
+	s.record(ctx, actor, "add_participant", callSID, target)
 	return nil
 }
 
@@ -156,8 +144,8 @@ func handOverContext(ctx context.Context) (context.Context, context.CancelFunc) 
 // forward). The call is marked transferred first, because Twilio ends the
 // media stream as soon as it applies doc and that end must not be taken
 // for the end of the call; when Twilio refuses, the mark is taken back.
-func (s *Service) handOver(ctx context.Context, callSID, doc string) error {
-	if _, err := s.calls.EndCall(ctx, voice.CallEnd{CallSID: callSID, Reason: voice.EndTransferred, By: actorOf(ctx)}); err != nil {
+func (s *Service) handOver(ctx context.Context, actor, callSID, doc string) error {
+	if _, err := s.calls.EndCall(ctx, voice.CallEnd{CallSID: callSID, Reason: voice.EndTransferred, By: actor}); err != nil {
 		return err
 	}
 	err := s.twilio.UpdateCallTwiML(ctx, callSID, doc)
@@ -171,14 +159,14 @@ func (s *Service) handOver(ctx context.Context, callSID, doc string) error {
 
 // AddToConference is AddParticipant under the name the voice agent's tools
 // use.
-func (s *Service) AddToConference(ctx context.Context, callSID, target string) error {
-	return s.AddParticipant(ctx, callSID, target)
+func (s *Service) AddToConference(ctx context.Context, actor, callSID, target string) error {
+	return s.AddParticipant(ctx, actor, callSID, target)
 }
 
 // Forward replaces the caller's call (callSID) with a <Dial> to target,
 // showing the outbound number as caller ID. Codes as for AddParticipant.
-func (s *Service) Forward(ctx context.Context, callSID, target string) error {
-	if err := s.checkTarget(ctx, target); err != nil {
+func (s *Service) Forward(ctx context.Context, actor, callSID, target string) error {
+	if err := s.checkTarget(ctx, actor, target); err != nil {
 		return err
 	}
 	if err := s.checkCall(ctx, callSID); err != nil {
@@ -193,17 +181,17 @@ func (s *Service) Forward(ctx context.Context, callSID, target string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.handOver(ctx, callSID, doc); err != nil {
-		return s.upstream(ctx, "forward call", callSID, err, "Failed to forward call")
+	if err := s.handOver(ctx, actor, callSID, doc); err != nil {
+		return s.upstream(ctx, actor, "forward call", callSID, err, "Failed to forward call")
 	}
-	s.record(ctx, "forward", callSID, target)
+	s.record(ctx, actor, "forward", callSID, target)
 	return nil
 }
 
 // EndConference ends conference name (status completed), hanging up every
 // participant. Unknown or not-live conferences are apperr.NotFound, also
 // when Twilio is not configured (apperr.Unavailable only for a real one).
-func (s *Service) EndConference(ctx context.Context, name string) error {
+func (s *Service) EndConference(ctx context.Context, actor, name string) error {
 	callSID, err := CallSIDOf(name)
 	if err != nil {
 		return err
@@ -221,7 +209,7 @@ func (s *Service) EndConference(ctx context.Context, name string) error {
 	sid := conf.ConferenceSID
 	if sid == "" {
 		if sid, err = s.twilio.FindLiveConference(ctx, name); err != nil {
-			return s.upstream(ctx, "find conference", callSID, err, "Failed to end conference")
+			return s.upstream(ctx, actor, "find conference", callSID, err, "Failed to end conference")
 		}
 		if sid == "" {
 			return apperr.New(apperr.NotFound, "conference is not live")
@@ -232,29 +220,29 @@ func (s *Service) EndConference(ctx context.Context, name string) error {
 			_ = s.store.SetConferenceStatus(ctx, name, StatusCompleted, s.now())
 			return apperr.New(apperr.NotFound, "conference is not live")
 		}
-		return s.upstream(ctx, "end conference", callSID, err, "Failed to end conference")
+		return s.upstream(ctx, actor, "end conference", callSID, err, "Failed to end conference")
 	}
 	if err := s.store.SetConferenceStatus(ctx, name, StatusCompleted, s.now()); err != nil {
 		return err
 	}
-	s.record(ctx, "end_conference", callSID, "")
+	s.record(ctx, actor, "end_conference", callSID, "")
 	return nil
 }
 
 // EndCall hangs up the caller's call.
-func (s *Service) EndCall(ctx context.Context, callSID string) error {
+func (s *Service) EndCall(ctx context.Context, actor, callSID string) error {
 	if err := s.checkCall(ctx, callSID); err != nil {
 		return err
 	}
 	if err := s.twilio.HangUp(ctx, callSID); err != nil {
-		return s.upstream(ctx, "hang up", callSID, err, "Failed to end call")
+		return s.upstream(ctx, actor, "hang up", callSID, err, "Failed to end call")
 	}
-	s.record(ctx, "end_call", callSID, "")
+	s.record(ctx, actor, "end_call", callSID, "")
 	return nil
 }
 
 // SayAndHangup tells the caller message (spoken by Twilio), then hangs up.
-func (s *Service) SayAndHangup(ctx context.Context, callSID, message string) error {
+func (s *Service) SayAndHangup(ctx context.Context, actor, callSID, message string) error {
 	if err := s.checkCall(ctx, callSID); err != nil {
 		return err
 	}
@@ -263,9 +251,9 @@ func (s *Service) SayAndHangup(ctx context.Context, callSID, message string) err
 		return err
 	}
 	if err := s.twilio.UpdateCallTwiML(ctx, callSID, doc); err != nil {
-		return s.upstream(ctx, "say and hang up", callSID, err, "Failed to end call")
+		return s.upstream(ctx, actor, "say and hang up", callSID, err, "Failed to end call")
 	}
-	s.record(ctx, "end_call", callSID, "")
+	s.record(ctx, actor, "end_call", callSID, "")
 	return nil
 }
 
@@ -284,7 +272,7 @@ var errNotConfigured = apperr.New(apperr.Unavailable, "Twilio is not configured"
 // toll-fraud guard (own numbers, deny entries and prefixes, high-cost
 // prefixes and number types, allowed countries), then the stored deny
 // list. A refusal is audited with its reason.
-func (s *Service) checkTarget(ctx context.Context, target string) error {
+func (s *Service) checkTarget(ctx context.Context, actor, target string) error {
 	if !phone.Valid(target) {
 		return apperr.New(apperr.Invalid, "targetNumber must be an E.164 number such as +15551234567")
 	}
@@ -310,7 +298,7 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 	if reason == "" {
 		return nil
 	}
-	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actorOf(ctx),
+	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actor,
 		Detail: map[string]any{"action": "dial_refused", "target": redact.Phone(target), "reason": reason}})
 	s.log.Warn("dial refused", "target", redact.Phone(target), "reason", reason)
 	if reason == dialguard.ReasonInvalid { // not a number at all: a bad request
@@ -371,19 +359,19 @@ func (s *Service) checkOutbound() error {
 
 // upstream logs a Twilio failure in full (numbers masked) and returns the
 // generic client message.
-func (s *Service) upstream(ctx context.Context, op, callSID string, err error, msg string) error {
+func (s *Service) upstream(ctx context.Context, actor, op, callSID string, err error, msg string) error {
 	s.log.ErrorContext(ctx, "twilio call failed", "op", op, "call_sid", callSID, "err", redact.Text(err.Error()))
-	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actorOf(ctx), CallSID: callSID,
+	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: actor, CallSID: callSID,
 		Detail: map[string]any{"action": op, "result": "twilio_error"}})
 	return apperr.New(apperr.Upstream, msg)
 }
 
-func (s *Service) record(ctx context.Context, action, callSID, target string) {
+func (s *Service) record(ctx context.Context, actor, action, callSID, target string) {
 	d := map[string]any{"action": action, "result": "ok"}
 	if target != "" {
 		d["target"] = redact.Phone(target)
 	}
-	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Actor: actorOf(ctx), CallSID: callSID, Detail: d})
+	s.audit.Record(audit.Event{Type: audit.TypeConferenceAction, Actor: actor, CallSID: callSID, Detail: d})
 }
 
 // isNotFound reports whether err says a Twilio resource does not exist.

@@ -59,11 +59,6 @@ type confEventJSON struct {
 	Time           time.Time `json:"time"`
 }
 
-// conferenceContext tags the action with the operator for the audit trail.
-func conferenceContext(r *http.Request) *http.Request {
-	return r.WithContext(conference.WithActor(r.Context(), actor(r)))
-}
-
 // handleConferenceAdd is POST /api/conference/add: move the caller into
 // conf_<CallSid> if needed and dial targetNumber in.
 func (s *Server) handleConferenceAdd(w http.ResponseWriter, r *http.Request) {
@@ -72,8 +67,7 @@ func (s *Server) handleConferenceAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	callSID, _ := conference.CallSIDOf(in.ConferenceName)
-	r = conferenceContext(r)
-	if err := s.Conferences.AddParticipant(r.Context(), callSID, in.TargetNumber); err != nil {
+	if err := s.Conferences.AddParticipant(r.Context(), actor(r), callSID, in.TargetNumber); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -95,8 +89,7 @@ func (s *Server) handleConferenceForward(w http.ResponseWriter, r *http.Request)
 	if in.ConferenceName != "" {
 		callSID, _ = conference.CallSIDOf(in.ConferenceName)
 	}
-	r = conferenceContext(r)
-	if err := s.Conferences.Forward(r.Context(), callSID, in.TargetNumber); err != nil {
+	if err := s.Conferences.Forward(r.Context(), actor(r), callSID, in.TargetNumber); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -109,8 +102,7 @@ func (s *Server) handleConferenceEnd(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeValid(w, r, &in) {
 		return
 	}
-	r = conferenceContext(r)
-	if err := s.Conferences.EndConference(r.Context(), in.ConferenceName); err != nil {
+	if err := s.Conferences.EndConference(r.Context(), actor(r), in.ConferenceName); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -125,6 +125,18 @@ func TestConferenceAddForwardEnd(t *testing.T) {
 		if d.Dial[0].CallerID != outboundNumber || strings.TrimSpace(d.Dial[0].Number) != targetNumber {
 			t.Fatalf("forward TwiML = %+v", d)
 		}
+
+		// Every action is audited under the operator who asked (the
+		// service takes the actor as a parameter), never as the agent.
+		rows := auditRows(t, a.srv, "conference_action")
+		if len(rows) < 4 {
+			t.Fatalf("conference_action rows = %+v", rows)
+		}
+		for _, r := range rows {
+			if !strings.HasPrefix(r.Actor, "api:") || r.Actor == "api:" {
+				t.Fatalf("conference action audited as %q, want the operator's token name", r.Actor)
+			}
+		}
 	})
 }
 

@@ -325,9 +325,9 @@ func (c *Call) endThroughTwilio(ctx context.Context, why endReason) {
 	}
 	var err error
 	if msg := why.announcement(); msg != "" {
-		err = tel.SayAndHangup(ctx, c.callSID, msg)
+		err = tel.SayAndHangup(ctx, agentActor, c.callSID, msg)
 	} else if why.hangsUp() {
-		err = tel.EndCall(ctx, c.callSID)
+		err = tel.EndCall(ctx, agentActor, c.callSID)
 	}
 	if err != nil {
 		c.log.Warn("ending the call through Twilio failed", "reason", string(why), "err", err)

@@ -186,7 +186,7 @@ type recTelephony struct {
 	block    chan struct{} // when set, AddToConference waits for it
 }
 
-func (r *recTelephony) AddToConference(ctx context.Context, callSID, number string) error {
+func (r *recTelephony) AddToConference(ctx context.Context, _, callSID, number string) error {
 	r.mu.Lock()
 	block, err := r.block, r.err
 	r.mu.Unlock()
@@ -203,21 +203,21 @@ func (r *recTelephony) AddToConference(ctx context.Context, callSID, number stri
 	return err
 }
 
-func (r *recTelephony) Forward(_ context.Context, callSID, number string) error {
+func (r *recTelephony) Forward(_ context.Context, _, callSID, number string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.forwards = append(r.forwards, callSID+" "+number)
 	return r.err
 }
 
-func (r *recTelephony) EndCall(_ context.Context, callSID string) error {
+func (r *recTelephony) EndCall(_ context.Context, _, callSID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ended = append(r.ended, callSID)
 	return nil
 }
 
-func (r *recTelephony) SayAndHangup(_ context.Context, callSID, message string) error {
+func (r *recTelephony) SayAndHangup(_ context.Context, _, callSID, message string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.said = append(r.said, callSID+" "+message)

@@ -40,17 +40,22 @@ type Directory interface {
 }
 
 // Telephony acts on the caller's call through Twilio (the conference
-// service): the same calls as the operator API's conference routes.
+// service): the same calls as the operator API's conference routes. actor
+// names who asked, for the audit trail; the relay always passes
+// agentActor.
 type Telephony interface {
 	// AddToConference moves the call into conf_<callSID> and dials number in.
-	AddToConference(ctx context.Context, callSID, number string) error
+	AddToConference(ctx context.Context, actor, callSID, number string) error
 	// Forward forwards the call to number.
-	Forward(ctx context.Context, callSID, number string) error
+	Forward(ctx context.Context, actor, callSID, number string) error
 	// EndCall hangs the call up.
-	EndCall(ctx context.Context, callSID string) error
+	EndCall(ctx context.Context, actor, callSID string) error
 	// SayAndHangup tells the caller message, then hangs up.
-	SayAndHangup(ctx context.Context, callSID, message string) error
+	SayAndHangup(ctx context.Context, actor, callSID, message string) error
 }
+
+// agentActor is the actor the voice agent's actions are audited under.
+const agentActor = "agent"
 
 // DenyList says whether a number must never be dialled.
 type DenyList interface {
@@ -293,9 +298,9 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 		return refusal("the call has already been transferred; no further transfer is possible")
 	}
 	if kind == "conference" {
-		err = tel.AddToConference(ctx, c.callSID, number)
+		err = tel.AddToConference(ctx, agentActor, c.callSID, number)
 	} else {
-		err = tel.Forward(ctx, c.callSID, number)
+		err = tel.Forward(ctx, agentActor, c.callSID, number)
 	}
 	// The telephony service audits the action itself (actor "agent").
 	if err != nil {
