@@ -11,7 +11,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 )
 
-// TestCheckFailsEveryUnsafeProductionSetting: issue 12's unsafe values all
+// TestCheckFailsEveryUnsafeProductionSetting: the unsafe production values all
 // at once give one FAIL line per variable, none repeating a value, and
 // serve does not start; the softer ones are WARN lines.
 func TestCheckFailsEveryUnsafeProductionSetting(t *testing.T) {

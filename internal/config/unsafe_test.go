@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestProductionRefusesUnsafeSettings: each unsafe value from issue 12,
+// TestProductionRefusesUnsafeSettings: each unsafe production value,
 // alone in a good production configuration, stops Load with the variable
 // named and gives a FAIL line in the check, neither repeating the value.
 func TestProductionRefusesUnsafeSettings(t *testing.T) {

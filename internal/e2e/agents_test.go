@@ -76,7 +76,7 @@ func verifySignature(secret, header string, body []byte, now time.Time) bool {
 	return err == nil && hmac.Equal(got, mac.Sum(nil))
 }
 
-// TestAgentWithHTTPTool: issue 13 end to end through the real router and
+// TestAgentWithHTTPTool: an agent with an HTTP tool end to end through the real router and
 // relay. A number assigned to an agent is answered with that agent's
 // instructions, voice, model and only its tools; the model's call of the
 // HTTP tool reaches the business endpoint signed (an independent verifier

@@ -18,9 +18,9 @@ const burstSize = 64
 
 // TestPostgresBurstOnFreshServer sends a burst of signed, unique calls to
 // a freshly started server on PostgreSQL (a cold statement cache, as right
-// after a deploy), several times over. Before issue 16's fix the statement
-// cache held its lock while waiting for a pooled connection and every
-// connection's transaction waited for that lock: the server answered
+// after a deploy), several times over. A statement
+// cache that held its lock while waiting for a pooled connection and every
+// connection's transaction waiting for that lock left a server answering
 // nothing. Every call must be answered with TwiML before the deadline.
 func TestPostgresBurstOnFreshServer(t *testing.T) {
 	const servers = 3

@@ -57,7 +57,7 @@ func (r *rig) callRecord(ctx context.Context, t *testing.T, sid string) voice.Ca
 	return c
 }
 
-// TestOutboundAnswered: issue 14 end to end through the router, the relay
+// TestOutboundAnswered: an outbound call end to end through the router, the relay
 // and the fake Realtime model. The fake Twilio places the call and then
 // fetches the signed answering webhook as Twilio does when the callee
 // answers; the server answers <Connect><Stream> with a one-time token;

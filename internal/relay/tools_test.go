@@ -88,7 +88,7 @@ func TestToolErrorsAreAnswered(t *testing.T) {
 		{name: "no such contact", tool: "lookup_contact", args: `{"name":"Nobody"}`, wantErr: "no contact"},
 		{name: "missing target", tool: "forward_call", args: `{}`, wantErr: "contact_name or a number"},
 		{name: "bad number", tool: "forward_call", args: `{"number":"12ab"}`, wantErr: "E.164 form"},
-		// Strict E.164 for the model's numbers (issue 12): no lenient
+		// Strict E.164 for the model's numbers: no lenient
 		// normalisation turning a premium-rate number into another.
 		{name: "lenient form (dial policy any)", tool: "forward_call", args: `{"number":"900-555-0100"}`, wantErr: "E.164 form",
 			env: map[string]string{"AGENT_DIAL_POLICY": "any"}},

@@ -89,7 +89,7 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 			t.Fatalf("unknown call status: %v", err)
 		}
 
-		// Stale slots (issue 17): at the cap, an admission answers busy
+		// Stale slots: at the cap, an admission answers busy
 		// from the counter, even when a slot is stale (c3 never streamed):
 		// it does not scan the live calls. The sweep frees the slot, with
 		// no admission, and the next call is admitted.

@@ -16,7 +16,7 @@ import (
 // about 10,000 a second (four times the call.received events of the
 // issue's 2,500 admissions a second) and requires the other instance to
 // receive every one, in order. With one NOTIFY round trip per event and a
-// 1,024-event outbox, events were lost at this rate (issue 16).
+// 1,024-event outbox, events were lost at this rate.
 func TestEventChannelKeepsUpWithAHighRate(t *testing.T) {
 	dbA, url := storetest.PostgresURL(t)
 	dbB, err := store.Open(context.Background(), url, "")

@@ -12,7 +12,7 @@ import (
 )
 
 // TestAdmitWithPoolAtItsLimit is the burst that deadlocked the server on
-// PostgreSQL (issue 16): more concurrent admissions than the pool has
+// PostgreSQL: more concurrent admissions than the pool has
 // connections, against a cold statement cache. The old statement cache
 // held its mutex while PrepareContext waited for a pooled connection, and
 // every connection belonged to a transaction waiting for that mutex. The
