@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"go.uber.org/goleak"
 	"strings"
 	"testing"
 )
@@ -188,3 +189,6 @@ func TestMigrateOnSQLite(t *testing.T) {
 		t.Fatalf("output %q", out.String())
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

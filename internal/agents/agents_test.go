@@ -2,6 +2,7 @@ package agents
 
 import (
 	"encoding/json"
+	"go.uber.org/goleak"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,3 +174,6 @@ func TestSealer(t *testing.T) {
 		t.Fatal("a short key was accepted")
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

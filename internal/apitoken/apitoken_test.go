@@ -2,6 +2,7 @@ package apitoken_test
 
 import (
 	"context"
+	"go.uber.org/goleak"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -259,3 +260,6 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"go.uber.org/goleak"
 	"io"
 	"net/http"
 	"strings"
@@ -87,3 +88,6 @@ func TestDrainGivesUpAtTheDeadline(t *testing.T) {
 		t.Fatal("Drain ignored its deadline")
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"go.uber.org/goleak"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -127,3 +128,6 @@ func TestLockoutAlertCountsForTheBurst(t *testing.T) {
 		t.Fatalf("alerts = %d (metric %d), want 1", got, alerts.n.Load())
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
