@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/voiceagent/voiceagent/internal/config"
+	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
 )
@@ -91,14 +92,77 @@ func TestReadMessageZeroesOutgrownBuffers(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 0, 1024)
-	first := buf[:cap(buf)]
-	got, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
-	if err != nil || !text || !bytes.Equal(got, msg) {
-		t.Fatalf("readMessage = %d bytes, text %v, err %v", len(got), text, err)
+	b := make([]byte, 0, readBufSize)
+	first := b[:cap(b)]
+	pool := &readPool{}
+	pool.p.New = func() any { return &b }
+	got, text, err := readMessage(conn, pool, twilioMsgLimit, twilioReadLimit)
+	if err != nil || !text || !bytes.Equal(*got, msg) {
+		t.Fatalf("readMessage = %d bytes, text %v, err %v", len(*got), text, err)
 	}
 	if !allZero(first) {
 		t.Fatal("the buffer readMessage outgrew still holds the message")
+	}
+	arr := (*got)[:cap(*got)]
+	pool.put(got)
+	if !allZero(arr) || pool.held.Load() != 0 {
+		t.Fatalf("a read buffer went back to the pool holding the message (held %d)", pool.held.Load())
+	}
+}
+
+// A message over the size cap is read to its end and dropped; the buffer
+// it was read through comes back zeroed, also past its length, where the
+// rest of the message passed.
+func TestReadMessageZeroesWhatItDiscards(t *testing.T) {
+	msg := []byte(`{"event":"media","media":{"payload":"` + strings.Repeat("/w==", 8000) + `"}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = conn.WriteMessage(websocket.TextMessage, msg)
+		_, _, _ = conn.NextReader() // until the client closes
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	pool := newReadPool()
+	got, _, err := readMessage(conn, pool, 1024, twilioReadLimit)
+	if err != errMessageTooLarge {
+		t.Fatalf("readMessage err = %v, want %v", err, errMessageTooLarge)
+	}
+	if !allZero((*got)[len(*got):cap(*got)]) {
+		t.Fatal("the discarded rest of the message is still in the buffer")
+	}
+	arr := (*got)[:cap(*got)]
+	pool.put(got)
+	if !allZero(arr) {
+		t.Fatal("a read buffer went back to the pool holding the message")
+	}
+}
+
+// A reader takes a read buffer only while it handles a message: a live
+// call waiting for its next message holds none (the buffers are shared by
+// all calls instead of one per socket).
+func TestIdleCallHoldsNoReadBuffer(t *testing.T) {
+	h := newHarness(t, harnessOpts{rt: fake.RealtimeOptions{ProbeAudio: true}})
+	c := h.dial(fake.MediaOptions{})
+	s := h.session(1)
+	waitFor(t, "greeting audio", c.WaitFor, func() bool { return len(c.MarksReceived()) >= 5 })
+	for i := range 10 {
+		if err := c.SendMedia(fake.EncodeProbeFrame(uint32(i))); err != nil {
+			t.Fatalf("send media: %v", err)
+		}
+	}
+	waitFor(t, "appends", s.WaitFor, func() bool { return s.AppendCount() >= 10 })
+	waitTrue(t, "both readers waiting without a buffer", func() bool { return h.relay.reads.held.Load() == 0 })
+	if n := h.relay.Live(); n != 1 {
+		t.Fatalf("live calls = %d, want the call still live", n)
 	}
 }
 

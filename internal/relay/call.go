@@ -117,7 +117,6 @@ type Call struct {
 	received     received     // messages read, stored by each half as it exits
 	logs         logSampler
 	events       eventLimiter
-	toolQ        chan modelItem // function calls for the call's tool workers
 }
 
 // received counts the messages each half read; each half stores its own
@@ -134,7 +133,6 @@ func (r *Relay) newCall(conn *websocket.Conn, callSID, remoteIP string) *Call {
 		log:      r.log.With("call_sid", callSID),
 		begin:    time.Now(),
 		budget:   r.budget,
-		toolQ:    make(chan modelItem, r.budget.ToolCallsPerCall),
 	}
 	c.logs.n = int32(r.budget.LogLines)
 	c.events.bucket = tokenbucket.New(float64(r.budget.EventsPerSecond), r.budget.EventBurst)

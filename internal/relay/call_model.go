@@ -27,12 +27,14 @@ type modelHalf struct {
 	agentItem     string
 	agentText     strings.Builder
 	toolsSeen     map[string]bool
-	toolsResp     int // function calls of the current response
-	toolWorkers   int // tool workers started
-	modelErrors   int // error events from the model
-	transcriptIn  int // transcript text received (deltas and finals)
-	transcriptOut int // transcript bytes handed to the store
+	toolsResp     int            // function calls of the current response
+	toolWorkers   int            // tool workers started
+	toolQ         chan modelItem // function calls for the tool workers (made at the first)
+	modelErrors   int            // error events from the model
+	transcriptIn  int            // transcript text received (deltas and finals)
+	transcriptOut int            // transcript bytes handed to the store
 	received      int
+	buf           *[]byte // the read buffer of the event being handled (pooled)
 }
 
 func (c *Call) newModelHalf() *modelHalf {
@@ -47,9 +49,11 @@ func (c *Call) readModel(conn *websocket.Conn) {
 }
 
 // exit stores the agent's unfinished transcript line, zeroes the half's
-// buffers (they held agent audio) and stores its message count for
-// teardown.
+// buffers (they held agent audio; the read buffer of an event whose
+// handling did not finish goes back to the pool) and stores its message
+// count for teardown.
 func (h *modelHalf) exit() {
+	h.release()
 	h.flushAgentText()
 	clear(h.audio[:cap(h.audio)])
 	clear(h.carry[:cap(h.carry)])
@@ -57,20 +61,24 @@ func (h *modelHalf) exit() {
 	h.Call.received.model.Store(int64(h.received))
 }
 
+// release returns the read buffer of the event just handled to the pool
+// (zeroed) and forgets the event, whose fields pointed into it.
+func (h *modelHalf) release() {
+	h.r.reads.put(h.buf)
+	h.buf = nil
+	h.ev = modelEvent{}
+}
+
 func (h *modelHalf) read(conn *websocket.Conn) {
 	_ = conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(modelIdleTimeout))
 	})
-	// Grown on demand by readMessage; most events are a few hundred bytes.
-	buf := make([]byte, 0, 2<<10)
-	defer func() { clear(buf[:cap(buf)]) }() // it held agent audio
 	var extended time.Time
 	for {
-		msg, _, err := readMessage(conn, buf, modelReadLimit, 0)
-		if msg != nil {
-			buf = msg[:0]
-		}
+		h.release() // the previous event's buffer
+		buf, _, err := readMessage(conn, h.r.reads, modelReadLimit, 0)
+		h.buf = buf
 		if err != nil {
 			if h.ctx.Err() == nil {
 				h.log.Warn("model socket closed", "err", err)
@@ -85,7 +93,7 @@ func (h *modelHalf) read(conn *websocket.Conn) {
 			_ = conn.SetReadDeadline(now.Add(modelIdleTimeout))
 			extended = now
 		}
-		if err := decodeModel(msg, &h.ev); err != nil {
+		if err := decodeModel(*buf, &h.ev); err != nil {
 			h.log.Debug("ignoring a malformed model event", "err", err)
 			continue
 		}

@@ -24,6 +24,7 @@ type twilioHalf struct {
 	protoErrs int
 	dropsIn   int // caller frames dropped before the model was ready
 	received  int
+	buf       *[]byte // the read buffer of the message being handled (pooled)
 }
 
 func (c *Call) newTwilioHalf() *twilioHalf {
@@ -37,21 +38,32 @@ func (c *Call) readTwilio() {
 	h.read()
 }
 
-// exit zeroes the half's buffers (they held caller audio) and stores its
-// message count for teardown.
+// exit gives back the read buffer of a message whose handling did not
+// finish (a contained panic), zeroed (it held caller audio), and stores
+// the half's message count for teardown.
 func (h *twilioHalf) exit() {
+	h.release()
 	h.Call.received.twilio.Store(int64(h.received))
+}
+
+// release returns the read buffer of the message just handled to the
+// pool (zeroed) and forgets the message, whose fields pointed into it.
+func (h *twilioHalf) release() {
+	h.r.reads.put(h.buf)
+	h.buf = nil
+	h.msg.reset()
 }
 
 func (h *twilioHalf) read() {
 	conn := h.tw.conn
-	buf := make([]byte, 0, 1024)
-	defer func() { clear(buf[:cap(buf)]) }() // it held caller audio
 	var extended time.Time
 	for h.ctx.Err() == nil {
-		msg, text, err := readMessage(conn, buf, twilioMsgLimit, twilioReadLimit)
-		if msg != nil {
-			buf = msg[:0]
+		h.release() // the previous message's buffer
+		buf, text, err := readMessage(conn, h.r.reads, twilioMsgLimit, twilioReadLimit)
+		h.buf = buf
+		var msg []byte
+		if buf != nil {
+			msg = *buf
 		}
 		switch {
 		case err == nil:

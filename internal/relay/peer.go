@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"errors"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -386,55 +385,3 @@ var (
 	errMessageTooLarge = errors.New("message over the size cap")
 	errMessageOversize = errors.New("message over the hard size cap")
 )
-
-// readMessage reads the next message into buf, grown up to limit, and
-// returns it; text is false for a binary message. A message of limit
-// bytes or more is errMessageTooLarge; when hardLimit > limit its rest is
-// read into buf and discarded, and one longer than hardLimit in all is
-// errMessageOversize (read no further: the caller closes the socket).
-// Whenever buf grows, the array it leaves is zeroed. The returned slice is
-// the buffer to reuse (and zero when done), also on error.
-func readMessage(conn *websocket.Conn, buf []byte, limit, hardLimit int) (msg []byte, text bool, err error) {
-	mt, r, err := conn.NextReader()
-	if err != nil {
-		return buf, false, err
-	}
-	buf = buf[:0]
-	for {
-		if len(buf) >= limit {
-			return discardRest(r, buf, hardLimit)
-		}
-		if len(buf) == cap(buf) {
-			buf = growZeroed(buf, min(max(cap(buf), 512), limit-len(buf)))
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), limit)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, mt == websocket.TextMessage, nil
-		}
-		if err != nil {
-			return buf, false, err
-		}
-	}
-}
-
-// discardRest reads the rest of an over-long message into buf, whose
-// len bytes were read already, until it ends or passes hardLimit.
-func discardRest(r io.Reader, buf []byte, hardLimit int) ([]byte, bool, error) {
-	total := len(buf)
-	if hardLimit <= total {
-		return buf, false, errMessageTooLarge
-	}
-	for {
-		n, err := r.Read(buf[:cap(buf)])
-		total += n
-		switch {
-		case total > hardLimit:
-			return buf, false, errMessageOversize
-		case err == io.EOF:
-			return buf, false, errMessageTooLarge
-		case err != nil:
-			return buf, false, err
-		}
-	}
-}

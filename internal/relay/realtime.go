@@ -65,11 +65,13 @@ func (r *Relay) dialModel(ctx context.Context, agent *Profile) (*modelSession, e
 	_ = conn.SetReadDeadline(time.Now().Add(modelFirstEvent))
 	s := &modelSession{conn: conn, batch: batch}
 	// The first event is session.created, whose shape tells GA from beta.
-	msg, _, err := readMessage(conn, make([]byte, 0, 8192), modelReadLimit, 0)
+	buf, _, err := readMessage(conn, r.reads, modelReadLimit, 0)
+	defer r.reads.put(buf)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("wait for session.created: %w", err)
 	}
+	msg := *buf
 	var ev modelEvent
 	if err := decodeModel(msg, &ev); err != nil || ev.Kind != mkSession {
 		conn.Close()

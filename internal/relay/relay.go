@@ -79,6 +79,7 @@ type Relay struct {
 	dialer   *websocket.Dialer
 	upgrader *websocket.Upgrader
 	pool     *bufPool
+	reads    *readPool // the readers' message buffers, shared by every call
 	budget   Budget
 	batches  *sync.Pool // write batches of every call's sockets
 	toTw     peerMetrics
@@ -110,6 +111,7 @@ func New(d Deps, s Settings) *Relay {
 		dialer:   d.Dialer,
 		upgrader: newUpgrader(),
 		pool:     newBufPool(),
+		reads:    newReadPool(),
 		budget:   d.Budget,
 		batches:  newBatchPool(),
 		calls:    make(map[*Call]struct{}),
@@ -124,10 +126,10 @@ func New(d Deps, s Settings) *Relay {
 			Proxy:            http.ProxyFromEnvironment,
 			HandshakeTimeout: modelHandshake,
 			// Model events are small (a 20-100 ms audio delta is under
-			// 2 KB); larger ones stream through the reader. Write buffers
-			// are held only while a message is written, so calls share
-			// them.
-			ReadBufferSize:  4096,
+			// 2 KB); larger ones stream through the reader. The read
+			// buffer is held for the whole call; write buffers are held
+			// only while a message is written, so calls share them.
+			ReadBufferSize:  2048,
 			WriteBufferSize: 4096,
 			WriteBufferPool: &sync.Pool{},
 		}

@@ -123,6 +123,9 @@ func (h *modelHalf) startTool(it modelItem) {
 	h.toolsSeen[it.CallID] = true
 	it.Name = clip(it.Name, maxToolName)
 	h.publish(events.ToolCall, map[string]any{"name": it.Name, "arguments": summarise(it.Arguments), "argumentBytes": len(it.Arguments)})
+	if h.toolQ == nil { // made at the first tool call: most calls have none
+		h.toolQ = make(chan modelItem, h.budget.ToolCallsPerCall)
+	}
 	select {
 	case h.toolQ <- it: // never full: it holds ToolCallsPerCall
 	default:
@@ -132,20 +135,21 @@ func (h *modelHalf) startTool(it modelItem) {
 	if h.toolWorkers < h.budget.ToolWorkers {
 		h.toolWorkers++
 		h.wg.Add(1)
+		q := h.toolQ
 		go func() {
 			defer h.wg.Done()
-			h.contain("tool_worker", h.toolWorker)
+			h.contain("tool_worker", func() { h.toolWorker(q) })
 		}()
 	}
 }
 
-// toolWorker runs queued function calls until the call ends.
-func (c *Call) toolWorker() {
+// toolWorker runs the function calls queued on q until the call ends.
+func (c *Call) toolWorker(q <-chan modelItem) {
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case it := <-c.toolQ:
+		case it := <-q:
 			c.runTool(it)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 func newUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   2048,
+		ReadBufferSize:   1024, // held for the whole call: Twilio's messages are 20 ms media (~400 bytes), marks and a few others
 		WriteBufferSize:  2048,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
