@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/voiceagent/voiceagent/internal/app"
@@ -27,6 +28,8 @@ func openDB(ctx context.Context, cfg *config.Config) (*store.DB, error) {
 // ready, when not nil, receives the listening address (tests use :0).
 func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, ready chan<- string) error {
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	defer debug.SetGCPercent(debug.SetGCPercent(cfg.GCPercent))
+	log.Info("garbage collector", "gogc", gogcText(cfg.GCPercent))
 
 	db, err := openDB(ctx, cfg)
 	if err != nil {
@@ -96,4 +99,12 @@ func announce(cfg *config.Config, stdout io.Writer, log *slog.Logger) {
 	for _, f := range cfg.Features() {
 		log.Warn("feature off until configured", "feature", f)
 	}
+}
+
+// gogcText spells a garbage-collection target as GOGC does.
+func gogcText(percent int) string {
+	if percent < 0 {
+		return "off"
+	}
+	return strconv.Itoa(percent)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -102,4 +103,49 @@ func TestDevelopmentDefaultsOnAPublicServerWarnAtStart(t *testing.T) {
 	if !strings.Contains(logs.String(), "APP_ENV") || !strings.Contains(logs.String(), "development defaults") {
 		t.Fatalf("no start-up warning about APP_ENV:\n%s", logs.String())
 	}
+}
+
+// TestServeRunsWithTheConfiguredGCTarget: the server sets the garbage
+// collector's target from its configuration (DefaultGOGC when GOGC is
+// unset) while it runs, and restores the previous one when it returns.
+func TestServeRunsWithTheConfiguredGCTarget(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		gogc string
+		want int
+	}{{"", config.DefaultGOGC}, {"180", 180}} {
+		env := map[string]string{"DATA_DIR": t.TempDir(), "PORT": "0", "ENV_FILE": "", "GOGC": tc.gogc}
+		cfg, err := config.Load(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := gcPercent()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ready := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx, cfg, &bytes.Buffer{}, &syncBuffer{}, ready) }()
+		select {
+		case <-ready:
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve: %v", err)
+		}
+		running := gcPercent()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		after := gcPercent()
+		if running != tc.want || after != before {
+			t.Errorf("GOGC=%q: target %d while serving (want %d), %d after (want %d restored)", tc.gogc, running, tc.want, after, before)
+		}
+	}
+}
+
+// gcPercent reads the garbage collector's target (Go can only read it by
+// setting it: it is put back at once).
+func gcPercent() int {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p
 }

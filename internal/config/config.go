@@ -115,7 +115,20 @@ type Config struct {
 	TranscriptionNotice     string // TRANSCRIPTION_NOTICE ("off": none), told to every caller first
 	MetricsAddr             string // METRICS_ADDR
 	PprofAddr               string // PPROF_ADDR (loopback only; off by default)
+	// GCPercent is the garbage collector's target the server runs with:
+	// GOGC when set (-1 for "off"), else DefaultGOGC.
+	GCPercent int
 }
+
+// DefaultGOGC is the server's garbage-collection target when GOGC is
+// unset: the heap may grow by half of what is live (plus goroutine stacks)
+// between collections, against Go's default of 100 (double). A live call
+// is mostly goroutine stacks and small buffers that churn little, so the
+// extra collections cost little CPU and the memory each call holds falls
+// by about a quarter (BENCHMARKS.md, "Relay memory per call"). GOGC=100
+// restores Go's default; GOMEMLIMIT, read by the Go runtime itself, works
+// with either.
+const DefaultGOGC = 50
 
 // Production reports whether APP_ENV is production.
 func (c *Config) Production() bool { return c.Env == Production }
@@ -251,6 +264,8 @@ func load(getenv func(string) string) (*Config, []problem) {
 	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
 		l.fail("PPROF_ADDR", "must be a loopback host:port such as 127.0.0.1:6060 (profiles expose memory contents)")
 	}
+
+	c.GCPercent = l.gogc("GOGC", DefaultGOGC)
 
 	if prod {
 		c.validateProduction(&l)

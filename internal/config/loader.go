@@ -98,6 +98,24 @@ func (l *loader) intRange(name string, def, lo, hi int) int {
 	return n
 }
 
+// gogc reads a garbage-collection target as Go's GOGC spells it: a
+// percentage, or "off" (-1: no collection but at GOMEMLIMIT).
+func (l *loader) gogc(name string, def int) int {
+	raw := l.str(name, "")
+	if raw == "" {
+		return def
+	}
+	if strings.EqualFold(raw, "off") {
+		return -1
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 100000 {
+		l.fail(name, fmt.Sprintf("must be a percentage from 1 to 100000, or off (got %q)", truncate(raw)))
+		return def
+	}
+	return n
+}
+
 func (l *loader) boolean(name string, def bool) bool {
 	raw := l.str(name, "")
 	if raw == "" {
