@@ -139,7 +139,7 @@ func (c *Call) logAt(lvl slog.Level, msg string, args ...any) {
 		c.logs.suppressed.Add(1)
 		return
 	}
-	c.log.Log(context.Background(), lvl, msg, args...)
+	aside(func() { c.log.Log(context.Background(), lvl, msg, args...) })
 }
 
 // eventLimiter is a call's token bucket for live events; any of the

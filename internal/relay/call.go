@@ -165,6 +165,18 @@ func (c *Call) endReason() endReason {
 }
 
 func (c *Call) run() {
+	stop := c.start()
+	defer stop()
+	c.contain("twilio_reader", c.readTwilio)
+	<-c.ctx.Done() // the reader returns only after the call ended (contained panics end it too)
+	c.contain("teardown", c.teardown)
+}
+
+// start sets the call going: the Twilio socket's deadlines and writer,
+// the model's goroutine, the watchdog. The returned function stops the
+// hook that ends the Twilio read when the call ends. (Apart from run, so
+// its frame is not under every call the Twilio reader makes.)
+func (c *Call) start() (stop func() bool) {
 	c.r.m.ActiveCalls.Inc()
 	conn := c.tw.conn
 	// No gorilla read limit: it would answer an oversized message with its
@@ -183,11 +195,7 @@ func (c *Call) run() {
 	// The call's own goroutine reads the Twilio socket (two goroutines per
 	// call: this one and the model's reader). A call that ends for another
 	// reason stops the reading at once, so teardown can run.
-	stop := context.AfterFunc(c.ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	c.contain("twilio_reader", c.readTwilio)
-	<-c.ctx.Done() // the reader returns only after the call ended (contained panics end it too)
-	c.contain("teardown", c.teardown)
+	return context.AfterFunc(c.ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 }
 
 // connectModel takes the pre-warmed session or opens one, then runs the
@@ -199,7 +207,7 @@ func (c *Call) connectModel() {
 			return
 		}
 		var err error
-		sess, err = c.r.dialModel(c.ctx, c.agent)
+		aside(func() { sess, err = c.r.dialModel(c.ctx, c.agent) })
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Error("cannot open the model session", "err", err)

@@ -101,10 +101,23 @@ func (h *modelHalf) read(conn *websocket.Conn) {
 	}
 }
 
+// onModel handles one event: audio deltas, nearly every event, here; the
+// rest aside.
 func (h *modelHalf) onModel(e *modelEvent, now time.Time) {
 	if h.budgetHit.Load() {
 		return // the call is ending; nothing more from this model
 	}
+	if e.Kind == mkAudioDelta && len(e.ItemID) <= h.budget.ItemIDBytes {
+		h.onAudioDelta(e, now)
+		return
+	}
+	aside(func() { h.onOther(e, now) })
+}
+
+// onOther handles an event other than an audio delta (and a delta whose
+// item id is over the budget).
+func (h *modelHalf) onOther(e *modelEvent, now time.Time) {
+	h.hook("model_event")
 	if len(e.ItemID) > h.budget.ItemIDBytes {
 		h.overBudget(limitItemID)
 		return

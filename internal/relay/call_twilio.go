@@ -65,26 +65,13 @@ func (h *twilioHalf) read() {
 		if buf != nil {
 			msg = *buf
 		}
-		switch {
-		case err == nil:
-			h.received++
-		case errors.Is(err, errMessageTooLarge):
-			h.received++
-			if h.protocolError("message over the size cap") {
+		if err != nil {
+			if h.readFailed(err) {
 				return
 			}
 			continue
-		case errors.Is(err, errMessageOversize), errors.Is(err, websocket.ErrReadLimit):
-			h.received++
-			h.violation("oversize message")
-			return
-		default:
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && h.ctx.Err() == nil {
-				h.log.Debug("twilio socket closed", "err", err)
-			}
-			h.end(endTwilioClosed)
-			return
 		}
+		h.received++
 		now := time.Now()
 		if now.Sub(extended) > time.Second {
 			_ = conn.SetReadDeadline(now.Add(twilioReadTimeout))
@@ -99,7 +86,7 @@ func (h *twilioHalf) read() {
 		// clear Twilio returns every pending mark at once, one per model
 		// delta (250 for a 25 s answer), which is no flood.
 		if !(text && derr == nil && h.awaitedEcho(&h.msg)) && !h.limiter.Allow(now) {
-			h.violation(fmt.Sprintf("more than %d messages a second", msgRatePerSec))
+			h.flooded()
 			return
 		}
 		if !text {
@@ -118,6 +105,31 @@ func (h *twilioHalf) read() {
 			return
 		}
 	}
+}
+
+// readFailed handles a message that could not be read (kept out of the
+// read loop, whose frame is on every path of the reader's stack); it
+// reports true when the reader must stop.
+func (h *twilioHalf) readFailed(err error) bool {
+	switch {
+	case errors.Is(err, errMessageTooLarge):
+		h.received++
+		return h.protocolError("message over the size cap")
+	case errors.Is(err, errMessageOversize), errors.Is(err, websocket.ErrReadLimit):
+		h.received++
+		h.violation("oversize message")
+	default:
+		if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && h.ctx.Err() == nil {
+			h.log.Debug("twilio socket closed", "err", err)
+		}
+		h.end(endTwilioClosed)
+	}
+	return true
+}
+
+// flooded closes the stream of a caller over the message rate.
+func (h *twilioHalf) flooded() {
+	h.violation(fmt.Sprintf("more than %d messages a second", msgRatePerSec))
 }
 
 // awaitedEcho reports whether m is the echo of a mark the relay sent and
@@ -145,6 +157,10 @@ func (h *twilioHalf) protocolError(what string) bool {
 // violation closes the stream with 1008 and records why (a security
 // alert, not also an error_occurred row).
 func (c *Call) violation(why string) {
+	aside(func() { c.reportViolation(why) })
+}
+
+func (c *Call) reportViolation(why string) {
 	c.log.Warn("media stream closed for a policy violation", "why", why)
 	c.r.audit(audit.Event{Type: audit.TypeSecurityAlert, Severity: audit.Warning, Actor: "twilio-media",
 		RemoteIP: c.remoteIP, CallSID: c.callSID, Detail: map[string]any{"violation": why}})
@@ -152,8 +168,10 @@ func (c *Call) violation(why string) {
 	c.end(endPolicy)
 }
 
-// onTwilio handles one message; it returns true when the reader must stop.
-func (h *twilioHalf) onTwilio(m *twilioMsg, now time.Time) bool {
+// onTwilio handles one message; it returns true when the reader must
+// stop. Media and marks, nearly every message, are handled here; the rest
+// aside.
+func (h *twilioHalf) onTwilio(m *twilioMsg, now time.Time) (stop bool) {
 	switch m.Event {
 	case twMedia:
 		h.onMedia(m, now)
@@ -161,6 +179,16 @@ func (h *twilioHalf) onTwilio(m *twilioMsg, now time.Time) bool {
 		if seq, ok := markSeq(m.MarkName); ok && h.state.markPlayed(seq) {
 			h.end(h.goodbyeReason())
 		}
+	default:
+		aside(func() { stop = h.onOther(m, now) })
+	}
+	return stop
+}
+
+// onOther handles a message other than media and marks.
+func (h *twilioHalf) onOther(m *twilioMsg, now time.Time) bool {
+	h.hook("twilio_other")
+	switch m.Event {
 	case twStart:
 		return h.onStart(m)
 	case twDTMF:
@@ -245,9 +273,14 @@ func (h *twilioHalf) onMedia(m *twilioMsg, now time.Time) {
 		return
 	}
 	if !h.model.trySend(b) {
-		h.dropsIn++
-		if h.dropsIn == 1 || h.dropsIn%500 == 0 {
-			h.warn("model queue full: caller audio dropped", "frames", h.dropsIn)
-		}
+		h.dropped()
+	}
+}
+
+// dropped counts a caller frame the full pre-model buffer could not take.
+func (h *twilioHalf) dropped() {
+	h.dropsIn++
+	if h.dropsIn == 1 || h.dropsIn%500 == 0 {
+		h.warn("model queue full: caller audio dropped", "frames", h.dropsIn)
 	}
 }

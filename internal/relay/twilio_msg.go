@@ -127,7 +127,11 @@ func decodeTwilio(data []byte, m *twilioMsg) error {
 			return errBadDTMF
 		}
 	case twStart:
-		if m.startRaw == nil || json.Unmarshal(m.startRaw, &m.Start) != nil {
+		var err error
+		if m.startRaw != nil {
+			aside(func() { err = json.Unmarshal(m.startRaw, &m.Start) })
+		}
+		if m.startRaw == nil || err != nil {
 			return errBadStart
 		}
 		if m.StreamSID == nil {
