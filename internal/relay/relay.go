@@ -7,8 +7,10 @@
 // Each stream is one Call with two goroutines of its own, one reading
 // each socket (each owning its half of the call), which write to the
 // other socket themselves when it is free and otherwise through a bounded
-// queue; a watchdog and pings on timers, tool runs on demand. Nothing one
-// call does can stall another. There is no package-level state.
+// queue; a watchdog and pings on timers, tool runs on demand, and rare
+// deep steps briefly on a goroutine of their own that the reader waits
+// for (aside). Nothing one call does can stall another. There is no
+// package-level state.
 package relay
 
 import (
