@@ -76,6 +76,12 @@ func (b *admitBatch) lead(s *CallStore, self *admission) {
 	unlock := s.db.lockWrites()
 	s.runBatch(self.ctx, batch)
 	unlock()
+	for _, a := range batch {
+		if a.err == nil && a.outboxed {
+			s.db.outboxWritten() // webhooks: wake the dispatcher once
+			break
+		}
+	}
 
 	b.mu.Lock()
 	if len(b.pending) > 0 {

@@ -101,6 +101,17 @@ func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*a
 	for _, a := range live {
 		a.created = true
 	}
+	// Webhooks (issue 15): call.started / call.refused of the whole
+	// batch in one more statement of the same transaction.
+	calls := make([]voice.Call, len(live))
+	for i, a := range live {
+		calls[i] = a.out
+	}
+	wrote, err := s.db.enqueueAdmissionsPostgres(ctx, tx, calls)
+	if err != nil {
+		return err
+	}
+	live[0].outboxed = wrote
 	return nil
 }
 
@@ -112,7 +123,7 @@ func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) er
 		return err
 	}
 	for _, a := range batch {
-		a.out, a.created = voice.Call{}, false
+		a.out, a.created, a.outboxed = voice.Call{}, false, false
 	}
 	err = s.db.inTxLocked(ctx, func(tx *sql.Tx) error {
 		slots := &slotCount{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // AuditStore keeps audit events.
@@ -17,9 +18,12 @@ func (db *DB) Audit() *AuditStore { return &AuditStore{db: db} }
 
 var _ audit.Store = (*AuditStore)(nil)
 
-// InsertAuditEvents writes a batch in one transaction.
+// InsertAuditEvents writes a batch in one transaction. A security_alert,
+// or a tool_call that failed, also writes its webhook event
+// (security.alert, tool.failed) in that transaction (issue 15).
 func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	var wrote bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := s.db.txStmt(ctx, tx, `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 		if err != nil {
 			return fmt.Errorf("prepare audit insert: %w", err)
@@ -34,9 +38,20 @@ func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) e
 			if _, err := stmt.ExecContext(ctx, ev.Type, ev.Severity, ev.Actor, ev.RemoteIP, ev.CallSID, string(detail), Millis(ev.Time)); err != nil {
 				return fmt.Errorf("insert audit event: %w", err)
 			}
+			if typ, ok := auditEvent(ev); ok {
+				w, err := s.db.enqueue(ctx, tx, typ, ev.CallSID, webhooks.AuditPayload(ev.CallSID, ev.Time, ev.Detail), ev.Time)
+				if err != nil {
+					return fmt.Errorf("webhook event of audit event: %w", err)
+				}
+				wrote = wrote || w
+			}
 		}
 		return nil
 	})
+	if err == nil && wrote {
+		s.db.outboxWritten()
+	}
+	return err
 }
 
 // ListAuditEvents returns events of the given type (all when empty) in the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // CallStore keeps incoming-call records and one-time stream tokens.
@@ -86,11 +87,12 @@ type admission struct {
 	call     voice.Call
 	capacity *voice.Capacity
 
-	out     voice.Call
-	created bool
-	err     error
-	done    bool          // run (or skipped), by the batch's leader
-	wake    chan struct{} // told once: done, or lead the next batch
+	out      voice.Call
+	created  bool
+	outboxed bool // a webhook event was written with it
+	err      error
+	done     bool          // run (or skipped), by the batch's leader
+	wake     chan struct{} // told once: done, or lead the next batch
 }
 
 // admitOne runs one admission in its own transaction. A delivery of the
@@ -102,6 +104,9 @@ func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
 	})
 	if err != nil {
 		return voice.Call{}, false, err
+	}
+	if a.outboxed {
+		s.db.outboxWritten()
 	}
 	return a.out, a.created, nil
 }
@@ -128,7 +133,11 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slo
 	if inserted {
 		slots.inserted(c)
 		a.out, a.created = c, true
-		return nil
+		// Webhooks (issue 15): call.started or call.refused, in the
+		// admission's transaction.
+		typ, payload := admissionEvent(c)
+		a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt)
+		return err
 	}
 	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
 	if err != nil {
@@ -205,6 +214,22 @@ FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = 
 WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
 RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL`
 
+// updateStatusPostgresOutbox is updateStatusPostgres that also writes the
+// call.ended webhook event (issue 15) when this callback ended an
+// accepted call, in the same statement: $7 is the event's hex, $8 the
+// call.ended mask bit. One statement keeps the status callback at one
+// round trip.
+const updateStatusPostgresOutbox = `WITH upd AS (` + statusUpdateSet + `
+FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
+WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
+RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL AS ended, call_sid, decision),
+ev AS (INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
+SELECT 'dlv_' || $7 || substr(s.id, 4), 'evt_' || $7, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $5
+FROM upd JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $8) <> 0
+WHERE upd.ended AND upd.decision = 'accept'
+RETURNING 1)
+SELECT upd.ended, (SELECT COUNT(*) FROM ev) FROM upd`
+
 // updateStatusSQLite is the same update; SQLite's RETURNING cannot see the
 // old row, so the caller reads ended_at first in the same transaction.
 const updateStatusSQLite = statusUpdateSet + `
@@ -225,9 +250,14 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	}
 	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID}
 	if s.db.Engine == SQLite {
-		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, args)
+		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, Millis(u.At), args)
 	}
-	err = s.db.writeRow(ctx, updateStatusPostgres, args, &ended)
+	var events int64
+	args = append(args, webhooks.NewEventHex(), webhooks.Bit(webhooks.CallEnded))
+	err = s.db.writeRow(ctx, updateStatusPostgresOutbox, args, &ended, &events)
+	if err == nil && events > 0 {
+		s.db.outboxWritten()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// Either unknown, or an older callback arriving late: only the
 		// first is an error.
@@ -239,7 +269,8 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 
 // updateStatusSQLite is UpdateCallStatus on SQLite: read and update in one
 // transaction under the writer lock, so nothing ends the call in between.
-func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, final bool, args []any) (ended bool, err error) {
+func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, final bool, at int64, args []any) (ended bool, err error) {
+	var wrote bool
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		read, err := s.db.txStmt(ctx, tx, `SELECT ended_at FROM calls WHERE call_sid = $1`)
 		if err != nil {
@@ -260,8 +291,15 @@ func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, fina
 		// No row changed: an older callback arriving late, not an error.
 		n, _ := res.RowsAffected()
 		ended = final && n > 0 && !was.Valid
-		return nil
+		if ended {
+			// Webhooks (issue 15): call.ended with the end itself.
+			wrote, err = s.db.enqueueCallEnded(ctx, tx, callSID, FromMillis(at))
+		}
+		return err
 	})
+	if err == nil && wrote {
+		s.db.outboxWritten()
+	}
 	return ended, err
 }
 
@@ -277,13 +315,34 @@ WHERE call_sid = $2`, Millis(at), callSID)
 // ended (Twilio's status callback came first); a transferred call lives
 // on in a conference or forward until Twilio's final status callback, and
 // the answer is then apperr.Conflict (NotFound for an unknown call).
+//
+// Ending the call writes its call.ended webhook event in the same
+// transaction (issue 15).
 func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error) {
-	res, err := s.db.write(ctx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1
-WHERE call_sid = $2 AND transferred_at IS NULL AND ended_at IS NULL`, Millis(at), callSID)
+	var n int64
+	var wrote bool
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.db.txStmt(ctx, tx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1
+WHERE call_sid = $2 AND transferred_at IS NULL AND ended_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		res, err := st.ExecContext(ctx, Millis(at), callSID)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 1 {
+			wrote, err = s.db.enqueueCallEnded(ctx, tx, callSID, at)
+		}
+		return err
+	})
 	if err != nil {
 		return false, translate(err, "call")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if wrote {
+		s.db.outboxWritten()
+	}
+	if n == 1 {
 		return true, nil
 	}
 	var transferred bool

@@ -64,6 +64,7 @@ type DB struct {
 	stmtsClosed bool
 
 	admissions admitBatch // group commit of AdmitCall (admit.go)
+	outbox     outboxHook // wakes the webhook dispatcher (webhook_outbox.go)
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync/atomic"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
+)
+
+// The webhook outbox is written here, by the statements that cause its
+// events, inside their transactions (issue 15: an event is never lost
+// between a state change and its delivery):
+//
+//   - call.started / call.refused: the admission that stores a new call
+//     (admitInTx, and the PostgreSQL batch in admitAllPostgres);
+//   - call.ended: the statement that first sets a call's ended_at
+//     (MarkCallEnded, UpdateCallStatus), for accepted calls only;
+//   - tool.failed / security.alert: the audit batch that writes the
+//     tool_call (outcome other than ok) or security_alert row
+//     (InsertAuditEvents). The audit recorder writes in the background,
+//     so these events are exactly as durable as their audit rows.
+//
+// Each event becomes one row per enabled subscription that wants its
+// type, selected in the same INSERT: with no subscription nothing is
+// written.
+
+// deliveryIDExpr is a delivery's id: the event's hex ($1) and the
+// subscription's, the same on every retry.
+const deliveryIDExpr = `'dlv_' || $1 || substr(s.id, 4)`
+
+const enqueueSQL = `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
+SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, $3, $3, $4, $5, $5
+FROM webhook_subscriptions s WHERE s.disabled_at IS NULL AND (s.event_mask & $6) <> 0`
+
+// enqueueCallEndedSQL writes call.ended for an accepted call; its data is
+// the call detail, read when the delivery is first attempted.
+const enqueueCallEndedSQL = `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
+SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, c.call_sid, c.call_sid, '', $3, $3
+FROM calls c JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $4) <> 0
+WHERE c.call_sid = $5 AND c.decision = 'accept'`
+
+// enqueueBatchPostgres writes the events of a PostgreSQL admission batch
+// in one statement.
+const enqueueBatchPostgres = `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
+SELECT 'dlv_' || e.hex || substr(s.id, 4), 'evt_' || e.hex, s.id, e.typ, e.sid, e.sid, e.payload, e.created, e.created
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS e(hex, typ, sid, payload, created, bit, n)
+JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & e.bit) <> 0
+ORDER BY e.n, s.id`
+
+// outboxHook is told after a commit that wrote outbox rows.
+type outboxHook struct{ fn atomic.Pointer[func()] }
+
+// SetOutboxHook registers fn, called (without blocking) after a
+// transaction that wrote webhook events commits: the dispatcher of this
+// instance wakes at once instead of at its next poll.
+func (db *DB) SetOutboxHook(fn func()) { db.outbox.fn.Store(&fn) }
+
+func (db *DB) outboxWritten() {
+	if fn := db.outbox.fn.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
+// enqueue writes one event in tx and reports whether any row was written.
+func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, typ, callSID, payload string, at time.Time) (bool, error) {
+	st, err := db.txStmt(ctx, tx, enqueueSQL)
+	if err != nil {
+		return false, translate(err, "webhook outbox")
+	}
+	res, err := st.ExecContext(ctx, webhooks.NewEventHex(), typ, callSID, payload, Millis(at), webhooks.Bit(typ))
+	if err != nil {
+		return false, translate(err, "webhook outbox")
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// enqueueCallEnded writes call.ended for callSID in tx (accepted calls
+// only) and reports whether any row was written.
+func (db *DB) enqueueCallEnded(ctx context.Context, tx *sql.Tx, callSID string, at time.Time) (bool, error) {
+	st, err := db.txStmt(ctx, tx, enqueueCallEndedSQL)
+	if err != nil {
+		return false, translate(err, "webhook outbox")
+	}
+	res, err := st.ExecContext(ctx, webhooks.NewEventHex(), webhooks.CallEnded, Millis(at), webhooks.Bit(webhooks.CallEnded), callSID)
+	if err != nil {
+		return false, translate(err, "webhook outbox")
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// admissionEvent is the webhook event of a newly stored call:
+// call.started when it was accepted, call.refused otherwise.
+func admissionEvent(c voice.Call) (typ, payload string) {
+	typ = webhooks.CallRefused
+	if c.Decision == voice.Accept {
+		typ = webhooks.CallStarted
+	}
+	snap := webhooks.CallSnapshot{CallSID: c.CallSID, Direction: string(directionOf(c)), AgentID: c.AgentID, From: c.From, To: c.To,
+		Status: c.Status, Decision: webhooks.Decision{Result: string(c.Decision), Rule: c.Reason}, ReceivedAt: c.CreatedAt.UTC()}
+	return typ, snap.Payload()
+}
+
+// enqueueAdmissionsPostgres writes the events of a PostgreSQL admission
+// batch (every call in it was new) in one statement.
+func (db *DB) enqueueAdmissionsPostgres(ctx context.Context, tx *sql.Tx, calls []voice.Call) (bool, error) {
+	var hex, typ, sid, payload []string
+	var created, bit []int64
+	for _, c := range calls {
+		t, p := admissionEvent(c)
+		hex = append(hex, webhooks.NewEventHex())
+		typ = append(typ, t)
+		sid = append(sid, c.CallSID)
+		payload = append(payload, p)
+		created = append(created, Millis(c.CreatedAt))
+		bit = append(bit, webhooks.Bit(t))
+	}
+	res, err := tx.ExecContext(ctx, enqueueBatchPostgres, hex, typ, sid, payload, created, bit)
+	if err != nil {
+		return false, translate(err, "webhook outbox")
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// auditEvent is the webhook event an audit row causes, if any: a
+// security_alert, or a tool_call whose outcome is not ok.
+func auditEvent(ev audit.Event) (typ string, ok bool) {
+	switch ev.Type {
+	case audit.TypeSecurityAlert:
+		return webhooks.SecurityAlert, true
+	case audit.TypeToolCall:
+		if o, _ := ev.Detail["outcome"].(string); o != "" && o != "ok" {
+			return webhooks.ToolFailed, true
+		}
+	}
+	return "", false
+}
