@@ -26,6 +26,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/twilioapi"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // Options are the seams tests and the simulator use. The zero value is
@@ -36,6 +37,8 @@ type Options struct {
 	TwilioHTTPClient *http.Client
 	// Version goes into the User-Agent of requests to HTTP tools.
 	Version string
+	// Webhooks are the webhook dispatcher's seams (tests).
+	Webhooks WebhookOptions
 }
 
 // App is a wired server.
@@ -60,6 +63,10 @@ type App struct {
 	Tokens *apitoken.Service
 	// Agents are the agents, numbers and HTTP tools of issue 13.
 	Agents *agents.Service
+	// Webhooks are the webhook subscriptions; Dispatcher delivers their
+	// outbox (issue 15).
+	Webhooks   *webhooks.Service
+	Dispatcher *webhooks.Dispatcher
 
 	egress  *egress.Client // HTTP tools' outbound requests
 	obs     observability
@@ -90,6 +97,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	}
 
 	if err := a.buildAgents(opts.Version); err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	if err := a.buildWebhooks(opts.Webhooks); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -140,6 +152,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		CallLimiter:  httpapi.NewCallLimiter(cfg.CallsPerMinute),
 		Tokens:       a.Tokens,
 		Agents:       a.Agents,
+		Webhooks:     a.Webhooks,
 	})
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

@@ -34,6 +34,8 @@ type rigOptions struct {
 	DB       *store.DB
 	// NoRealtime points REALTIME_URL at a closed port.
 	NoRealtime bool
+	// Webhooks are the webhook dispatcher's seams.
+	Webhooks app.WebhookOptions
 }
 
 // bodyLog keeps every response body the simulator saw.
@@ -92,7 +94,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: app.Options{TwilioHTTPClient: r.rest.HTTPClient()}})
+	r.srv = apptest.New(t, apptest.Options{DB: o.DB, Env: env, Logs: r.logs, App: app.Options{TwilioHTTPClient: r.rest.HTTPClient(), Webhooks: o.Webhooks}})
 	r.target = sim.Target{
 		BaseURL:      r.srv.URL,
 		PublicURL:    apptest.PublicURL,

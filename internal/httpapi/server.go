@@ -25,6 +25,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // Pinger reports whether the database answers.
@@ -65,6 +66,8 @@ type Deps struct {
 	Tokens *apitoken.Service
 	// Agents serves /api/agents, /api/numbers and /api/tools (nil: 503).
 	Agents *agents.Service
+	// Webhooks serves /api/webhooks (nil: 503).
+	Webhooks *webhooks.Service
 }
 
 // Server owns the router and the drain state.

@@ -217,14 +217,14 @@ RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL`
 // updateStatusPostgresOutbox is updateStatusPostgres that also writes the
 // call.ended webhook event (issue 15) when this callback ended an
 // accepted call, in the same statement: $7 is the event's hex, $8 the
-// call.ended mask bit. One statement keeps the status callback at one
+// call.ended mask bit, $9 the first attempt (CallEndedSettle after $5). One statement keeps the status callback at one
 // round trip.
 const updateStatusPostgresOutbox = `WITH upd AS (` + statusUpdateSet + `
 FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
 WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
 RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL AS ended, call_sid, decision),
 ev AS (INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
-SELECT 'dlv_' || $7 || substr(s.id, 4), 'evt_' || $7, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $5
+SELECT 'dlv_' || $7 || substr(s.id, 4), 'evt_' || $7, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $9
 FROM upd JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $8) <> 0
 WHERE upd.ended AND upd.decision = 'accept'
 RETURNING 1)
@@ -253,7 +253,7 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, Millis(u.At), args)
 	}
 	var events int64
-	args = append(args, webhooks.NewEventHex(), webhooks.Bit(webhooks.CallEnded))
+	args = append(args, webhooks.NewEventHex(), webhooks.Bit(webhooks.CallEnded), Millis(u.At.Add(CallEndedSettle)))
 	err = s.db.writeRow(ctx, updateStatusPostgresOutbox, args, &ended, &events)
 	if err == nil && events > 0 {
 		s.db.outboxWritten()

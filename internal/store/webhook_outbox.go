@@ -37,11 +37,18 @@ SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, $3, $3, $4, $5, $5
 FROM webhook_subscriptions s WHERE s.disabled_at IS NULL AND (s.event_mask & $6) <> 0`
 
 // enqueueCallEndedSQL writes call.ended for an accepted call; its data is
-// the call detail, read when the delivery is first attempted.
+// the call detail, read when the delivery is first attempted, which is
+// CallEndedSettle after the end ($4).
 const enqueueCallEndedSQL = `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
-SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, c.call_sid, c.call_sid, '', $3, $3
-FROM calls c JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $4) <> 0
-WHERE c.call_sid = $5 AND c.decision = 'accept'`
+SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, c.call_sid, c.call_sid, '', $3, $4
+FROM calls c JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $5) <> 0
+WHERE c.call_sid = $6 AND c.decision = 'accept'`
+
+// CallEndedSettle delays call.ended's first attempt: the relay stores
+// transcript lines in the background, and the last lines of a call reach
+// the database within milliseconds of its end; the event's data (the call
+// detail, transcript included) is read at that first attempt.
+const CallEndedSettle = 2 * time.Second
 
 // enqueueBatchPostgres writes the events of a PostgreSQL admission batch
 // in one statement.
@@ -86,7 +93,7 @@ func (db *DB) enqueueCallEnded(ctx context.Context, tx *sql.Tx, callSID string, 
 	if err != nil {
 		return false, translate(err, "webhook outbox")
 	}
-	res, err := st.ExecContext(ctx, webhooks.NewEventHex(), webhooks.CallEnded, Millis(at), webhooks.Bit(webhooks.CallEnded), callSID)
+	res, err := st.ExecContext(ctx, webhooks.NewEventHex(), webhooks.CallEnded, Millis(at), Millis(at.Add(CallEndedSettle)), webhooks.Bit(webhooks.CallEnded), callSID)
 	if err != nil {
 		return false, translate(err, "webhook outbox")
 	}

@@ -171,6 +171,9 @@ RETURNING id`
 	out := make([]webhooks.Pending, 0, len(ids))
 	for _, id := range ids {
 		p, err := s.claimed(ctx, id, owner)
+		if apperr.Is(err, apperr.NotFound) {
+			continue // deleted with its subscription meanwhile
+		}
 		if err != nil {
 			return out, err
 		}

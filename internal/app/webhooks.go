@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/agents"
+	"github.com/voiceagent/voiceagent/internal/egress"
+	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
+)
+
+// WebhookOptions are the seams tests use on webhook delivery. The zero
+// value is production behaviour.
+type WebhookOptions struct {
+	// Clock replaces time.Now for the dispatcher (tests move it to make a
+	// retry due instead of sleeping).
+	Clock func() time.Time
+	// Backoff replaces the retry policy (webhooks.Backoff).
+	Backoff func(attempt int) time.Duration
+	// Poll is how often the dispatcher reads the outbox without being
+	// woken (default webhooks.DefaultPoll).
+	Poll time.Duration
+	// Stopped leaves the dispatcher off: events are written to the outbox
+	// and nothing is delivered (tests of a process that dies before
+	// delivering).
+	Stopped bool
+}
+
+// buildWebhooks builds the webhook service (subscription secrets sealed
+// under their own key derived from PRIVACY_HASH_KEY, URLs checked like
+// HTTP tools' against APP_ENV and TOOL_ALLOWED_NETWORKS) and starts the
+// dispatcher, which sends through the same guarded egress client as HTTP
+// tools (buildAgents makes it).
+func (a *App) buildWebhooks(o WebhookOptions) error {
+	cfg := a.Config
+	sealer, err := agents.NewSealerFor(cfg.PrivacyHashKey, "webhook")
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	allowHTTP := !cfg.Production()
+	allowed := cfg.ToolAllowedNetworks
+	host, _ := os.Hostname()
+	a.Dispatcher = webhooks.NewDispatcher(webhooks.Options{
+		Store:       a.DB.Webhooks(),
+		Sealer:      sealer,
+		Sender:      a.egress,
+		Details:     a.callDetail,
+		ShowNumbers: cfg.LogsShowNumbers,
+		Log:         a.Log.With("component", "webhooks"),
+		Audit:       a.Audit,
+		Observer:    webhookMetrics{a.Metrics},
+		Owner:       fmt.Sprintf("%.40s/%s", host, webhooks.NewEventHex()[:12]),
+		Now:         o.Clock,
+		Backoff:     o.Backoff,
+		Poll:        o.Poll,
+	})
+	a.Webhooks = webhooks.NewService(a.DB.Webhooks(), a.Audit, sealer, webhooks.Settings{
+		CheckURL: func(u string) error { return egress.CheckURL(u, allowHTTP, allowed) },
+		Wake:     a.Dispatcher.Wake,
+	})
+	// Events written by this instance wake its dispatcher at once; the
+	// other instances find them at their next poll.
+	a.DB.SetOutboxHook(a.Dispatcher.Wake)
+	if !o.Stopped {
+		a.Dispatcher.Start()
+		a.closers = append(a.closers, a.Dispatcher.Stop)
+	}
+	return nil
+}
+
+// webhookMetrics reports the dispatcher's measurements as Prometheus
+// metrics.
+type webhookMetrics struct{ m *metrics.Metrics }
+
+func (w webhookMetrics) Delivered(outcome string) { w.m.WebhookDeliveries.WithLabelValues(outcome).Inc() }
+
+func (w webhookMetrics) Outbox(depth int64, oldest time.Duration) {
+	w.m.WebhookOutboxDepth.Set(float64(depth))
+	w.m.WebhookOutboxOldest.Set(oldest.Seconds())
+}
+
+// callDetailJSON is call.ended's data.
+//
+// Interim: this is built from the call record and its transcript here,
+// in one function, until the call-details API (GET /api/calls/{callSid},
+// issue 15's other half) provides the detail function, which then
+// replaces callDetail with the same shape plus tools, latency and usage.
+type callDetailJSON struct {
+	CallSID         string            `json:"callSid"`
+	Direction       string            `json:"direction"`
+	AgentID         string            `json:"agentId"`
+	From            string            `json:"from"`
+	To              string            `json:"to"`
+	Status          string            `json:"status"`
+	Decision        webhooks.Decision `json:"decision"`
+	EndReason       string            `json:"endReason"`
+	ReceivedAt      time.Time         `json:"receivedAt"`
+	AnsweredAt      *time.Time        `json:"answeredAt"`
+	EndedAt         *time.Time        `json:"endedAt"`
+	DurationSeconds *int64            `json:"durationSeconds"`
+	Transcript      []transcriptJSON  `json:"transcript"`
+}
+
+type transcriptJSON struct {
+	Speaker string    `json:"speaker"`
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
+}
+
+// callDetail is webhooks.CallDetails: the call and its transcript, with
+// numbers masked unless showNumbers (LOGS_SHOW_NUMBERS).
+func (a *App) callDetail(ctx context.Context, callSID string, showNumbers bool) (any, error) {
+	c, err := a.DB.Calls().FindCall(ctx, callSID, "")
+	if err != nil {
+		return nil, err
+	}
+	lines, err := a.DB.Transcripts().ListTranscripts(ctx, callSID)
+	if err != nil {
+		return nil, err
+	}
+	mask := func(s string) string { return s }
+	maskText := mask
+	if !showNumbers {
+		mask, maskText = redact.Phone, redact.Text
+	}
+	d := callDetailJSON{CallSID: c.CallSID, Direction: string(c.Direction), AgentID: c.AgentID, From: mask(c.From), To: mask(c.To),
+		Status: c.Status, Decision: webhooks.Decision{Result: string(c.Decision), Rule: c.Reason}, EndReason: string(c.EndReason),
+		ReceivedAt: c.CreatedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.DurationSec, Transcript: []transcriptJSON{}}
+	if d.DurationSeconds == nil && c.AnsweredAt != nil && c.EndedAt != nil {
+		s := int64(c.EndedAt.Sub(*c.AnsweredAt).Seconds())
+		d.DurationSeconds = &s
+	}
+	for _, l := range lines {
+		d.Transcript = append(d.Transcript, transcriptJSON{Speaker: l.Role, Text: maskText(l.Text), At: l.Time})
+	}
+	return d, nil
+}
