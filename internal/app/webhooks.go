@@ -76,7 +76,9 @@ func (a *App) buildWebhooks(o WebhookOptions) error {
 // metrics.
 type webhookMetrics struct{ m *metrics.Metrics }
 
-func (w webhookMetrics) Delivered(outcome string) { w.m.WebhookDeliveries.WithLabelValues(outcome).Inc() }
+func (w webhookMetrics) Delivered(outcome string) {
+	w.m.WebhookDeliveries.WithLabelValues(outcome).Inc()
+}
 
 func (w webhookMetrics) Outbox(depth int64, oldest time.Duration) {
 	w.m.WebhookOutboxDepth.Set(float64(depth))
