@@ -533,3 +533,42 @@ func inboundCall(i int) voice.Call {
 	return voice.Call{CallSID: fmt.Sprintf("CA%032x", 0xabc00+i), From: "+15555550114", To: "+15005550006", Decision: voice.Accept,
 		Status: "ringing", Active: true, TwiML: "<Response/>", CreatedAt: time.Now()}
 }
+
+// TestWebhookToolFailed: an HTTP tool that answers 500 during a real call
+// is audited, and the audit batch writes tool.failed with it; the
+// receiver gets the tool, outcome and status, never the arguments.
+func TestWebhookToolFailed(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	t.Cleanup(broken.Close)
+	recv := &hookReceiver{}
+	biz := httptest.NewServer(recv)
+	t.Cleanup(biz.Close)
+	r := newRig(t, rigOptions{Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}, Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
+	ctx := ctxFor(t, 30*time.Second)
+	subscribeHook(ctx, t, r.srv.URL, biz.URL, recv, webhooks.ToolFailed)
+	apiCall(ctx, t, r.srv.URL, "POST", "/api/tools", `{"name":"check_order","url":"`+broken.URL+`/x","parameters":{"type":"object"}}`, 201)
+	var agent struct{ ID string }
+	_ = json.Unmarshal(apiCall(ctx, t, r.srv.URL, "POST", "/api/agents", `{"name":"Orders","voice":"alloy","model":"gpt-realtime","tools":["check_order"]}`, 201), &agent)
+	apiCall(ctx, t, r.srv.URL, "PUT", "/api/numbers/%2B15555550175", `{"agentId":"`+agent.ID+`"}`, 201)
+	r.rt.NextResponseCallsTool("check_order", `{"order":"SECRET-ARGUMENT"}`)
+	c, s := r.streamedCall(ctx, t, "+15555550115", "+15555550175")
+	if err := s.WaitFor(ctx, func() bool { return len(s.FunctionOutputs()) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitUntil(ctx, func() bool { return recv.count(webhooks.ToolFailed) == 1 }); err != nil {
+		t.Fatal("no tool.failed delivered")
+	}
+	d := recv.deliveries()[0]
+	var data struct {
+		CallSID string
+		Detail  struct {
+			Tool, Outcome string
+			Status        int
+		}
+	}
+	if err := json.Unmarshal(d.env.Data, &data); err != nil || !d.verified || data.CallSID != c.CallSid() || data.Detail.Tool != "check_order" ||
+		data.Detail.Outcome != "status" || data.Detail.Status != 500 || strings.Contains(string(d.body), "SECRET-ARGUMENT") {
+		t.Fatalf("tool.failed = %s (verified %v)", d.body, d.verified)
+	}
+	_ = c.Stop()
+}

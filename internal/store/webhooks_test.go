@@ -315,3 +315,40 @@ func TestOutboxConcurrentClaimsPostgres(t *testing.T) {
 		t.Fatalf("claimed %d rows, want %d", len(seen), n)
 	}
 }
+
+// TestWebhookLogRetentionAndDelete: the delivery log is trimmed by age;
+// deleting a subscription drops its pending rows.
+func TestWebhookLogRetentionAndDelete(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := db.Webhooks()
+		subscribe(t, db, "wh_000000000000000a", webhooks.CallStarted)
+		for _, at := range []time.Time{t0, t0.Add(8 * 24 * time.Hour)} {
+			enqueueTest(t, db, "wh_000000000000000a", at)
+			got, err := w.Claim(ctx, "A", at, time.Minute, 1)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("claim = %v, %v", got, err)
+			}
+			if err := w.Finish(ctx, got[0], "A", webhooks.Outcome{State: webhooks.StateDelivered, Status: 200, At: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := w.DeleteDeliveriesBefore(ctx, t0.Add(8*24*time.Hour).Add(-webhooks.LogRetention))
+		if err != nil || n != 1 {
+			t.Fatalf("trimmed %d (%v), want the old row", n, err)
+		}
+		if log, _ := w.ListDeliveries(ctx, "wh_000000000000000a", 10); len(log) != 1 {
+			t.Fatalf("log = %+v, want the recent row", log)
+		}
+		enqueueTest(t, db, "wh_000000000000000a", t0)
+		if err := w.DeleteSubscription(ctx, "wh_000000000000000a"); err != nil {
+			t.Fatal(err)
+		}
+		if n := rowCount(t, db, `SELECT COUNT(*) FROM webhook_outbox`); n != 0 {
+			t.Fatalf("outbox rows of a deleted subscription = %d", n)
+		}
+		if err := w.DeleteSubscription(ctx, "wh_000000000000000a"); err == nil {
+			t.Fatal("deleting twice succeeded")
+		}
+	})
+}
