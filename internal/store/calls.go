@@ -208,18 +208,12 @@ const statusUpdateSet = `UPDATE calls SET
 // updateStatusPostgres reads the row's ended_at as it was before the
 // update in the same statement: the sub-select locks the row (FOR UPDATE),
 // so a concurrent MarkCallEnded is either wholly before it (and seen) or
-// waits for it.
-const updateStatusPostgres = statusUpdateSet + `
-FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
-WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
-RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL`
-
-// updateStatusPostgresOutbox is updateStatusPostgres that also writes the
-// call.ended webhook event (issue 15) when this callback ended an
-// accepted call, in the same statement: $7 is the event's hex, $8 the
-// call.ended mask bit, $9 the first attempt (CallEndedSettle after $5). One statement keeps the status callback at one
-// round trip.
-const updateStatusPostgresOutbox = `WITH upd AS (` + statusUpdateSet + `
+// waits for it. It also writes the call.ended webhook event (issue 15)
+// when this callback ended an accepted call, in the same statement, so
+// the status callback stays one round trip: $7 is the event's hex, $8
+// the call.ended mask bit, $9 the first attempt (CallEndedSettle after
+// $5).
+const updateStatusPostgres = `WITH upd AS (` + statusUpdateSet + `
 FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
 WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
 RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL AS ended, call_sid, decision),
@@ -254,7 +248,7 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	}
 	var events int64
 	args = append(args, webhooks.NewEventHex(), webhooks.Bit(webhooks.CallEnded), Millis(u.At.Add(CallEndedSettle)))
-	err = s.db.writeRow(ctx, updateStatusPostgresOutbox, args, &ended, &events)
+	err = s.db.writeRow(ctx, updateStatusPostgres, args, &ended, &events)
 	if err == nil && events > 0 {
 		s.db.outboxWritten()
 	}
