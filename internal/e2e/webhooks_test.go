@@ -572,3 +572,44 @@ func TestWebhookToolFailed(t *testing.T) {
 	}
 	_ = c.Stop()
 }
+
+// TestWebhookShutdownHandsBack: a server stopped while a delivery is in
+// flight gives its claim back without counting the attempt, so the next
+// server delivers at once (no lease to wait for).
+func TestWebhookShutdownHandsBack(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	recv := &hookReceiver{}
+	recv.answer = func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			<-release // hangs until the test lets go
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	biz := httptest.NewServer(recv)
+	t.Cleanup(func() { once.Do(func() { close(release) }); biz.Close() })
+	db := storetest.SQLite(t)
+	env := map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}
+	first := apptest.New(t, apptest.Options{DB: db, Env: env, App: app.Options{Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}}})
+	ctx := ctxFor(t, 30*time.Second)
+	id := subscribeHook(ctx, t, first.URL, biz.URL, recv, webhooks.CallEnded)
+	apiCall(ctx, t, first.URL, "POST", "/api/webhooks/"+id+"/test", "", 202)
+	if err := waitUntil(ctx, func() bool { return len(recv.deliveries()) == 1 }); err != nil {
+		t.Fatal("the first attempt never arrived")
+	}
+	first.Dispatcher.Stop()
+	var owner string
+	var attempts int
+	if err := db.SQL.QueryRowContext(ctx, `SELECT lease_owner, attempts FROM webhook_outbox`).Scan(&owner, &attempts); err != nil || owner != "" || attempts != 0 {
+		t.Fatalf("after the stop: owner %q, attempts %d (%v); want the claim given back", owner, attempts, err)
+	}
+	if log := deliveryLog(ctx, t, first.URL, id); len(log) != 0 {
+		t.Fatalf("an attempt cut by shutdown was logged: %+v", log)
+	}
+	once.Do(func() { close(release) })
+	apptest.New(t, apptest.Options{DB: db, Env: env, App: app.Options{Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}}})
+	if err := waitUntil(ctx, func() bool { return len(recv.deliveries()) == 2 }); err != nil {
+		t.Fatal("the next server did not deliver")
+	}
+	outboxEmpty(ctx, t, db)
+}
