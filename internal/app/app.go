@@ -110,6 +110,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		a.Close()
 		return nil, err
 	}
+	if err := a.buildConferences(); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	// The AI agent: relays Twilio media streams to the Realtime API.
 	a.Relay = relay.New(relay.Deps{
@@ -122,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Calls:       a.Voice,
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,
-		DenyList:    db.Conferences(),
+		DenyList:    db.Callers(),
 		Agents:      a.agentRuntime(),
 	})
 	a.closers = append(a.closers, a.Relay.Close)

@@ -14,7 +14,8 @@ import (
 )
 
 // buildOperator wires the operator API's services: the Twilio REST client
-// (nil when no REST credentials are set), contacts and conferences.
+// (nil when no REST credentials are set) and contacts; buildConferences
+// follows the voice service.
 func (a *App) buildOperator(opts Options) error {
 	cfg := a.Config
 	tw, err := twilioapi.New(twilioapi.Credentials{
@@ -32,7 +33,14 @@ func (a *App) buildOperator(opts Options) error {
 	a.Twilio = tw
 
 	a.Contacts = contacts.NewService(a.DB.Contacts(), a.Audit)
+	return nil
+}
 
+// buildConferences wires the conference service, after the voice service:
+// hand-overs are recorded through it (voice.EndCall), and dialled numbers
+// are checked against the caller store's deny list.
+func (a *App) buildConferences() error {
+	cfg := a.Config
 	settings := conference.Settings{
 		OutboundNumber: cfg.TwilioOutboundNumber,
 		Blocked:        cfg.CallerBlacklist,
@@ -57,10 +65,10 @@ func (a *App) buildOperator(opts Options) error {
 		settings.EventsURL = cfg.PublicURL.JoinPath("/conference/events").String()
 	}
 	var twc conference.Twilio
-	if tw != nil {
-		twc = tw
+	if a.Twilio != nil {
+		twc = a.Twilio
 	}
-	a.Conferences = conference.NewService(a.DB.Conferences(), twc, a.Audit, a.Log, settings)
+	a.Conferences = conference.NewService(a.DB.Conferences(), a.Voice, a.DB.Callers(), twc, a.Audit, a.Log, settings)
 	return nil
 }
 
@@ -89,5 +97,5 @@ func (d directory) ContactByNumber(ctx context.Context, number string) (relay.Co
 
 var (
 	_ relay.Telephony = (*conference.Service)(nil)
-	_ relay.DenyList  = (*store.ConferenceStore)(nil)
+	_ relay.DenyList  = (*store.CallerStore)(nil)
 )

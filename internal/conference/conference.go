@@ -12,6 +12,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // NamePrefix starts every conference name: conf_<CallSid of the caller>.
@@ -73,17 +74,9 @@ type Participant struct {
 
 // Store keeps conferences, participants and conference events.
 type Store interface {
-	// CallState reports whether voiceagent has a record of the call and
-	// whether it has ended.
-	CallState(ctx context.Context, callSID string) (known, ended bool, err error)
 	// CallAnswered reports whether voiceagent answered the call (its
 	// policy accepted it) rather than refusing it.
 	CallAnswered(ctx context.Context, callSID string) (bool, error)
-	// Blocked reports whether number is on the stored deny list.
-	Blocked(ctx context.Context, number string) (bool, error)
-	// SetTransferred marks the call as handed over from the agent (on), so
-	// the end of its media stream no longer ends it, or undoes that.
-	SetTransferred(ctx context.Context, callSID string, on bool, now time.Time) error
 	// EnsureConference creates the conference row when missing and
 	// returns the stored row.
 	EnsureConference(ctx context.Context, name, callerCallSID string, now time.Time) (Conference, error)
@@ -102,6 +95,26 @@ type Store interface {
 	// conference and participant state when its sequence number is newer
 	// than what is stored. It reports whether the event was new.
 	InsertEvent(ctx context.Context, ev Event, now time.Time) (bool, error)
+}
+
+// Calls is the part of the call records the service reads and changes
+// (*voice.Service): the call records have one writer, and a hand-over
+// is one of the ways a call ends for the agent.
+type Calls interface {
+	// CallState reports whether voiceagent has a record of the call and
+	// whether it has ended.
+	CallState(ctx context.Context, callSID string) (known, ended bool, err error)
+	// EndCall with voice.EndTransferred marks the call as handed over
+	// from the agent, so the end of its media stream no longer ends it.
+	EndCall(ctx context.Context, e voice.CallEnd) (voice.EndResult, error)
+	// ResumeCall takes the hand-over back (Twilio refused it).
+	ResumeCall(ctx context.Context, callSID string) error
+}
+
+// DenyList reports whether a number is on the stored deny list
+// (store.CallerStore).
+type DenyList interface {
+	Blocked(ctx context.Context, number string) (bool, error)
 }
 
 // Twilio is the REST calls the service makes (internal/twilioapi.Client).

@@ -11,6 +11,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/dialguard"
 	"github.com/voiceagent/voiceagent/internal/phone"
 	"github.com/voiceagent/voiceagent/internal/redact"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // Settings are the service's configuration.
@@ -38,6 +39,8 @@ type Settings struct {
 // Service runs conference actions. Every method is safe for concurrent use.
 type Service struct {
 	store    Store
+	calls    Calls
+	deny     DenyList
 	twilio   Twilio
 	audit    Auditor
 	log      *slog.Logger
@@ -45,10 +48,10 @@ type Service struct {
 	now      func() time.Time
 }
 
-// NewService returns a service. twilio may be nil when Twilio credentials
+// NewService returns a service; calls and deny are required. twilio may be nil when Twilio credentials
 // are not configured: actions then fail with apperr.Unavailable, while
 // stored data and conference events still work.
-func NewService(store Store, twilio Twilio, auditor Auditor, log *slog.Logger, settings Settings) *Service {
+func NewService(store Store, calls Calls, deny DenyList, twilio Twilio, auditor Auditor, log *slog.Logger, settings Settings) *Service {
 	if settings.Guard == nil {
 		var deny []string
 		for _, n := range settings.Blocked {
@@ -59,7 +62,7 @@ func NewService(store Store, twilio Twilio, auditor Auditor, log *slog.Logger, s
 		// Exact E.164 numbers and the built-in lists always build.
 		settings.Guard, _ = dialguard.New(dialguard.Settings{Deny: deny, OwnNumbers: []string{settings.OutboundNumber}})
 	}
-	return &Service{store: store, twilio: twilio, audit: auditor, log: log, settings: settings, now: time.Now}
+	return &Service{store: store, calls: calls, deny: deny, twilio: twilio, audit: auditor, log: log, settings: settings, now: time.Now}
 }
 
 // Actor names who asked for an action, for the audit trail: "api:<token
@@ -154,12 +157,12 @@ func handOverContext(ctx context.Context) (context.Context, context.CancelFunc) 
 // media stream as soon as it applies doc and that end must not be taken
 // for the end of the call; when Twilio refuses, the mark is taken back.
 func (s *Service) handOver(ctx context.Context, callSID, doc string) error {
-	if err := s.store.SetTransferred(ctx, callSID, true, s.now()); err != nil {
+	if _, err := s.calls.EndCall(ctx, voice.CallEnd{CallSID: callSID, Reason: voice.EndTransferred, By: actorOf(ctx)}); err != nil {
 		return err
 	}
 	err := s.twilio.UpdateCallTwiML(ctx, callSID, doc)
 	if err != nil {
-		if uerr := s.store.SetTransferred(ctx, callSID, false, s.now()); uerr != nil {
+		if uerr := s.calls.ResumeCall(ctx, callSID); uerr != nil {
 			s.log.Error("could not take back the transfer mark", "call_sid", callSID, "error", uerr)
 		}
 	}
@@ -296,7 +299,7 @@ func (s *Service) checkTarget(ctx context.Context, target string) error {
 		}
 	}
 	if reason == "" {
-		blocked, err := s.store.Blocked(ctx, target)
+		blocked, err := s.deny.Blocked(ctx, target)
 		if err != nil {
 			return err
 		}
@@ -334,7 +337,7 @@ func (s *Service) checkCall(ctx context.Context, callSID string) error {
 	if !ValidCallSID(callSID) {
 		return apperr.New(apperr.Invalid, "callSid must be CA followed by 32 hex characters")
 	}
-	known, ended, err := s.store.CallState(ctx, callSID)
+	known, ended, err := s.calls.CallState(ctx, callSID)
 	if err != nil {
 		return err
 	}

@@ -226,6 +226,7 @@ func TestWebhookCallEndedOnce(t *testing.T) {
 			From       string `json:"from"`
 			Decision   struct{ Result string }
 			EndedAt    *time.Time `json:"endedAt"`
+			EndReason  string     `json:"endReason"`
 			Transcript []struct{ Speaker, Text string }
 		}
 		if err := json.Unmarshal(got[1].env.Data, &detail); err != nil {
@@ -235,7 +236,7 @@ func TestWebhookCallEndedOnce(t *testing.T) {
 		for _, l := range detail.Transcript {
 			said = said || (l.Speaker == "caller" && strings.Contains(l.Text, "check my order"))
 		}
-		if detail.CallSID != c.CallSid() || detail.From == caller || !strings.HasSuffix(detail.From, "12") || detail.Decision.Result != "accept" || detail.EndedAt == nil || !said {
+		if detail.CallSID != c.CallSid() || detail.From == caller || !strings.HasSuffix(detail.From, "12") || detail.Decision.Result != "accept" || detail.EndedAt == nil || detail.EndReason != "caller_hangup" || !said {
 			t.Fatalf("call.ended data = %s", got[1].env.Data)
 		}
 		log := deliveryLog(ctx, t, r.srv.URL, id)
@@ -405,7 +406,7 @@ func TestWebhookTwoInstancesPostgres(t *testing.T) {
 		if _, _, err := db.Calls().AdmitCall(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Calls().MarkCallEnded(ctx, c.CallSID, time.Now()); err != nil {
+		if _, err := db.Calls().EndCall(ctx, voice.CallEnd{CallSID: c.CallSID, Reason: voice.EndCallerHangup, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // unusedTokens counts a call's stream tokens not yet redeemed.
@@ -87,7 +88,7 @@ func TestRedeemChecksTheCallIsLive(t *testing.T) {
 	_, body := postTwilio(t, srv, "/voice/accept", p, nil)
 	u, _ := streamOf(t, parseResponse(t, body))
 	tok := tokenOf(t, u)
-	if _, _, err := srv.Voice.MarkCallEnded(ctx, p.Get("CallSid"), "test"); err != nil {
+	if _, err := srv.Voice.EndCall(ctx, voice.CallEnd{CallSID: p.Get("CallSid"), Reason: voice.EndCallerHangup, By: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.Voice.RedeemStreamToken(ctx, tok); !apperr.Is(err, apperr.Forbidden) {

@@ -10,6 +10,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // TestOperatorMovesALiveAgentCall: an operator moves a caller who is
@@ -43,6 +44,9 @@ func TestOperatorMovesALiveAgentCall(t *testing.T) {
 		if ended || !active {
 			t.Fatalf("after the move: ended=%v active=%v, want a live call holding its slot", ended, active)
 		}
+		if why, _ := endReasonOf(t, db, callSID); why != voice.EndTransferred {
+			t.Fatalf("end reason after the move = %q, want transferred", why)
+		}
 
 		// The call is still the operator's to act on.
 		resp, body = op.call(http.MethodPost, "/api/conference/forward",
@@ -56,6 +60,9 @@ func TestOperatorMovesALiveAgentCall(t *testing.T) {
 		r.webhook(t, "/voice/status", status)
 		if ended, active = liveCallState(t, db, callSID); !ended || active {
 			t.Fatalf("after the final callback: ended=%v active=%v", ended, active)
+		}
+		if why, _ := endReasonOf(t, db, callSID); why != voice.EndTransferred {
+			t.Fatalf("end reason after Twilio's final status = %q, want transferred", why)
 		}
 	})
 }
@@ -77,6 +84,9 @@ func TestFailedMoveKeepsTheAgentCall(t *testing.T) {
 	_ = media.Stop()
 	<-media.Done()
 	waitFor(t, "the stream's end to end a call whose move failed", func() bool { ended, _ := liveCallState(t, db, callSID); return ended })
+	if why, _ := endReasonOf(t, db, callSID); why != voice.EndCallerHangup {
+		t.Fatalf("end reason = %q, want caller_hangup (the failed move's reason was taken back)", why)
+	}
 }
 
 // liveCallState reads whether the call has ended and holds a slot.
@@ -125,5 +135,8 @@ func TestAgentMovesTheCallerIntoAConference(t *testing.T) {
 	<-media.Done()
 	if ended, active := liveCallState(t, db, callSID); ended || !active {
 		t.Fatalf("after the agent's move: ended=%v active=%v, want a live call", ended, active)
+	}
+	if why, _ := endReasonOf(t, db, callSID); why != voice.EndTransferred {
+		t.Fatalf("end reason after the agent's move = %q, want transferred", why)
 	}
 }

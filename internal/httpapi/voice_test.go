@@ -247,7 +247,7 @@ func TestCapacityFreedByStatusAndLiveCallUntouched(t *testing.T) {
 	if err := srv.Voice.MarkStreamStarted(ctx, next.Get("CallSid")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := srv.Voice.MarkCallEnded(ctx, next.Get("CallSid"), "caller_hangup"); err != nil {
+	if _, err := srv.Voice.EndCall(ctx, voice.CallEnd{CallSID: next.Get("CallSid"), Reason: voice.EndCallerHangup, By: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	_, body = postTwilio(t, srv, "/voice/incoming", incomingParams(4, otherCaller), nil)

@@ -314,6 +314,9 @@ func (c *Call) teardown() {
 	defer cancel()
 	if tel := c.r.Telephony; tel != nil {
 		var err error
+		if why.announcement() != "" || why.hangsUp() {
+			c.recordEnding(ctx, why)
+		}
 		if msg := why.announcement(); msg != "" {
 			err = tel.SayAndHangup(ctx, c.callSID, msg)
 		} else if why.hangsUp() {
@@ -345,27 +348,7 @@ func (c *Call) teardown() {
 	c.flushAgentText()
 	c.auditMessageCounts(sess)
 
-	// A transferred call lives on (in the conference or the forward):
-	// only the stream ended, and Twilio's status callback ends the call.
-	if c.transferred.Load() && (why == endStop || why == endTwilioClosed) {
-		why = endTransferred
-	}
-	announce := why != endTransferred
-	if c.r.Calls != nil && why != endTransferred {
-		ended, transferred, err := c.r.Calls.MarkCallEnded(ctx, c.callSID, string(why))
-		switch {
-		case err != nil:
-			c.log.Warn("recording the call end failed", "err", err)
-		case transferred:
-			// An operator moved the call (the relay's own tools set the
-			// flag above): it is not over, so no call.ended.
-			why, announce = endTransferred, false
-		case !ended:
-			// Twilio's status callback ended the call first and
-			// announced it.
-			announce = false
-		}
-	}
+	why, announce := c.recordEnd(ctx, why)
 	dur := time.Since(c.begin)
 	m := c.r.m
 	m.ActiveCalls.Dec()

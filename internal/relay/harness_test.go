@@ -20,6 +20,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 func TestMain(m *testing.M) {
@@ -281,9 +282,11 @@ func (d *memDenyList) Blocked(_ context.Context, n string) (bool, error) {
 }
 
 type recCalls struct {
-	mu      sync.Mutex
-	started []string
-	ended   map[string]string
+	mu       sync.Mutex
+	started  []string
+	ended    map[string]string          // the relay's close reason (voice.CallEnd.Detail)
+	recorded map[string]voice.EndReason // the end reason reported
+	ending   map[string]voice.EndReason // EndingCall before a Twilio hang-up
 }
 
 func (r *recCalls) MarkStreamStarted(_ context.Context, callSID string) error {
@@ -293,14 +296,33 @@ func (r *recCalls) MarkStreamStarted(_ context.Context, callSID string) error {
 	return nil
 }
 
-func (r *recCalls) MarkCallEnded(_ context.Context, callSID, reason string) (bool, bool, error) {
+func (r *recCalls) EndCall(_ context.Context, e voice.CallEnd) (voice.EndResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ended == nil {
-		r.ended = map[string]string{}
+		r.ended, r.recorded = map[string]string{}, map[string]voice.EndReason{}
 	}
-	r.ended[callSID] = reason
-	return true, false, nil
+	r.recorded[e.CallSID] = e.Reason
+	r.ended[e.CallSID] = e.Detail
+	return voice.EndResult{Ended: true}, nil
+}
+
+func (r *recCalls) EndingCall(_ context.Context, e voice.CallEnd) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ending == nil {
+		r.ending = map[string]voice.EndReason{}
+	}
+	r.ending[e.CallSID] = e.Reason
+	return nil
+}
+
+// recordedReason is the end reason reported for the call, and the one
+// reported before a Twilio hang-up ("" for none).
+func (r *recCalls) recordedReason(callSID string) (recorded, ending voice.EndReason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recorded[callSID], r.ending[callSID]
 }
 
 func (r *recCalls) endReason(callSID string) (string, bool) {

@@ -22,6 +22,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/config"
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/metrics"
+	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
 // Auditor records audit events without blocking (audit.Recorder).
@@ -32,12 +33,13 @@ type Auditor interface {
 // CallRecords is the part of the inbound-calls service the relay updates.
 type CallRecords interface {
 	MarkStreamStarted(ctx context.Context, callSID string) error
-	// MarkCallEnded records the end of the call's stream as the end of
-	// the call. ended reports that this is what ended it (false when
-	// Twilio's status callback came first and announced the end);
-	// transferred that the call was handed over (by an operator or a
-	// tool) and lives on without the agent.
-	MarkCallEnded(ctx context.Context, callSID, reason string) (ended, transferred bool, err error)
+	// EndCall records the end of the call's stream as the end of the
+	// call (see voice.EndCall: the first end wins; the result says whether
+	// to announce it, or that the call was handed over and lives on).
+	EndCall(ctx context.Context, e voice.CallEnd) (voice.EndResult, error)
+	// EndingCall records why the call is about to end before the relay
+	// asks Twilio to hang up.
+	EndingCall(ctx context.Context, e voice.CallEnd) error
 }
 
 // Deps are the relay's collaborators. Config, Log and Metrics are
@@ -195,7 +197,7 @@ func (r *Relay) endUnserved(c *Call) {
 	if r.Calls != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if _, _, err := r.Calls.MarkCallEnded(ctx, c.callSID, string(endShutdown)); err != nil {
+		if _, err := r.Calls.EndCall(ctx, c.callEnd(endShutdown)); err != nil {
 			c.log.Warn("recording the call end failed", "err", err)
 		}
 	}

@@ -278,16 +278,6 @@ func (s *AgentStore) DeleteNumber(ctx context.Context, phoneNumber string) error
 	return affected(res, err, "number")
 }
 
-// SetCallAgent records which agent answers a call (” or "default": the
-// default agent, the column's default, so nothing is written).
-func (s *AgentStore) SetCallAgent(ctx context.Context, callSID, agentID string) error {
-	if agentID == "" || agentID == agents.DefaultID {
-		return nil
-	}
-	_, err := s.db.write(ctx, `UPDATE calls SET agent_id = $1 WHERE call_sid = $2`, agentID, callSID)
-	return translate(err, "call")
-}
-
 // CallAgent returns the agent id recorded for a call (” = default).
 func (s *AgentStore) CallAgent(ctx context.Context, callSID string) (string, error) {
 	var id string

@@ -71,6 +71,14 @@ FROM caller_lists WHERE list = $1`, list, number).Scan(&listed, &size)
 	return listed > 0, size, nil
 }
 
+// Blocked reports whether number (E.164) is on the stored deny list: the
+// deny list the relay's and the conference service's dialling checks
+// read.
+func (s *CallerStore) Blocked(ctx context.Context, number string) (bool, error) {
+	listed, _, err := s.CallerListed(ctx, voice.ListBlocked, number)
+	return listed, err
+}
+
 // CallerStatus reads the caller's standing on both lists in one query of
 // three index lookups.
 func (s *CallerStore) CallerStatus(ctx context.Context, number string) (voice.CallerStatus, error) {

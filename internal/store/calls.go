@@ -203,23 +203,24 @@ const statusUpdateSet = `UPDATE calls SET
   status_seq = CASE WHEN $4 < 0 THEN status_seq ELSE $4 END,
   active = CASE WHEN $2 = 1 THEN 0 ELSE active END,
   ended_at = CASE WHEN $2 = 1 AND ended_at IS NULL THEN $5 ELSE ended_at END,
+  end_reason = CASE WHEN $2 = 1 AND end_reason = '' THEN $7 ELSE end_reason END,
   updated_at = $5`
 
 // updateStatusPostgres reads the row's ended_at as it was before the
 // update in the same statement: the sub-select locks the row (FOR UPDATE),
-// so a concurrent MarkCallEnded is either wholly before it (and seen) or
+// so a concurrent EndCall is either wholly before it (and seen) or
 // waits for it. It also writes the call.ended webhook event (issue 15)
 // when this callback ended an accepted call, in the same statement, so
-// the status callback stays one round trip: $7 is the event's hex, $8
-// the call.ended mask bit, $9 the first attempt (CallEndedSettle after
+// the status callback stays one round trip: $8 is the event's hex, $9
+// the call.ended mask bit, $10 the first attempt (CallEndedSettle after
 // $5).
 const updateStatusPostgres = `WITH upd AS (` + statusUpdateSet + `
 FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
 WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
 RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL AS ended, call_sid, decision),
 ev AS (INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
-SELECT 'dlv_' || $7 || substr(s.id, 4), 'evt_' || $7, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $9
-FROM upd JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $8) <> 0
+SELECT 'dlv_' || $8 || substr(s.id, 4), 'evt_' || $8, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $10
+FROM upd JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $9) <> 0
 WHERE upd.ended AND upd.decision = 'accept'
 RETURNING 1)
 SELECT upd.ended, (SELECT COUNT(*) FROM ev) FROM upd`
@@ -232,7 +233,9 @@ WHERE call_sid = $6 AND ($4 < 0 OR status_seq < $4)`
 // UpdateCallStatus applies a status callback unless a later one was
 // applied; a final status ends the call and frees its slot. ended reports
 // that this callback is what ended the call (it had no ended_at before),
-// so the end is announced once whoever records it first.
+// so the end is announced once whoever records it first. A final status
+// records u.Reason as the end reason unless one is recorded already (the
+// first end wins: a relay's end, a transfer, a refusal).
 func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) (ended bool, err error) {
 	final := 0
 	if voice.FinalStatus(u.Status) {
@@ -242,7 +245,7 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	if u.DurationSec != nil {
 		dur = *u.DurationSec
 	}
-	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID}
+	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID, string(u.Reason)}
 	if s.db.Engine == SQLite {
 		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, Millis(u.At), args)
 	}
@@ -302,51 +305,6 @@ func (s *CallStore) MarkStreamStarted(ctx context.Context, callSID string, at ti
 	return s.exec(ctx, `UPDATE calls SET answered_at = COALESCE(answered_at, $1), updated_at = $1,
   status = CASE WHEN status IN ('ringing', 'queued') THEN 'in-progress' ELSE status END
 WHERE call_sid = $2`, Millis(at), callSID)
-}
-
-// MarkCallEnded records the end of the call's media stream as the end of
-// the call and frees its slot. ended is false when the call had already
-// ended (Twilio's status callback came first); a transferred call lives
-// on in a conference or forward until Twilio's final status callback, and
-// the answer is then apperr.Conflict (NotFound for an unknown call).
-//
-// Ending the call writes its call.ended webhook event in the same
-// transaction (issue 15).
-func (s *CallStore) MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error) {
-	var n int64
-	var wrote bool
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.db.txStmt(ctx, tx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1
-WHERE call_sid = $2 AND transferred_at IS NULL AND ended_at IS NULL`)
-		if err != nil {
-			return err
-		}
-		res, err := st.ExecContext(ctx, Millis(at), callSID)
-		if err != nil {
-			return err
-		}
-		if n, _ = res.RowsAffected(); n == 1 {
-			wrote, err = s.db.enqueueCallEnded(ctx, tx, callSID, at)
-		}
-		return err
-	})
-	if err != nil {
-		return false, translate(err, "call")
-	}
-	if wrote {
-		s.db.outboxWritten()
-	}
-	if n == 1 {
-		return true, nil
-	}
-	var transferred bool
-	if err := s.db.queryRow(ctx, `SELECT transferred_at IS NOT NULL FROM calls WHERE call_sid = $1`, callSID).Scan(&transferred); err != nil {
-		return false, translate(err, "call")
-	}
-	if transferred {
-		return false, apperr.New(apperr.Conflict, "the call was transferred")
-	}
-	return false, nil
 }
 
 func (s *CallStore) exec(ctx context.Context, q string, args ...any) error {

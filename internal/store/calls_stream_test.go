@@ -45,7 +45,7 @@ func TestClaimStreamSlotAfterStalePendingSlot(t *testing.T) {
 		}
 
 		// Once a slot is free, the late call is re-admitted under the cap.
-		if _, err := s.MarkCallEnded(ctx, sid(3), t0); err != nil {
+		if _, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(3), Reason: voice.EndCallerHangup, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := s.ClaimStreamSlot(ctx, late.CallSID, capacity(2, voice.Call{}), t0); err != nil || !ok {

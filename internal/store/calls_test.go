@@ -115,14 +115,14 @@ func TestCallStoreAdmitDedupAndCapacity(t *testing.T) {
 		if err := s.MarkStreamStarted(ctx, c3.CallSID, t0.Add(2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if ended, err := s.MarkCallEnded(ctx, c3.CallSID, t0.Add(time.Minute)); err != nil || !ended {
+		if ended, err := s.EndCall(ctx, voice.CallEnd{CallSID: c3.CallSID, Reason: voice.EndCallerHangup, At: t0.Add(time.Minute)}); err != nil || !ended {
 			t.Fatal(err)
 		}
 		c3r, _ := s.FindCall(ctx, c3.CallSID, "")
 		if c3r.Active || c3r.AnsweredAt == nil || c3r.EndedAt == nil || c3r.Status != "in-progress" {
 			t.Fatalf("after lifecycle = %+v", c3r)
 		}
-		if _, err := s.MarkCallEnded(ctx, sid(96), t0); !apperr.Is(err, apperr.NotFound) {
+		if _, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(96), Reason: voice.EndCallerHangup, At: t0}); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("end unknown: %v", err)
 		}
 	})
@@ -278,13 +278,13 @@ func TestCallCapacityCounterFollowsRows(t *testing.T) {
 		check("status completed")
 		// The stream of a call Twilio already reported completed: recorded,
 		// but not what ended the call.
-		if ended, err := s.MarkCallEnded(ctx, sid(200), t0); err != nil || ended {
+		if ended, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(200), Reason: voice.EndCallerHangup, At: t0}); err != nil || ended {
 			t.Fatalf("stream end after the final callback = %v, %v; want false, nil", ended, err)
 		}
-		if ended, err := s.MarkCallEnded(ctx, sid(201), t0); err != nil || !ended {
+		if ended, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(201), Reason: voice.EndCallerHangup, At: t0}); err != nil || !ended {
 			t.Fatal(err)
 		}
-		if ended, err := s.MarkCallEnded(ctx, sid(201), t0); err != nil || ended {
+		if ended, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(201), Reason: voice.EndCallerHangup, At: t0}); err != nil || ended {
 			t.Fatal(err)
 		}
 		check("stream ended twice")
@@ -394,7 +394,7 @@ func TestUpdateCallStatusReportsTheEnd(t *testing.T) {
 		if err := s.MarkStreamStarted(ctx, sid(402), t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.MarkCallEnded(ctx, sid(402), t0.Add(30*time.Second)); err != nil {
+		if _, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(402), Reason: voice.EndCallerHangup, At: t0.Add(30 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 		if status(sid(402), "completed", 5) {

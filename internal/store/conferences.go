@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,53 +19,6 @@ type ConferenceStore struct{ db *DB }
 func (db *DB) Conferences() *ConferenceStore { return &ConferenceStore{db: db} }
 
 var _ conference.Store = (*ConferenceStore)(nil)
-
-// CallState reports whether the call is recorded and whether it ended.
-func (s *ConferenceStore) CallState(ctx context.Context, callSID string) (known, ended bool, err error) {
-	var status string
-	var endedAt sql.NullInt64
-	err = s.db.SQL.QueryRowContext(ctx, `SELECT status, ended_at FROM calls WHERE call_sid = $1`, callSID).Scan(&status, &endedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, false, nil
-	}
-	if err != nil {
-		return false, false, translate(err, "call")
-	}
-	switch status {
-	case "completed", "busy", "failed", "no-answer", "canceled":
-		ended = true
-	}
-	return true, ended || endedAt.Valid, nil
-}
-
-// SetTransferred marks the call as handed over to a conference or forward
-// (on) or back with the agent (off, after a failed hand-over).
-func (s *ConferenceStore) SetTransferred(ctx context.Context, callSID string, on bool, now time.Time) error {
-	flag := 0
-	if on {
-		flag = 1
-	}
-	res, err := s.db.write(ctx, `UPDATE calls SET
-  transferred_at = CASE WHEN $1 = 1 THEN COALESCE(transferred_at, $2) ELSE NULL END, updated_at = $2
-WHERE call_sid = $3`, flag, Millis(now), callSID)
-	if err != nil {
-		return translate(err, "call")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.New(apperr.NotFound, "call not found")
-	}
-	return nil
-}
-
-// Blocked reports whether number is on the stored deny list.
-func (s *ConferenceStore) Blocked(ctx context.Context, number string) (bool, error) {
-	var n int
-	err := s.db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM caller_lists WHERE list = 'blocked' AND number = $1`, number).Scan(&n)
-	if err != nil {
-		return false, translate(err, "caller list")
-	}
-	return n > 0, nil
-}
 
 // EnsureConference creates the row when missing and returns it.
 func (s *ConferenceStore) EnsureConference(ctx context.Context, name, callerCallSID string, now time.Time) (conference.Conference, error) {

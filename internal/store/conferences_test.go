@@ -85,10 +85,10 @@ func TestConferenceStoreEvents(t *testing.T) {
 	})
 }
 
-func TestConferenceStoreCallStateAndDenyList(t *testing.T) {
+func TestCallStateAndDenyList(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		s := db.Conferences()
+		s := db.Calls()
 		if known, _, err := s.CallState(ctx, confCaller); err != nil || known {
 			t.Fatalf("unknown call: %v %v", known, err)
 		}
@@ -102,10 +102,10 @@ func TestConferenceStoreCallStateAndDenyList(t *testing.T) {
 		if _, err := db.SQL.ExecContext(ctx, `INSERT INTO caller_lists (list, number, created_at) VALUES ('blocked', '+15555550199', $1)`, ms); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := s.Blocked(ctx, "+15555550199"); err != nil || !b {
+		if b, err := db.Callers().Blocked(ctx, "+15555550199"); err != nil || !b {
 			t.Fatalf("Blocked = %v, %v", b, err)
 		}
-		if b, err := s.Blocked(ctx, "+15555550100"); err != nil || b {
+		if b, err := db.Callers().Blocked(ctx, "+15555550100"); err != nil || b {
 			t.Fatalf("Blocked(other) = %v, %v", b, err)
 		}
 	})

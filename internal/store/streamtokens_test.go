@@ -40,7 +40,7 @@ func TestStreamTokensDieWithTheirCall(t *testing.T) {
 		if err := s.PutStreamToken(ctx, tok(42, "h42")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.MarkCallEnded(ctx, sid(42), t0); err != nil {
+		if _, err := s.EndCall(ctx, voice.CallEnd{CallSID: sid(42), Reason: voice.EndCallerHangup, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.UseStreamToken(ctx, "h42", t0); !apperr.Is(err, apperr.NotFound) {

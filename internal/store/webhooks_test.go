@@ -72,10 +72,10 @@ func TestOutboxWrittenWithTheStateChange(t *testing.T) {
 		if _, created, err := s.AdmitCall(ctx, c1, capacity(1, c1)); err != nil || created {
 			t.Fatalf("retry = %v, %v", created, err)
 		}
-		if ended, err := s.MarkCallEnded(ctx, c1.CallSID, t0.Add(time.Minute)); err != nil || !ended {
+		if ended, err := s.EndCall(ctx, voice.CallEnd{CallSID: c1.CallSID, Reason: voice.EndCallerHangup, At: t0.Add(time.Minute)}); err != nil || !ended {
 			t.Fatalf("end = %v, %v", ended, err)
 		}
-		if _, err := s.MarkCallEnded(ctx, c1.CallSID, t0.Add(2*time.Minute)); err != nil {
+		if _, err := s.EndCall(ctx, voice.CallEnd{CallSID: c1.CallSID, Reason: voice.EndCallerHangup, At: t0.Add(2 * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.UpdateCallStatus(ctx, voice.StatusUpdate{CallSID: c1.CallSID, Status: "completed", Sequence: -1, At: t0.Add(3 * time.Minute)}); err != nil {
@@ -178,7 +178,7 @@ func TestOutboxClaimOrderAndLease(t *testing.T) {
 		if _, _, err := db.Calls().AdmitCall(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Calls().MarkCallEnded(ctx, c.CallSID, t0.Add(time.Second)); err != nil {
+		if _, err := db.Calls().EndCall(ctx, voice.CallEnd{CallSID: c.CallSID, Reason: voice.EndCallerHangup, At: t0.Add(time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 		now := t0.Add(time.Minute)

@@ -202,12 +202,20 @@ func (s *Service) newCall(in Inbound, d Decision, reason string) (Call, error) {
 	if status == "" {
 		status = "ringing"
 	}
+	// A refused call (rejected, hung up or busy) is never answered: its
+	// end reason is known at the decision, and the status callback that
+	// ends its record keeps it (the first end wins).
+	var end EndReason
+	if d != Accept {
+		end = EndRefused
+	}
 	return Call{
 		CallSID: in.CallSID, AccountSID: in.AccountSID, From: in.From, To: in.To,
 		FromCountry: in.FromCountry, CallerName: in.CallerName,
 		Decision: d, Reason: reason, Status: status, Active: d == Accept,
 		TwiML: tw, IdempotencyKey: in.IdempotencyKey,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
+		EndReason: end,
 	}, nil
 }
 
@@ -257,33 +265,12 @@ func (s *Service) MarkStreamStarted(ctx context.Context, callSID string) error {
 	return nil
 }
 
-// MarkCallEnded records the end of the call's media stream as the end of
-// the call (reason goes to the log) and frees its slot. ended reports
-// that this is what ended the call, so its end is announced once (it is
-// false when Twilio's status callback came first); transferred that the
-// call was handed over to a conference or forward and lives on without
-// the agent until Twilio's final status callback.
-func (s *Service) MarkCallEnded(ctx context.Context, callSID, reason string) (ended, transferred bool, err error) {
-	ended, err = s.calls.MarkCallEnded(ctx, callSID, s.now())
-	switch {
-	case apperr.Is(err, apperr.Conflict):
-		s.log.Debug("media stream of a transferred call ended", "call_sid", callSID, "reason", reason)
-		return false, true, nil
-	case apperr.Is(err, apperr.NotFound):
-		return false, false, nil
-	case err != nil:
-		return false, false, err
-	}
-	s.log.Debug("call ended", "call_sid", callSID, "reason", reason, "already_ended", !ended)
-	return ended, false, nil
-}
-
 // Status applies a call status callback (POST /voice/status). Callbacks
 // for calls this server never recorded (outbound legs) are ignored. When
 // the callback is what ended the call (rejected, busy or transferred
-// calls, callers who hung up before their stream), it publishes
-// call.ended; a call whose end was already recorded (by the relay) is
-// not announced again.
+// calls, callers who hung up before their stream), it records the end
+// (see EndCall: the first end wins) and publishes call.ended; a call
+// whose end was already recorded (by the relay) is not announced again.
 func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	if !ValidCallSID(u.CallSID) {
 		return apperr.New(apperr.Invalid, "CallSid is missing or malformed")
@@ -297,7 +284,7 @@ func (s *Service) Status(ctx context.Context, u StatusUpdate) error {
 	if u.At.IsZero() {
 		u.At = s.now()
 	}
-	ended, err := s.calls.UpdateCallStatus(ctx, u)
+	ended, err := s.endByStatus(ctx, u)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}

@@ -20,7 +20,7 @@ func (s *Service) ClaimStreamSlot(ctx context.Context, callSID string) (bool, er
 	if err != nil || ok {
 		return ok, err
 	}
-	if _, err := s.calls.MarkCallEnded(ctx, callSID, now); err != nil {
+	if _, err := s.EndCall(ctx, CallEnd{CallSID: callSID, Reason: EndRefused, By: "system", At: now, Detail: ReasonCapacity}); err != nil {
 		s.log.Warn("ending the record of a refused stream failed", "call_sid", callSID, "err", err)
 	}
 	if s.audit != nil {

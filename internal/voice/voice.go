@@ -10,7 +10,23 @@
 //     and returns the CallSid it was issued for; anything else is an apperr
 //     Forbidden error.
 //   - The relay reports the call lifecycle with MarkStreamStarted and
-//     MarkCallEnded; ending a call frees its capacity slot.
+//     EndCall; ending a call frees its capacity slot.
+//   - EndCall is the one way a call's end is recorded, with its EndReason
+//     (calls.end_reason): the first end wins and only its reporter
+//     announces it (EndResult.Announce). The status callback (Status)
+//     records EndCallerHangup for a final status nobody else ended first
+//     (also a caller who hung up before the stream, and an outbound call
+//     that was busy, not answered, failed or canceled); the relay maps its
+//     close reasons (see relay's endReason); the conference hand-over
+//     reports EndTransferred (ResumeCall takes it back when Twilio
+//     refuses), after which the record ends with Twilio's final status
+//     but keeps the reason; a refused or busy admission is stored with
+//     EndRefused. An operator's end (POST /api/calls/{sid}/end) reports
+//     EndOperator with By "api:<token name>", and outbound answering-
+//     machine detection EndMachine.
+//   - The conference service reads CallState and hands calls over through
+//     EndCall/ResumeCall; the deny list it and the relay check is the
+//     caller store's (store.CallerStore.Blocked).
 //   - An optional Prewarmer is told the CallSid when /voice/accept answers,
 //     so the model session can be opened before the stream arrives.
 //   - Blocked reports whether a number is on the deny list (the agent's
@@ -143,6 +159,9 @@ type StatusUpdate struct {
 	DurationSec *int64
 	Sequence    int64 // SequenceNumber; -1 when absent
 	At          time.Time
+	// Reason is recorded as the end reason when this status ends the
+	// call and none was recorded before (set by Status, not by Twilio).
+	Reason EndReason
 }
 
 // StreamToken is the stored form of a one-time media-stream token: only
@@ -185,8 +204,20 @@ type CallStore interface {
 	UpdateCallStatus(ctx context.Context, u StatusUpdate) (ended bool, err error)
 	// MarkStreamStarted records when the media stream started.
 	MarkStreamStarted(ctx context.Context, callSID string, at time.Time) error
-	// MarkCallEnded records the end and frees the call's slot.
-	MarkCallEnded(ctx context.Context, callSID string, at time.Time) (ended bool, err error)
+	// EndCall records the end (e.Reason unless a reason is recorded
+	// already) and frees the call's slot. ended is false when the call
+	// had already ended; a transferred call is Conflict, an unknown one
+	// NotFound.
+	EndCall(ctx context.Context, e CallEnd) (ended bool, err error)
+	// SetTransferred marks the call handed over (on, with the end reason
+	// EndTransferred unless one is recorded) or takes the mark back (off,
+	// withdrawing that reason while the call is live).
+	SetTransferred(ctx context.Context, callSID string, on bool, at time.Time) error
+	// SetEndReason records why a live, not transferred call is about to
+	// end unless a reason is recorded already.
+	SetEndReason(ctx context.Context, callSID string, reason EndReason, at time.Time) error
+	// CallState reports whether the call is recorded and whether it ended.
+	CallState(ctx context.Context, callSID string) (known, ended bool, err error)
 	// ClaimStreamSlot reports whether the accepted, live call holds a
 	// capacity slot as its stream starts, re-admitting it under capacity
 	// when its pending slot was freed as stale.
