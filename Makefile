@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 IMAGE     ?= voiceagent:$(VERSION)
 
-.PHONY: run test build lint migrate docker fuzz soak check simulate load load-pg deps
+.PHONY: run test build lint migrate docker fuzz soak check simulate load load-pg deps screenshots
 
 ## run: start the server on embedded defaults (SQLite under ./data, port 8080)
 run:
@@ -16,6 +16,11 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## screenshots: the dashboard's README screenshots (docs/screenshots), taken by its headless-Chromium test
+screenshots:
+	mkdir -p docs/screenshots
+	VOICEAGENT_REQUIRE_BROWSER=1 VOICEAGENT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestDashboardInABrowser ./internal/httpapi
 
 ## build: a static binary in bin/
 build:

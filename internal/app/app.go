@@ -76,8 +76,9 @@ type App struct {
 // New builds every service on an open, migrated database.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, DB: db, Metrics: metrics.New(nil)}
+	alerts := &alertForwarder{}
 	a.Audit = audit.NewRecorder(db.Audit(), log, audit.WithAlertCounter(a.Metrics.SecurityAlerts), audit.WithDropCounter(a.Metrics.AuditDropped),
-		audit.WithPanicStacks(!cfg.Production()))
+		audit.WithPanicStacks(!cfg.Production()), audit.WithAlertSink(alerts.forward))
 	a.closers = append(a.closers, a.Audit.Close)
 	// A panic in the store's own goroutines (the SQLite checkpoint loop)
 	// is logged and audited like every other contained panic.
@@ -90,6 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		a.Close()
 		return nil, err
 	}
+	alerts.bus.Store(a.Bus)
 
 	if err := a.buildOperator(opts); err != nil {
 		a.Close()
@@ -123,6 +125,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Audit:       a.Audit,
 		Events:      a.Bus,
 		Transcripts: db.Transcripts(),
+		StatsStore:  db.CallStats(),
 		Calls:       a.Voice,
 		Directory:   directory{a.Contacts},
 		Telephony:   a.Conferences,

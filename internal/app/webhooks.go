@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/agents"
+	"github.com/voiceagent/voiceagent/internal/calllog"
 	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/metrics"
-	"github.com/voiceagent/voiceagent/internal/redact"
 	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
@@ -85,59 +85,10 @@ func (w webhookMetrics) Outbox(depth int64, oldest time.Duration) {
 	w.m.WebhookOutboxOldest.Set(oldest.Seconds())
 }
 
-// callDetailJSON is call.ended's data.
-//
-// Interim: this is built from the call record and its transcript here,
-// in one function, until the call-details API (GET /api/calls/{callSid},
-// issue 15's other half) provides the detail function, which then
-// replaces callDetail with the same shape plus tools, latency and usage.
-type callDetailJSON struct {
-	CallSID         string            `json:"callSid"`
-	Direction       string            `json:"direction"`
-	AgentID         string            `json:"agentId"`
-	From            string            `json:"from"`
-	To              string            `json:"to"`
-	Status          string            `json:"status"`
-	Decision        webhooks.Decision `json:"decision"`
-	EndReason       string            `json:"endReason"`
-	ReceivedAt      time.Time         `json:"receivedAt"`
-	AnsweredAt      *time.Time        `json:"answeredAt"`
-	EndedAt         *time.Time        `json:"endedAt"`
-	DurationSeconds *int64            `json:"durationSeconds"`
-	Transcript      []transcriptJSON  `json:"transcript"`
-}
-
-type transcriptJSON struct {
-	Speaker string    `json:"speaker"`
-	Text    string    `json:"text"`
-	At      time.Time `json:"at"`
-}
-
-// callDetail is webhooks.CallDetails: the call and its transcript, with
-// numbers masked unless showNumbers (LOGS_SHOW_NUMBERS).
+// callDetail is webhooks.CallDetails: call.ended's data is the call's
+// details exactly as GET /api/calls/{callSid} answers them (the one
+// detail function, calllog.GetDetail: record, decision, end reason,
+// transcript, tools, latency, usage), numbers masked unless showNumbers.
 func (a *App) callDetail(ctx context.Context, callSID string, showNumbers bool) (any, error) {
-	c, err := a.DB.Calls().FindCall(ctx, callSID, "")
-	if err != nil {
-		return nil, err
-	}
-	lines, err := a.DB.Transcripts().ListTranscripts(ctx, callSID)
-	if err != nil {
-		return nil, err
-	}
-	mask := func(s string) string { return s }
-	maskText := mask
-	if !showNumbers {
-		mask, maskText = redact.Phone, redact.Text
-	}
-	d := callDetailJSON{CallSID: c.CallSID, Direction: string(c.Direction), AgentID: c.AgentID, From: mask(c.From), To: mask(c.To),
-		Status: c.Status, Decision: webhooks.Decision{Result: string(c.Decision), Rule: c.Reason}, EndReason: string(c.EndReason),
-		ReceivedAt: c.CreatedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.DurationSec, Transcript: []transcriptJSON{}}
-	if d.DurationSeconds == nil && c.AnsweredAt != nil && c.EndedAt != nil {
-		s := int64(c.EndedAt.Sub(*c.AnsweredAt).Seconds())
-		d.DurationSeconds = &s
-	}
-	for _, l := range lines {
-		d.Transcript = append(d.Transcript, transcriptJSON{Speaker: l.Role, Text: maskText(l.Text), At: l.Time})
-	}
-	return d, nil
+	return calllog.GetDetail(ctx, a.DB.CallList(), callSID, showNumbers)
 }

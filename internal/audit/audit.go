@@ -106,6 +106,9 @@ type Recorder struct {
 	now     func() time.Time
 	burst   authBurst
 	alerts  Counter
+	// alertSink is told every security alert (the live-event bus, so the
+	// dashboard shows it); it must not block.
+	alertSink func(Event)
 	// dropCounter counts dropped events (voiceagent_audit_dropped_total);
 	// unalerted holds drops not yet reported by a security_alert, which
 	// the writer records once the queue has room again.
@@ -130,6 +133,10 @@ type Option func(*Recorder)
 
 // WithAlertCounter counts every security_alert the pattern checks raise.
 func WithAlertCounter(c Counter) Option { return func(r *Recorder) { r.alerts = c } }
+
+// WithAlertSink hands every security alert, once recorded, to fn as
+// well (for live viewers). fn must not block.
+func WithAlertSink(fn func(Event)) Option { return func(r *Recorder) { r.alertSink = fn } }
 
 // WithDropCounter counts every event the full queue drops.
 func WithDropCounter(c AddCounter) Option { return func(r *Recorder) { r.dropCounter = c } }
@@ -226,12 +233,10 @@ func (r *Recorder) alertDrops() {
 	if n == 0 {
 		return
 	}
-	if r.alerts != nil {
-		r.alerts.Inc()
-	}
 	r.log.Warn("security alert: audit events dropped", "event", TypeSecurityAlert, "dropped", n)
 	ev := Event{Type: TypeSecurityAlert, Severity: Warning, Actor: "audit", Time: r.now(),
 		Detail: map[string]any{"pattern": "audit_events_dropped", "dropped": n}}
+	r.raised(ev)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.store.InsertAuditEvents(ctx, []Event{ev}); err != nil {

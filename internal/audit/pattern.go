@@ -65,9 +65,7 @@ func (b *authBurst) alerted(t time.Time) {
 // noteAlert counts a security alert recorded by other code and, when it
 // is about authentication, starts the burst check's quiet window.
 func (r *Recorder) noteAlert(ev Event) {
-	if r.alerts != nil {
-		r.alerts.Inc()
-	}
+	r.raised(ev)
 	if ev.Detail["alert"] == AlertAuthLockout {
 		r.burst.alerted(ev.Time)
 	}
@@ -82,10 +80,7 @@ func (r *Recorder) checkAuthBurst(ev Event) {
 	surface, _ := ev.Detail["surface"].(string)
 	r.log.Warn("security alert: authentication failures burst",
 		"event", TypeSecurityAlert, "failures", AlertThreshold+1, "window", AlertWindow.String(), "surface", surface, "remote_ip", ev.RemoteIP)
-	if r.alerts != nil {
-		r.alerts.Inc()
-	}
-	r.enqueue(Event{ // the IP is already masked
+	alert := Event{ // the IP is already masked
 		Type:     TypeSecurityAlert,
 		Severity: Warning,
 		Actor:    "audit",
@@ -97,5 +92,17 @@ func (r *Recorder) checkAuthBurst(ev Event) {
 			"windowMinutes": int(AlertWindow / time.Minute),
 			"lastSurface":   surface,
 		},
-	})
+	}
+	r.raised(alert)
+	r.enqueue(alert)
+}
+
+// raised counts a security alert and hands it to the alert sink.
+func (r *Recorder) raised(ev Event) {
+	if r.alerts != nil {
+		r.alerts.Inc()
+	}
+	if r.alertSink != nil {
+		r.alertSink(ev)
+	}
 }

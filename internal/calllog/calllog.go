@@ -22,6 +22,8 @@ const (
 // layer masks them unless LOGS_SHOW_NUMBERS is set.
 type Summary struct {
 	CallSID     string     `json:"callSid"`
+	Direction   string     `json:"direction"`
+	AgentID     string     `json:"agentId"`
 	From        string     `json:"from"`
 	To          string     `json:"to"`
 	FromCountry string     `json:"fromCountry,omitempty"`
@@ -33,6 +35,11 @@ type Summary struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	AnsweredAt  *time.Time `json:"answeredAt,omitempty"`
 	EndedAt     *time.Time `json:"endedAt,omitempty"`
+	EndReason   string     `json:"endReason,omitempty"`
+	// FirstAudioMs and ResponseP50Ms are the call's measured latencies
+	// (see Latency), when it had any.
+	FirstAudioMs  *int64 `json:"firstAudioMs,omitempty"`
+	ResponseP50Ms *int64 `json:"responseP50Ms,omitempty"`
 }
 
 // Cursor is a position in the newest-first listing: the last call of the
@@ -42,11 +49,16 @@ type Cursor struct {
 	CallSID   string
 }
 
-// Filter selects calls. Limit is 1..MaxLimit.
+// Filter selects calls. Limit is 1..MaxLimit. Since (inclusive) and Until
+// (exclusive) bound when the call was received; zero means unbounded.
 type Filter struct {
-	Status string
-	After  *Cursor
-	Limit  int
+	Status    string
+	Direction string // inbound, outbound or "" for both
+	AgentID   string // "default" for the default agent, "" for any
+	Since     time.Time
+	Until     time.Time
+	After     *Cursor
+	Limit     int
 }
 
 // Listing limits.
@@ -55,12 +67,24 @@ const (
 	MaxLimit     = 200
 )
 
-var statusPattern = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+var (
+	statusPattern  = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+	agentIDPattern = regexp.MustCompile(`^(default|agt_[0-9a-f]{24})$`)
+)
 
 // Validate checks the filter.
 func (f Filter) Validate() error {
 	if f.Status != "" && !statusPattern.MatchString(f.Status) {
 		return apperr.New(apperr.Invalid, "status must be a call status (e.g. completed), active or ended")
+	}
+	if f.Direction != "" && f.Direction != "inbound" && f.Direction != "outbound" {
+		return apperr.New(apperr.Invalid, "direction must be inbound or outbound")
+	}
+	if f.AgentID != "" && !agentIDPattern.MatchString(f.AgentID) {
+		return apperr.New(apperr.Invalid, "agentId must be default or an agent id (agt_ and 24 hex digits)")
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return apperr.New(apperr.Invalid, "until must be after since")
 	}
 	if f.Limit < 1 || f.Limit > MaxLimit {
 		return apperr.Errorf(apperr.Invalid, "limit must be between 1 and %d", MaxLimit)

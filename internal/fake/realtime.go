@@ -78,6 +78,9 @@ type RealtimeOptions struct {
 	// DiscardAudio keeps appends out of the recording (Appended, Events);
 	// AppendCount and InputMs still run. For load tests.
 	DiscardAudio bool
+	// InputTokens and OutputTokens are the usage each finished response
+	// reports in response.done (default 0, as before).
+	InputTokens, OutputTokens int
 	// OnAudioAppended is called by the session reader with the decoded audio
 	// of every input_audio_buffer.append and its receive time. The slice is
 	// reused after the call returns.

@@ -132,7 +132,8 @@ func (s *RealtimeSession) responseObject(ar *activeResponse) map[string]any {
 		r["status_details"] = map[string]any{"type": "cancelled", "reason": ar.rec.StatusReason}
 	}
 	if ar.rec.Status == "completed" || ar.rec.Status == "cancelled" {
-		r["usage"] = map[string]any{"total_tokens": 0, "input_tokens": 0, "output_tokens": 0}
+		in, out := s.rt.opts.InputTokens, s.rt.opts.OutputTokens
+		r["usage"] = map[string]any{"total_tokens": in + out, "input_tokens": in, "output_tokens": out}
 	}
 	return r
 }

@@ -8,14 +8,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/calllog"
 	"github.com/voiceagent/voiceagent/internal/redact"
 )
 
-// CallLister lists call history (store.CallListStore).
+// CallLister lists call history and reads one call's details
+// (store.CallListStore).
 type CallLister interface {
 	calllog.Store
+	calllog.DetailStore
 }
 
 type callsPage struct {
@@ -23,35 +27,17 @@ type callsPage struct {
 	NextCursor string            `json:"nextCursor,omitempty"`
 }
 
-// handleCallsList is GET /api/calls?status=&limit=&cursor=: calls newest
-// first, with a cursor for the next page. Numbers are masked unless
-// LOGS_SHOW_NUMBERS=true.
+// handleCallsList is GET
+// /api/calls?status=&direction=&agentId=&since=&until=&limit=&cursor=:
+// calls newest first, with a cursor for the next page. Numbers are masked
+// unless LOGS_SHOW_NUMBERS=true.
 func (s *Server) handleCallsList(w http.ResponseWriter, r *http.Request) {
 	if s.CallList == nil {
 		s.writeError(w, r, apperr.New(apperr.Unavailable, "call listing is not configured"))
 		return
 	}
-	q, err := queryParams(r)
+	f, err := callFilter(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := onlyParams(q, "status", "limit", "cursor"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f := calllog.Filter{Status: q.Get("status"), Limit: calllog.DefaultLimit}
-	if f.Limit, err = limitParam(q, calllog.DefaultLimit, calllog.MaxLimit); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if c := q.Get("cursor"); c != "" {
-		if f.After, err = decodeCallCursor(c); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	if err := f.Validate(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -75,6 +61,58 @@ func (s *Server) handleCallsList(w http.ResponseWriter, r *http.Request) {
 		page.NextCursor = encodeCallCursor(calllog.Cursor{CreatedAt: last.CreatedAt, CallSID: last.CallSID})
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// callFilter parses and checks the listing's query parameters: since
+// (inclusive) and until (exclusive) are RFC 3339 times of the call's
+// arrival.
+func callFilter(r *http.Request) (calllog.Filter, error) {
+	q, err := queryParams(r)
+	if err != nil {
+		return calllog.Filter{}, err
+	}
+	if err := onlyParams(q, "status", "direction", "agentId", "since", "until", "limit", "cursor"); err != nil {
+		return calllog.Filter{}, err
+	}
+	f := calllog.Filter{Status: q.Get("status"), Direction: q.Get("direction"), AgentID: q.Get("agentId")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil || t.Year() < 1970 || t.Year() > 9999 {
+			return f, apperr.Errorf(apperr.Invalid, "%s must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z", p.name)
+		}
+		*p.dst = t
+	}
+	if f.Limit, err = limitParam(q, calllog.DefaultLimit, calllog.MaxLimit); err != nil {
+		return f, err
+	}
+	if c := q.Get("cursor"); c != "" {
+		if f.After, err = decodeCallCursor(c); err != nil {
+			return f, err
+		}
+	}
+	return f, f.Validate()
+}
+
+// handleCallDetail is GET /api/calls/{callSid}: one call's whole story
+// (calllog.Detail), numbers masked unless LOGS_SHOW_NUMBERS=true.
+func (s *Server) handleCallDetail(w http.ResponseWriter, r *http.Request) {
+	if s.CallList == nil {
+		s.writeError(w, r, apperr.New(apperr.Unavailable, "call details are not configured"))
+		return
+	}
+	d, err := calllog.GetDetail(r.Context(), s.CallList, chi.URLParam(r, "callSid"), s.cfg.LogsShowNumbers)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 // encodeCallCursor makes an opaque cursor: "<unix ms>.<CallSid>" in

@@ -17,6 +17,7 @@ const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; c
 // dashboardAssets are the files served under /dashboard/ and their types.
 var dashboardAssets = map[string]string{
 	"app.js":      "text/javascript; charset=utf-8",
+	"charts.js":   "text/javascript; charset=utf-8",
 	"style.css":   "text/css; charset=utf-8",
 	"favicon.svg": "image/svg+xml",
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apitoken"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
+	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/fake"
 )
 
@@ -58,12 +60,20 @@ func (c *console) problems() []string {
 	return out
 }
 
+// screenshotsEnv names a directory the browser test also writes its
+// README screenshots to (docs/screenshots: make screenshots).
+const screenshotsEnv = "VOICEAGENT_SCREENSHOTS"
+
 // TestDashboardInABrowser opens the dashboard in headless Chromium against
 // the real server, enters the token, runs a simulated call through the
 // fakes and waits for the agent's greeting to appear in the live
-// transcript; then the call ends and shows up under recent calls. A call
-// the policy rejected never shows as live, and shows under recent calls
-// once its status callback ends it.
+// transcript; the caller asks for a contact and the model looks her up;
+// then the call ends and shows up under recent calls, and opening it shows
+// its transcript, the tool with its outcome and duration, its timings and
+// end reason. A call the policy rejected never shows as live, and shows
+// under recent calls with its rule once its status callback ends it. The
+// charts count the last hour's calls, and a security alert and a failing
+// webhook reach the alert panel.
 func TestDashboardInABrowser(t *testing.T) {
 	bin := chromium(t)
 	rig := newLiveRig(t, nil, nil)
@@ -112,11 +122,17 @@ func TestDashboardInABrowser(t *testing.T) {
 			t.Logf("screenshot %s: %v", name, err)
 			return
 		}
-		path := filepath.Join(t.TempDir(), name+".png")
-		if err := os.WriteFile(path, png, 0o600); err != nil {
-			t.Fatal(err)
+		dirs := []string{t.TempDir()}
+		if d := os.Getenv(screenshotsEnv); d != "" && name != "failure" {
+			dirs = append(dirs, d)
 		}
-		t.Logf("screenshot saved: %s", path)
+		for _, dir := range dirs {
+			path := filepath.Join(dir, name+".png")
+			if err := os.WriteFile(path, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot saved: %s", path)
+		}
 	}
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -141,6 +157,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	rig.webhook(t, "/voice/incoming", rejected)
 	rejectedSID := rejected.Get("CallSid")
 
+	addContact(t, rig.srv, "Alice Example", "+15555550101")
 	c, sid := rig.call(t, "+15555550123")
 	greeted(t, c)
 	line := `[...document.querySelectorAll('article.call[data-call-sid="` + sid + `"] .transcript li[data-role="agent"] .text')]` +
@@ -168,6 +185,20 @@ func TestDashboardInABrowser(t *testing.T) {
 		fail("the token was stored or put in the URL: %q (%v)", stored, err)
 	}
 
+	// The caller asks for Alice: the model looks her up and answers.
+	s, err := rig.rt.WaitSession(ctxFor(t), len(rig.rt.Sessions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.rt.NextResponseCallsTool("lookup_contact", `{"name":"Alice Example"}`)
+	s.ForceSpeechStarted()
+	s.CallerTranscript("item_caller_1", "Please look up Alice.")
+	s.ForceSpeechStopped()
+	waitFor(t, "the lookup's result and the answer after it", func() bool {
+		r := s.Responses()
+		return len(s.FunctionOutputs()) == 1 && len(r) >= 3 && r[len(r)-1].Status == "completed"
+	})
+
 	// Hang up: the relay records the end and publishes call.ended; the
 	// call leaves the live list and shows under recent calls.
 	if err := c.Stop(); err != nil {
@@ -177,6 +208,63 @@ func TestDashboardInABrowser(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](recent, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		fail("the ended call did not move to recent calls: %v", err)
 	}
+	rule, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#recent-body tr[data-call-sid="`+rejectedSID+`"] td:nth-child(6)`)))
+	if err != nil || rule != "reject (wrong_number)" {
+		fail("the rejected call's decision shows as %q (%v), want it with its rule", rule, err)
+	}
+	ended, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#recent-body tr[data-call-sid="`+rejectedSID+`"] td:nth-child(7)`)))
+	if err != nil || ended != "refused" {
+		fail("the rejected call's end reason shows as %q (%v), want refused", ended, err)
+	}
+
+	// The charts count both calls (refreshed after call.ended).
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Number(document.querySelector('#chart-calls').dataset.calls) >= 2 && document.querySelectorAll('#chart-calls rect.bar').length > 0`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the calls chart does not count the calls: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`Number(document.querySelector('#chart-latency').dataset.samples) >= 1`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the latency chart has no sample of the call: %v", err)
+	}
+
+	// A security alert (more than AUTH_FAILURE_LIMIT wrong tokens) and a
+	// failing webhook's event reach the alert panel.
+	for i := 0; i < 12; i++ {
+		resp, _ := do(t, "GET", rig.srv.URL+"/api/whoami", "Bearer wrong-token-"+strings.Repeat("x", i), nil)
+		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("wrong token = %d", resp.StatusCode)
+		}
+	}
+	rig.srv.Bus.Publish(events.Event{Type: "webhook.failed", Time: time.Now().UTC(),
+		Data: map[string]any{"webhookId": "wh_0123456789abcdef", "event": "call.ended", "attempts": 3, "error": "HTTP 500"}})
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.querySelector('#alerts li[data-type="security.alert"]') && !!document.querySelector('#alerts li[data-type="webhook.failed"]')`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		fail("the alert panel does not show the security alert and the failing webhook: %v", err)
+	}
+	screenshot("dashboard-calls")
+
+	// Open the call: its details show what happened.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#recent-body tr[data-call-sid="`+sid+`"] button.open`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[data-call-sid="`+sid+`"]`)),
+	)
+	if err != nil {
+		fail("open the call's details: %v", err)
+	}
+	checks := map[string]string{
+		"the greeting in the transcript": `[...document.querySelectorAll('#detail-transcript li[data-role="agent"] .text')].some(e => e.textContent.includes("example voice agent"))`,
+		"the caller's line":              `[...document.querySelectorAll('#detail-transcript li[data-role="caller"] .text')].some(e => e.textContent === "Please look up Alice.")`,
+		"the tool with its outcome":      `[...document.querySelectorAll('#detail-tools tr')].some(r => r.children[0].textContent === "lookup_contact" && r.children[1].textContent === "ok" && /^[0-9]+ ms$/.test(r.children[2].textContent))`,
+		"the agent":                      `document.querySelector('#detail-facts dd[data-field="agentId"]').textContent === "default"`,
+		"the timings":                    `[...document.querySelectorAll('#detail-facts dt')].some(dt => dt.textContent === "First audio" && / ms$/.test(dt.nextElementSibling.textContent))`,
+		"the end reason":                 `document.querySelector('#detail-facts dd[data-field="endReason"]').textContent === "caller_hangup"`,
+	}
+	for what, js := range checks {
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			fail("the call's details do not show %s: %v", what, err)
+		}
+	}
+	screenshot("dashboard-call-details")
 	if p := cons.problems(); len(p) > 0 {
 		fail("the page reported problems (a CSP violation or a script error)")
 	}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/calllog"
 )
 
 type okPinger struct{}
@@ -106,6 +109,8 @@ func FuzzListQuery(f *testing.F) {
 	f.Add("since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z")
 	f.Add("status=ended&limit=2&cursor=MTcwMDAwMDAwMDAwMC5DQTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAx")
 	f.Add("cursor=%zz&limit=-1")
+	f.Add("direction=outbound&agentId=agt_0123456789abcdef01234567&since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00.5Z")
+	f.Add("agentId=default&until=0000-01-01T00:00:00Z")
 	f.Fuzz(func(t *testing.T, raw string) {
 		r := httptest.NewRequest("GET", "/api/audit", nil)
 		r.URL.RawQuery = raw
@@ -117,6 +122,15 @@ func FuzzListQuery(f *testing.F) {
 			if f.Limit < 1 || f.Limit > auditMaxLimit || f.BeforeID < 0 || !f.Until.After(f.Since) {
 				t.Fatalf("accepted audit filter %+v", f)
 			}
+		}
+		r.URL.Path = "/api/calls"
+		if f, err := callFilter(r); err == nil {
+			if f.Limit < 1 || f.Limit > calllog.MaxLimit || (f.Direction != "" && f.Direction != "inbound" && f.Direction != "outbound") ||
+				(!f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since)) || f.Validate() != nil {
+				t.Fatalf("accepted call filter %+v", f)
+			}
+		} else if apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("call filter %q: %v, want invalid", raw, err)
 		}
 		if c := q.Get("cursor"); c != "" {
 			if cur, err := decodeCallCursor(c); err == nil && !callSIDPattern.MatchString(cur.CallSID) {

@@ -21,6 +21,7 @@ type exportJSON struct {
 	Contacts               []map[string]any `json:"contacts"`
 	Calls                  []map[string]any `json:"calls"`
 	Transcripts            []map[string]any `json:"transcripts"`
+	CallDetails            []map[string]any `json:"callDetails"`
 	Conferences            []map[string]any `json:"conferences"`
 	ConferenceParticipants []map[string]any `json:"conferenceParticipants"`
 	ConferenceEvents       []map[string]any `json:"conferenceEvents"`
@@ -74,7 +75,7 @@ func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, exportJSON{PhoneNumber: ex.PhoneNumber, Contacts: orEmpty(ex.Contacts), Calls: orEmpty(ex.Calls), Transcripts: orEmpty(ex.Transcripts),
-		Conferences: orEmpty(ex.Conferences), ConferenceParticipants: orEmpty(ex.ConferenceParticipants), ConferenceEvents: orEmpty(ex.ConferenceEvents),
+		CallDetails: orEmpty(ex.CallDetails), Conferences: orEmpty(ex.Conferences), ConferenceParticipants: orEmpty(ex.ConferenceParticipants), ConferenceEvents: orEmpty(ex.ConferenceEvents),
 		CallerLists: orEmpty(ex.CallerLists), AuditEvents: orEmpty(ex.AuditEvents), StreamTokens: orEmpty(ex.StreamTokens), WebhookReceipts: orEmpty(ex.WebhookReceipts),
 		EventPayloads: orEmpty(ex.EventPayloads), WebhookOutbox: orEmpty(ex.WebhookOutbox), WebhookDeliveries: orEmpty(ex.WebhookDeliveries),
 		Other: orEmpty(ex.Other)})

@@ -87,6 +87,7 @@ func (s *Server) routes() http.Handler {
 		r.With(s.need(apitoken.Privacy)).Delete("/data/{phoneNumber}", s.handleDataErase)
 		r.With(s.need(apitoken.AuditRead)).Get("/audit", s.handleAuditList)
 		r.With(s.need(apitoken.CallsRead)).Get("/calls", s.handleCallsList)
+		r.With(s.need(apitoken.CallsRead)).Get("/calls/{callSid}", s.handleCallDetail)
 		r.With(s.need(apitoken.CallersRead)).Get("/callers/{list:blocked|allowed}", s.handleCallersList)
 		r.With(s.need(apitoken.CallersWrite)).Put("/callers/{list:blocked|allowed}/{number}", s.handleCallersPut)
 		r.With(s.need(apitoken.CallersWrite)).Delete("/callers/{list:blocked|allowed}/{number}", s.handleCallersDelete)

@@ -28,7 +28,7 @@ type liveRig struct {
 
 func newLiveRig(t *testing.T, db *store.DB, env map[string]string) *liveRig {
 	t.Helper()
-	rt := fake.NewRealtime(fake.RealtimeOptions{Responses: []fake.ScriptedResponse{{Transcript: greeting}}})
+	rt := fake.NewRealtime(fake.RealtimeOptions{Responses: []fake.ScriptedResponse{{Transcript: greeting}}, InputTokens: 120, OutputTokens: 30})
 	t.Cleanup(rt.Close)
 	rest := fake.NewTwilioREST(apptest.AccountSID, apptest.AccountSID, apptest.AuthToken)
 	t.Cleanup(rest.Close)

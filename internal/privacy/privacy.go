@@ -22,6 +22,7 @@ const (
 	KindContacts               = "contacts"
 	KindCalls                  = "calls"
 	KindTranscripts            = "transcripts"
+	KindCallDetails            = "callDetails" // tool calls and measurements of the number's calls
 	KindConferences            = "conferences"
 	KindConferenceParticipants = "conferenceParticipants"
 	KindConferenceEvents       = "conferenceEvents"
@@ -36,7 +37,7 @@ const (
 )
 
 // AllKinds lists every kind, in the order the export shows them.
-var AllKinds = []string{KindContacts, KindCalls, KindTranscripts, KindConferences, KindConferenceParticipants, KindConferenceEvents,
+var AllKinds = []string{KindContacts, KindCalls, KindTranscripts, KindCallDetails, KindConferences, KindConferenceParticipants, KindConferenceEvents,
 	KindCallerLists, KindAuditEvents, KindStreamTokens, KindWebhookReceipts, KindEventPayloads, KindWebhookOutbox, KindWebhookDeliveries, KindOther}
 
 // Counts is how many rows of each kind an erasure removed or rewrote; a
@@ -50,6 +51,7 @@ type Export struct {
 	Contacts               []map[string]any
 	Calls                  []map[string]any
 	Transcripts            []map[string]any
+	CallDetails            []map[string]any
 	Conferences            []map[string]any
 	ConferenceParticipants []map[string]any
 	ConferenceEvents       []map[string]any
@@ -68,7 +70,7 @@ type Export struct {
 // Add appends row to the list of its kind.
 func (e *Export) Add(kind string, row map[string]any) {
 	lists := map[string]*[]map[string]any{
-		KindContacts: &e.Contacts, KindCalls: &e.Calls, KindTranscripts: &e.Transcripts, KindConferences: &e.Conferences,
+		KindContacts: &e.Contacts, KindCalls: &e.Calls, KindTranscripts: &e.Transcripts, KindCallDetails: &e.CallDetails, KindConferences: &e.Conferences,
 		KindConferenceParticipants: &e.ConferenceParticipants, KindConferenceEvents: &e.ConferenceEvents,
 		KindCallerLists: &e.CallerLists, KindAuditEvents: &e.AuditEvents, KindStreamTokens: &e.StreamTokens,
 		KindWebhookReceipts: &e.WebhookReceipts, KindEventPayloads: &e.EventPayloads,

@@ -102,6 +102,7 @@ type Call struct {
 	transferred  atomic.Bool  // the call went on to a conference or forward
 	errReports   atomic.Int32 // error events published so far
 	counts       messageCounts
+	stats        callStats // what the call's details report (stats.go)
 	budget       Budget
 	budgetHit    atomic.Bool  // overBudget ran: the call is ending
 	transfers    atomic.Int32 // transfers started and not failed
@@ -348,6 +349,9 @@ func (c *Call) teardown() {
 	c.flushAgentText()
 	c.auditMessageCounts(sess)
 
+	// The measurements are stored before the end is recorded, so whoever
+	// reads the call's details once it has ended finds them.
+	c.saveStats(ctx)
 	why, announce := c.recordEnd(ctx, why)
 	dur := time.Since(c.begin)
 	m := c.r.m

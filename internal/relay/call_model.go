@@ -64,6 +64,8 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 	case mkSpeechStarted:
 		c.lastActivity.Store(now.UnixNano())
 		c.bargeIn()
+	case mkSpeechStopped:
+		c.stats.callerStopped(now)
 	case mkAgentTranscriptDelta:
 		if item := string(e.ItemID); item != c.agentItem {
 			c.flushAgentText()
@@ -110,6 +112,7 @@ func (c *Call) onModel(e *modelEvent, now time.Time) {
 			}
 		}
 		c.toolsResp = 0
+		c.stats.responseUsage(d.Response.Usage)
 		c.onResponseDone(d.Response.ID)
 	case mkOutputItemDone:
 		if d, err := e.detail(); err == nil && d.Item.Type == "function_call" {
@@ -221,6 +224,7 @@ func (c *Call) onAudioDelta(e *modelEvent, now time.Time) {
 	b.b = appendTwilioMark(b.b, sid, seq)
 	b.add()
 	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: frames})
+	c.stats.agentAudio(now)
 }
 
 // flushCarry sends a partial last frame, padded with silence.
@@ -244,6 +248,7 @@ func (c *Call) flushCarry(now time.Time) {
 	b.add()
 	c.carry = c.carry[:0]
 	c.tw.send(c.ctx, outItem{buf: b, read: now, frames: 1})
+	c.stats.agentAudio(now)
 }
 
 // bargeIn handles speech_started: when agent audio is still playing, flush

@@ -188,6 +188,7 @@ func (c *Call) onStart(m *twilioMsg) bool {
 	c.streamSID = m.Start.StreamSID
 	c.streamSIDb = []byte(m.Start.StreamSID)
 	c.mu.Unlock()
+	c.stats.started(time.Now())
 	if calls := c.r.Calls; calls != nil {
 		c.wg.Add(1)
 		go c.contain("stream_started", func() {

@@ -44,6 +44,7 @@ type harness struct {
 	events *recEvents
 	audit  *recAudit
 	lines  *recTranscripts
+	stats  *recStats
 }
 
 type harnessOpts struct {
@@ -96,6 +97,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h.events = &recEvents{}
 	h.audit = &recAudit{}
 	h.lines = &recTranscripts{}
+	h.stats = &recStats{lines: h.lines}
 	log := o.log
 	if log == nil {
 		log = logging.Discard()
@@ -106,7 +108,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.relay = New(Deps{
 		Config: cfg, Log: log, Metrics: metrics.New(nil),
-		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines,
+		Audit: h.audit, Events: pub, Calls: h.calls, Transcripts: h.lines, StatsStore: h.stats,
 		Directory: h.dir, Telephony: h.tel, DenyList: h.deny,
 	})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}

@@ -138,6 +138,12 @@ type modelItem struct {
 	Arguments string `json:"arguments"`
 }
 
+// modelUsage is a response's token usage, as response.done reports it.
+type modelUsage struct {
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+}
+
 // modelDetail holds the fields of the rare events, decoded on demand.
 type modelDetail struct {
 	Error    modelError `json:"error"`
@@ -149,6 +155,7 @@ type modelDetail struct {
 		// Metadata is kept raw: a value of an unexpected type must not
 		// make the whole event undecodable.
 		Metadata json.RawMessage `json:"metadata"`
+		Usage    modelUsage      `json:"usage"`
 	} `json:"response"`
 	AudioEndMs int64 `json:"audio_end_ms"`
 }

@@ -53,9 +53,12 @@ type Deps struct {
 	Calls   CallRecords
 	// Transcripts stores transcript lines (written in the background).
 	Transcripts TranscriptStore
-	Directory   Directory
-	Telephony   Telephony
-	DenyList    DenyList
+	// StatsStore keeps each call's tool calls, latencies and token usage
+	// (written once, when the stream ends).
+	StatsStore StatsStore
+	Directory  Directory
+	Telephony  Telephony
+	DenyList   DenyList
 	// Agents resolves each call's agent and runs its HTTP tools (nil:
 	// every call is answered by the environment's agent).
 	Agents Agents

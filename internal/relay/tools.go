@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
@@ -75,14 +76,22 @@ type toolResult struct {
 	Number  string `json:"number,omitempty"`
 
 	label   string // metrics result: ok, error, timeout, unknown
+	refused bool   // the agent's dial policy or the deny list did not allow it
 	goodbye bool   // end the call after the agent's goodbye
 	raw     string // an HTTP tool's JSON answer, given to the model as it is
 }
 
 func failed(msg string) toolResult { return toolResult{Error: msg, label: "error"} }
 
-// errUserFacing carries a message safe to give the model.
-type errUserFacing struct{ msg string }
+// refusal is a tool call the call's policy did not allow.
+func refusal(msg string) toolResult { return toolResult{Error: msg, label: "error", refused: true} }
+
+// errUserFacing carries a message safe to give the model; refused marks
+// a refusal by policy rather than a failure.
+type errUserFacing struct {
+	msg     string
+	refused bool
+}
 
 func (e errUserFacing) Error() string { return e.msg }
 
@@ -154,11 +163,14 @@ func summarise(args string) string {
 
 func (c *Call) runTool(it modelItem) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.r.cfg.ToolTimeout)
+	start := time.Now()
 	res := c.execTool(ctx, it.Name, it.Arguments)
 	if ctx.Err() == context.DeadlineExceeded && c.ctx.Err() == nil {
 		res = toolResult{Error: "the action took too long and was abandoned", label: "timeout"}
 	}
 	cancel()
+	end := time.Now()
+	c.stats.tool(it.Name, res, end.Sub(start), end)
 	name := it.Name
 	if res.label == "unknown" {
 		name = "unknown"
@@ -207,7 +219,7 @@ func (c *Call) execTool(ctx context.Context, name, rawArgs string) toolResult {
 		return c.lookupContact(ctx, a.Name)
 	case toolAddToConference, toolForwardCall:
 		if c.dialPolicy() == "none" {
-			return failed("this agent does not transfer calls")
+			return refusal("this agent does not transfer calls")
 		}
 		if name == toolAddToConference {
 			return c.transfer(ctx, "conference", a)
@@ -261,6 +273,9 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 	if err != nil {
 		var uf errUserFacing
 		if errors.As(err, &uf) {
+			if uf.refused {
+				return refusal(uf.msg)
+			}
 			return failed(uf.msg)
 		}
 		c.warn("resolving the transfer target failed", "err", err)
@@ -275,7 +290,7 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 	if c.transfers.Add(1) > int32(c.budget.TransfersPerCall) {
 		c.transfers.Add(-1)
 		c.r.m.BudgetExceeded.WithLabelValues(limitTransfers).Inc()
-		return failed("the call has already been transferred; no further transfer is possible")
+		return refusal("the call has already been transferred; no further transfer is possible")
 	}
 	if kind == "conference" {
 		err = tel.AddToConference(ctx, c.callSID, number)
@@ -290,7 +305,7 @@ func (c *Call) transfer(ctx context.Context, kind string, a toolArgs) toolResult
 		}
 		c.warn("transfer failed", "kind", kind, "err", err)
 		if apperr.Is(err, apperr.Forbidden) {
-			return failed("that number cannot be dialled")
+			return refusal("that number cannot be dialled")
 		}
 		return failed("the transfer failed")
 	}
@@ -310,14 +325,14 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 	switch {
 	case strings.TrimSpace(a.ContactName) != "":
 		if dir == nil {
-			return "", "", errUserFacing{"the contact list is not available"}
+			return "", "", errUserFacing{msg: "the contact list is not available"}
 		}
 		ct, err := dir.FindContact(ctx, strings.TrimSpace(truncate(a.ContactName, 100)))
 		switch {
 		case apperr.Is(err, apperr.NotFound):
-			return "", "", errUserFacing{"no contact with that name"}
+			return "", "", errUserFacing{msg: "no contact with that name"}
 		case apperr.Is(err, apperr.Conflict):
-			return "", "", errUserFacing{"several contacts match that name; ask for the full name"}
+			return "", "", errUserFacing{msg: "several contacts match that name; ask for the full name"}
 		}
 		if err != nil {
 			return "", "", err
@@ -328,16 +343,16 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 		// turned "900-555-0100" into +9005550100.
 		n := strings.TrimSpace(truncate(a.Number, 32))
 		if !phone.Valid(n) {
-			return "", "", errUserFacing{"give the number in E.164 form: + and country code, digits only, such as +14155550123"}
+			return "", "", errUserFacing{msg: "give the number in E.164 form: + and country code, digits only, such as +14155550123"}
 		}
 		number, display = n, redact.Phone(n)
 		if c.dialPolicy() != config.DialAny {
 			if dir == nil {
-				return "", "", errUserFacing{"only saved contacts can be dialled"}
+				return "", "", errUserFacing{msg: "only saved contacts can be dialled", refused: true}
 			}
 			ct, err := dir.ContactByNumber(ctx, n)
 			if apperr.Is(err, apperr.NotFound) {
-				return "", "", errUserFacing{"only saved contacts can be dialled"}
+				return "", "", errUserFacing{msg: "only saved contacts can be dialled", refused: true}
 			}
 			if err != nil {
 				return "", "", err
@@ -345,7 +360,7 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 			display = ct.Name
 		}
 	default:
-		return "", "", errUserFacing{"give a contact_name or a number"}
+		return "", "", errUserFacing{msg: "give a contact_name or a number"}
 	}
 	if c.r.DenyList != nil {
 		blocked, err := c.r.DenyList.Blocked(ctx, number)
@@ -355,7 +370,7 @@ func (c *Call) resolveTarget(ctx context.Context, a toolArgs) (number, display s
 		if blocked {
 			c.r.audit(audit.Event{Type: audit.TypeConferenceAction, Severity: audit.Warning, Actor: "agent", CallSID: c.callSID,
 				Detail: map[string]any{"action": "dial_refused", "target": redact.Phone(number), "reason": "deny_list"}})
-			return "", "", errUserFacing{"that number cannot be dialled"}
+			return "", "", errUserFacing{msg: "that number cannot be dialled", refused: true}
 		}
 	}
 	return number, display, nil

@@ -25,6 +25,8 @@ type TranscriptLine struct {
 	Role    string // RoleCaller or RoleAgent
 	Text    string
 	Time    time.Time
+
+	flushed chan struct{} // a sync marker, not a line: closed once the lines before it are stored
 }
 
 // TranscriptStore persists transcript lines.
@@ -86,8 +88,9 @@ func (w *transcriptWriter) add(l TranscriptLine) {
 func (w *transcriptWriter) run() {
 	defer close(w.done)
 	batch := make([]TranscriptLine, 0, 64)
+	var marks []chan struct{}
 	for l := range w.queue {
-		batch = append(batch[:0], l)
+		batch, marks = takeLine(batch[:0], marks[:0], l)
 	more:
 		for len(batch) < cap(batch) {
 			select {
@@ -95,13 +98,46 @@ func (w *transcriptWriter) run() {
 				if !ok {
 					break more
 				}
-				batch = append(batch, l)
+				batch, marks = takeLine(batch, marks, l)
 			default:
 				break more
 			}
 		}
-		w.flush(batch)
+		if len(batch) > 0 {
+			w.flush(batch)
+		}
+		for _, m := range marks {
+			close(m)
+		}
 		clear(batch) // personal text does not linger
+		clear(marks)
+	}
+}
+
+// takeLine adds a queued item to the batch, or to the sync markers to
+// release once the batch is stored.
+func takeLine(batch []TranscriptLine, marks []chan struct{}, l TranscriptLine) ([]TranscriptLine, []chan struct{}) {
+	if l.flushed != nil {
+		return batch, append(marks, l.flushed)
+	}
+	return append(batch, l), marks
+}
+
+// sync waits until every line queued before it has been handed to the
+// store (or ctx ends).
+func (w *transcriptWriter) sync(ctx context.Context) {
+	if w.store == nil {
+		return
+	}
+	m := make(chan struct{})
+	select {
+	case w.queue <- TranscriptLine{flushed: m}:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-m:
+	case <-ctx.Done():
 	}
 }
 

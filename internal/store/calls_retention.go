@@ -84,6 +84,8 @@ func (s *CallStore) purgeCallBatch(ctx context.Context, cutoff int64) (int64, er
 			`DELETE FROM conference_participants WHERE conference_name IN (` + confs + `)`,
 			`DELETE FROM conferences WHERE caller_call_sid IN (` + in + `)`,
 			`DELETE FROM transcripts WHERE call_sid IN (` + in + `)`,
+			`DELETE FROM call_tools WHERE call_sid IN (` + in + `)`,
+			`DELETE FROM call_metrics WHERE call_sid IN (` + in + `)`,
 			`DELETE FROM stream_tokens WHERE call_sid IN (` + in + `)`,
 			`DELETE FROM webhook_receipts WHERE call_sid IN (` + in + `)`,
 		} {

@@ -24,6 +24,8 @@ func TestCallRetention(t *testing.T) {
 			conf := "conf_" + sid
 			exec(t, db, `INSERT INTO calls (call_sid, from_number, to_number, decision, active, created_at, updated_at) VALUES ($1, '+14155550101', '+15005550006', 'accept', $2, $3, $3)`, sid, active, at)
 			exec(t, db, `INSERT INTO transcripts (call_sid, role, text, created_at) VALUES ($1, 'caller', 'hello', $2)`, sid, at)
+			exec(t, db, `INSERT INTO call_tools (call_sid, name, outcome, duration_ms, created_at) VALUES ($1, 'end_call', 'ok', 1, $2)`, sid, at)
+			exec(t, db, `INSERT INTO call_metrics (call_sid, first_audio_ms, created_at) VALUES ($1, 400, $2)`, sid, at)
 			exec(t, db, `INSERT INTO stream_tokens (token_hash, call_sid, created_at, expires_at) VALUES ($1, $2, $3, $3)`, "h"+sid, sid, at)
 			exec(t, db, `INSERT INTO webhook_receipts (idempotency_key, kind, call_sid, created_at) VALUES ($1, 'voice', $2, $3)`, "k"+sid, sid, at)
 			exec(t, db, `INSERT INTO conferences (name, caller_call_sid, created_at, updated_at) VALUES ($1, $2, $3, $3)`, conf, sid, at)
@@ -46,7 +48,7 @@ func TestCallRetention(t *testing.T) {
 		}
 		tables := map[string]string{
 			"calls": "call_sid", "transcripts": "call_sid", "stream_tokens": "call_sid", "webhook_receipts": "call_sid",
-			"conferences": "caller_call_sid",
+			"conferences": "caller_call_sid", "call_tools": "call_sid", "call_metrics": "call_sid",
 		}
 		for table, col := range tables {
 			for sid, want := range map[string]int{expired: 0, live: 1, fresh: 1} {

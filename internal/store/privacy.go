@@ -52,6 +52,8 @@ func tableKind(table string) string {
 		return privacy.KindCalls
 	case "transcripts":
 		return privacy.KindTranscripts
+	case "call_tools", "call_metrics":
+		return privacy.KindCallDetails
 	case "conferences":
 		return privacy.KindConferences
 	case "conference_participants":
@@ -137,6 +139,8 @@ func (s *PrivacyStore) findSubjectRows(ctx context.Context, tx *sql.Tx, m *phone
 	relational := []struct{ table, where string }{
 		{"calls", `from_number = $1 OR to_number = $1`},
 		{"transcripts", `call_sid IN (` + calls + `)`},
+		{"call_tools", `call_sid IN (` + calls + `)`},
+		{"call_metrics", `call_sid IN (` + calls + `)`},
 		{"stream_tokens", `call_sid IN (` + calls + `)`},
 		{"webhook_receipts", `call_sid IN (` + calls + `)`},
 		{"webhook_outbox", `call_sid IN (` + calls + `)`},

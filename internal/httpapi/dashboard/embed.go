@@ -5,7 +5,7 @@ package dashboard
 
 import "embed"
 
-// Files holds index.html, app.js, style.css and favicon.svg.
+// Files holds index.html, app.js, charts.js, style.css and favicon.svg.
 //
-//go:embed index.html app.js style.css favicon.svg
+//go:embed index.html app.js charts.js style.css favicon.svg
 var Files embed.FS
