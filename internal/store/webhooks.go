@@ -38,15 +38,34 @@ func scanSubscription(r rowScanner) (webhooks.Subscription, error) {
 	return s, nil
 }
 
-// InsertSubscription stores a new subscription with its sealed secret.
-func (s *WebhookStore) InsertSubscription(ctx context.Context, sub webhooks.Subscription, sealed []byte) error {
+// InsertSubscription stores a new subscription with its sealed secret,
+// unless limit subscriptions exist already (apperr.Conflict). The count and
+// the insert are one transaction that holds the table's insert lock (on
+// PostgreSQL SHARE ROW EXCLUSIVE, which conflicts with itself and with
+// writers but not with readers; on SQLite the writer lock), so creations
+// racing on any number of instances never pass the cap.
+func (s *WebhookStore) InsertSubscription(ctx context.Context, sub webhooks.Subscription, sealed []byte, limit int) error {
 	var mask int64
 	for _, e := range sub.Events {
 		mask |= webhooks.Bit(e)
 	}
-	_, err := s.db.write(ctx, `INSERT INTO webhook_subscriptions (id, url, event_mask, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		sub.ID, sub.URL, mask, base64.StdEncoding.EncodeToString(sealed), Millis(sub.CreatedAt))
-	return translate(err, "webhook")
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if s.db.Engine == Postgres {
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE webhook_subscriptions IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return translate(err, "webhook")
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (id, url, event_mask, secret_sealed, created_at)
+SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM webhook_subscriptions) < $6`,
+			sub.ID, sub.URL, mask, base64.StdEncoding.EncodeToString(sealed), Millis(sub.CreatedAt), limit)
+		if err != nil {
+			return translate(err, "webhook")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Errorf(apperr.Conflict, "at most %d webhooks; delete one first", limit)
+		}
+		return nil
+	})
 }
 
 // ListSubscriptions returns every subscription, oldest first.

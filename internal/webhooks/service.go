@@ -73,16 +73,9 @@ func (s *Service) Create(ctx context.Context, actor, url string, events []string
 		}
 		mask |= b
 	}
-	have, err := s.store.ListSubscriptions(ctx)
-	if err != nil {
-		return Subscription{}, "", err
-	}
-	if len(have) >= MaxSubscriptions {
-		return Subscription{}, "", apperr.Errorf(apperr.Conflict, "at most %d webhooks; delete one first", MaxSubscriptions)
-	}
 	sub := Subscription{ID: newID(), URL: url, Events: TypesOf(mask), CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	secret := agents.NewSecret()
-	if err := s.store.InsertSubscription(ctx, sub, s.sealer.Seal(sub.ID, secret)); err != nil {
+	if err := s.store.InsertSubscription(ctx, sub, s.sealer.Seal(sub.ID, secret), MaxSubscriptions); err != nil {
 		return Subscription{}, "", err
 	}
 	s.record(actor, "create", sub.ID)

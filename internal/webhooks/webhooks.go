@@ -125,7 +125,9 @@ type Outcome struct {
 // (internal/store). The outbox rows of call and audit events are written
 // by the store itself, in the transactions that cause them.
 type Store interface {
-	InsertSubscription(ctx context.Context, s Subscription, sealed []byte) error
+	// InsertSubscription stores s unless limit subscriptions exist
+	// already (apperr.Conflict), atomically across instances.
+	InsertSubscription(ctx context.Context, s Subscription, sealed []byte, max int) error
 	ListSubscriptions(ctx context.Context) ([]Subscription, error)
 	GetSubscription(ctx context.Context, id string) (Subscription, error)
 	// DeleteSubscription removes it with its pending deliveries.
