@@ -203,11 +203,13 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 	req.Header.Set(HeaderSignature, Sign(r.Secret, c.now(), r.Body))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// The reason is logged: name the URL without its query, where a
-		// business may keep an API key.
+		// The reason is logged, kept in the webhook delivery log and
+		// published live: name the URL by scheme and host only, since a
+		// business may keep an API key in its query or, as chat and CRM
+		// webhooks do, in its path.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 		}
 		return classify(err)
 	}
