@@ -273,8 +273,11 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 	}
 	res := d.o.Sender.Post(ctx, egress.Request{URL: p.URL, Body: body, Secret: []byte(secret), DeliveryID: p.DeliveryID,
 		Timeout: d.o.Timeout, Event: p.Type, AnyBody: true})
-	if ctx.Err() != nil {
-		d.release(p) // shutdown, not the receiver's doing
+	if ctx.Err() != nil && res.Status == 0 {
+		// Cut by shutdown before any answer: not the receiver's doing.
+		// An answer that did arrive is recorded below (a 2xx given back
+		// would be sent again).
+		d.release(p)
 		return
 	}
 	if res.Outcome == egress.OK {
@@ -294,12 +297,19 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 }
 
 // finish records a failed attempt: retried with backoff, or given up
-// once the next try would fall past GiveUpAfter from the event.
+// once GiveUpAfter has passed since the event. A backoff that would
+// carry the next try past that deadline is cut short, so the last try
+// comes at the deadline itself: a receiver that is back within 24 hours
+// gets the event.
 func (d *Dispatcher) finish(ctx context.Context, p Pending, status int, reason string) {
 	now := d.o.Now()
+	deadline := p.CreatedAt.Add(GiveUpAfter)
 	next := now.Add(d.o.Backoff(p.Attempts + 1))
+	if next.After(deadline) {
+		next = deadline
+	}
 	o := Outcome{State: StateRetrying, Status: status, Error: clipError(reason), At: now, NextAttempt: next}
-	if next.Sub(p.CreatedAt) > GiveUpAfter {
+	if !now.Before(deadline) {
 		o.State = StateFailed
 	}
 	d.o.Log.Warn("webhook delivery failed", "webhook", p.SubscriptionID, "delivery", p.DeliveryID, "event", p.Type,
