@@ -54,7 +54,9 @@ func TestLastRetryAtTheDeadline(t *testing.T) {
 		svc, id := oneTestEvent(t, db, day0)
 		now := day0.Add(20 * time.Hour)
 		d := webhooks.NewDispatcher(webhooks.Options{Store: db.Webhooks(), Sealer: svc.Sealer(),
-			Sender:  senderFunc(func(context.Context, egress.Request) egress.Result { return egress.Result{Outcome: egress.Status, Status: 503} }),
+			Sender: senderFunc(func(context.Context, egress.Request) egress.Result {
+				return egress.Result{Outcome: egress.Status, Status: 503}
+			}),
 			Now:     func() time.Time { return now },
 			Backoff: func(int) time.Duration { return 6 * time.Hour }})
 		if n := d.RunOnce(ctx); n != 1 {
