@@ -130,19 +130,34 @@ FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY updated_at DESC, del
 }
 
 // EnqueueTest writes a webhook.test event for one (enabled)
-// subscription.
-func (s *WebhookStore) EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time) (string, error) {
+// subscription, unless maxPending of its test events are still in the
+// outbox (apperr.RateLimited). On PostgreSQL the subscription's row is
+// locked while counting, so requests racing on several instances cannot
+// pass the bound either.
+func (s *WebhookStore) EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time, maxPending int) (string, error) {
 	hex := webhooks.NewEventHex()
+	lock := ""
+	if s.db.Engine == Postgres {
+		lock = " FOR UPDATE"
+	}
 	var dlv string
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, order_key, payload, created_at, next_attempt_at)
-SELECT `+deliveryIDExpr+`, 'evt_' || $1, s.id, $2, 'test_' || $1, $3, $4, $4
-FROM webhook_subscriptions s WHERE s.id = $5 AND s.disabled_at IS NULL`, hex, webhooks.Test, payload, Millis(at), subscriptionID)
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_subscriptions WHERE id = $1 AND disabled_at IS NULL`+lock, subscriptionID).Scan(&one)
 		if err != nil {
+			return translate(err, "webhook")
+		}
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_outbox WHERE subscription_id = $1 AND type = $2`, subscriptionID, webhooks.Test).Scan(&pending); err != nil {
 			return translate(err, "webhook outbox")
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return apperr.New(apperr.NotFound, "webhook not found")
+		if pending >= maxPending {
+			return apperr.Errorf(apperr.RateLimited, "%d test events are still waiting for this webhook; try again once they are delivered", pending)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, order_key, payload, created_at, next_attempt_at)
+SELECT `+deliveryIDExpr+`, 'evt_' || $1, s.id, $2, 'test_' || $1, $3, $4, $4
+FROM webhook_subscriptions s WHERE s.id = $5`, hex, webhooks.Test, payload, Millis(at), subscriptionID); err != nil {
+			return translate(err, "webhook outbox")
 		}
 		return tx.QueryRowContext(ctx, `SELECT delivery_id FROM webhook_outbox WHERE event_id = $1`, "evt_"+hex).Scan(&dlv)
 	})

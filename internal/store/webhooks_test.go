@@ -159,7 +159,7 @@ func TestOutboxBatchAdmissions(t *testing.T) {
 
 func enqueueTest(t *testing.T, db *store.DB, sub string, at time.Time) string {
 	t.Helper()
-	dlv, err := db.Webhooks().EnqueueTest(context.Background(), sub, `{}`, at)
+	dlv, err := db.Webhooks().EnqueueTest(context.Background(), sub, `{}`, at, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

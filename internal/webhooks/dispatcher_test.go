@@ -29,7 +29,7 @@ func oneTestEvent(t *testing.T, db *store.DB, at time.Time) (*webhooks.Service, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Webhooks().EnqueueTest(context.Background(), sub.ID, `{}`, at); err != nil {
+	if _, err := db.Webhooks().EnqueueTest(context.Background(), sub.ID, `{}`, at, webhooks.MaxPendingTests); err != nil {
 		t.Fatal(err)
 	}
 	return svc, sub.ID

@@ -124,7 +124,8 @@ func (s *Service) Deliveries(ctx context.Context, id string, limit int) ([]Deliv
 
 // SendTest queues a webhook.test event for the subscription through the
 // outbox (signed, retried and logged like any other) and returns its
-// delivery id. A disabled subscription answers 409.
+// delivery id. A disabled subscription answers 409; a subscription with
+// MaxPendingTests test events still waiting answers 429.
 func (s *Service) SendTest(ctx context.Context, actor, id string) (string, error) {
 	sub, err := s.Get(ctx, id)
 	if err != nil {
@@ -134,7 +135,7 @@ func (s *Service) SendTest(ctx context.Context, actor, id string) (string, error
 		return "", apperr.New(apperr.Conflict, "the webhook is disabled (its receiver answered 410 Gone); create it again")
 	}
 	payload, _ := json.Marshal(map[string]any{"subscriptionId": id, "message": "a test event from voiceagent"})
-	dlv, err := s.store.EnqueueTest(ctx, id, string(payload), s.now())
+	dlv, err := s.store.EnqueueTest(ctx, id, string(payload), s.now(), MaxPendingTests)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/agents"
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -101,4 +102,39 @@ func TestSubscriptionCapTwoInstancesPostgres(t *testing.T) {
 	if created != webhooks.MaxSubscriptions || full != 30-webhooks.MaxSubscriptions {
 		t.Fatalf("%d created, %d refused; want %d and %d", created, full, webhooks.MaxSubscriptions, 30-webhooks.MaxSubscriptions)
 	}
+}
+
+// TestTestSendsAreBounded: POST /api/webhooks/{id}/test cannot pile up
+// requests to a receiver: with MaxPendingTests test events waiting the
+// next is refused (429), and accepted again once one was delivered.
+func TestTestSendsAreBounded(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		svc := newService(t, db.Webhooks())
+		sub, _, err := svc.Create(ctx, "test", "https://hooks.example.com/in", []string{webhooks.CallEnded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range webhooks.MaxPendingTests {
+			if _, err := svc.SendTest(ctx, "test", sub.ID); err != nil {
+				t.Fatalf("test send %d: %v", i+1, err)
+			}
+		}
+		if _, err := svc.SendTest(ctx, "test", sub.ID); !apperr.Is(err, apperr.RateLimited) {
+			t.Fatalf("test send past the bound: %v, want rate_limited", err)
+		}
+		got, err := db.Webhooks().Claim(ctx, "A", time.Now(), time.Minute, 1)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim = %v, %v", got, err)
+		}
+		if err := db.Webhooks().Finish(ctx, got[0], "A", webhooks.Outcome{State: webhooks.StateDelivered, Status: 204, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SendTest(ctx, "test", sub.ID); err != nil {
+			t.Fatalf("test send after a delivery: %v", err)
+		}
+		if _, err := svc.SendTest(ctx, "test", "wh_00000000000000ff"); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("test send to an unknown webhook: %v", err)
+		}
+	})
 }
