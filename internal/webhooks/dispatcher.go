@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/agents"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/panics"
@@ -253,7 +254,11 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 				d.release(p)
 				return
 			}
-			d.finish(ctx, p, 0, "could not build the event: "+err.Error())
+			// The reason goes to the delivery log and the live
+			// webhook.failed event: a coded error's client-safe message,
+			// never a driver's text (the log has that).
+			d.o.Log.Warn("webhook event not built", "delivery", p.DeliveryID, "event", p.Type, "err", err)
+			d.finish(ctx, p, 0, "could not build the event: "+apperr.MessageOf(err))
 			return
 		}
 		if err := d.o.Store.SetBody(ctx, p.ID, d.o.Owner, string(b)); err != nil {

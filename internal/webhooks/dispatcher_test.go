@@ -2,12 +2,15 @@ package webhooks_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/voice"
 	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
@@ -101,5 +104,47 @@ func TestAnswerArrivingAtShutdownIsRecorded(t *testing.T) {
 	}
 	if n, _, _ := db.Webhooks().OutboxStats(context.Background()); n != 0 {
 		t.Fatalf("outbox rows = %d, want 0 (the delivered event would be sent again)", n)
+	}
+}
+
+// TestBuildFailureKeepsDriverTextOut: when call.ended's data cannot be
+// read (the database failing), the attempt is retried and its error, which
+// the delivery log and the live webhook.failed event (calls:read) show,
+// holds no driver text such as the database's address.
+func TestBuildFailureKeepsDriverTextOut(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	svc := newService(t, db.Webhooks())
+	sub, _, err := svc.Create(ctx, "test", "https://hooks.example.com/in", []string{webhooks.CallEnded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := voice.Call{CallSID: "CA00000000000000000000000000000b01", From: "+15555550116", To: "+15005550006", Decision: voice.Accept,
+		Status: "ringing", Active: true, TwiML: "<Response/>", CreatedAt: time.Now()}
+	if _, _, err := db.Calls().AdmitCall(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Calls().EndCall(ctx, voice.CallEnd{CallSID: c.CallSID, Reason: voice.EndCallerHangup, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	d := webhooks.NewDispatcher(webhooks.Options{Store: db.Webhooks(), Sealer: svc.Sealer(),
+		Sender: senderFunc(func(context.Context, egress.Request) egress.Result {
+			sent++
+			return egress.Result{Outcome: egress.OK, Status: 204}
+		}),
+		Details: func(context.Context, string, bool) (any, error) {
+			return nil, fmt.Errorf("read call: dial tcp 10.9.8.7:5432: connect: connection refused")
+		},
+		Now: func() time.Time { return time.Now().Add(time.Minute) }})
+	if n := d.RunOnce(ctx); n != 1 || sent != 0 {
+		t.Fatalf("attempts = %d, sent = %d; want 1 attempt, nothing sent", n, sent)
+	}
+	got := lastDelivery(t, db, sub.ID)
+	if got.State != webhooks.StateRetrying || got.Type != webhooks.CallEnded || got.LastError == "" {
+		t.Fatalf("delivery = %+v, want a retrying call.ended with a reason", got)
+	}
+	if strings.Contains(got.LastError, "10.9.8.7") || strings.Contains(got.LastError, "dial tcp") {
+		t.Fatalf("lastError = %q holds the driver's text", got.LastError)
 	}
 }
