@@ -200,15 +200,11 @@ func (d *Dispatcher) fill(ctx context.Context) {
 			return
 		}
 		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, free)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.o.Log.Warn("webhook outbox claim failed", "err", err)
-			}
-			return
+		if err != nil && ctx.Err() == nil {
+			d.o.Log.Warn("webhook outbox claim failed", "err", err)
 		}
-		if len(claimed) == 0 {
-			return
-		}
+		// Rows read before a failure are leased to this instance: they
+		// are delivered now rather than left to their lease's end.
 		for _, p := range claimed {
 			d.slots <- struct{}{} // free by construction
 			d.wg.Add(1)
@@ -217,6 +213,9 @@ func (d *Dispatcher) fill(ctx context.Context) {
 				defer func() { <-d.slots; d.Wake() }()
 				d.contain("webhook_delivery", func() { d.deliver(ctx, p) })
 			}()
+		}
+		if err != nil || len(claimed) == 0 {
+			return
 		}
 	}
 }

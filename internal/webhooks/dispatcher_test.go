@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -146,5 +147,48 @@ func TestBuildFailureKeepsDriverTextOut(t *testing.T) {
 	}
 	if strings.Contains(got.LastError, "10.9.8.7") || strings.Contains(got.LastError, "dial tcp") {
 		t.Fatalf("lastError = %q holds the driver's text", got.LastError)
+	}
+}
+
+// flakyClaims fails its first Claim after reading the rows (the store
+// returns what it read with the error, as a connection lost midway does).
+type flakyClaims struct {
+	*store.WebhookStore
+	failed bool
+}
+
+func (f *flakyClaims) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]webhooks.Pending, error) {
+	got, err := f.WebhookStore.Claim(ctx, owner, now, lease, n)
+	if err == nil && len(got) > 0 && !f.failed {
+		f.failed = true
+		return got, errors.New("connection lost")
+	}
+	return got, err
+}
+
+// TestClaimedRowsDeliveredDespiteAClaimError: rows a claim leased before
+// it failed are delivered at once, not after their lease (an hour here).
+func TestClaimedRowsDeliveredDespiteAClaimError(t *testing.T) {
+	db := storetest.SQLite(t)
+	svc, id := oneTestEvent(t, db, time.Now())
+	sent := make(chan struct{}, 1)
+	d := webhooks.NewDispatcher(webhooks.Options{Store: &flakyClaims{WebhookStore: db.Webhooks()}, Sealer: svc.Sealer(),
+		Sender: senderFunc(func(context.Context, egress.Request) egress.Result {
+			sent <- struct{}{}
+			return egress.Result{Outcome: egress.OK, Status: 204}
+		}),
+		Lease: time.Hour, Poll: 10 * time.Millisecond})
+	d.Start()
+	defer d.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case <-sent:
+	case <-ctx.Done():
+		t.Fatal("the row leased by the failed claim was not delivered")
+	}
+	d.Stop()
+	if got := lastDelivery(t, db, id); got.State != webhooks.StateDelivered {
+		t.Fatalf("delivery = %+v", got)
 	}
 }
