@@ -77,9 +77,13 @@ type Options struct {
 	Details CallDetails
 	// ShowNumbers sends phone numbers unmasked (LOGS_SHOW_NUMBERS).
 	ShowNumbers bool
-	Log         *slog.Logger
-	Audit       Auditor  // records a subscription disabled by 410
-	Observer    Observer // nil: none
+	// CheckURL, when set, is applied to the URL before every attempt
+	// (the creation rules: a webhook made with an http URL in
+	// development is not sent to in production).
+	CheckURL func(string) error
+	Log      *slog.Logger
+	Audit    Auditor  // records a subscription disabled by 410
+	Observer Observer // nil: none
 	// Owner names this instance in its claims (unique per process).
 	Owner string
 	// Now is the clock (tests move it instead of sleeping); Backoff the
@@ -269,6 +273,12 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 			return // the claim expires and the row is tried again
 		}
 		body = b
+	}
+	if d.o.CheckURL != nil {
+		if err := d.o.CheckURL(p.URL); err != nil {
+			d.finish(ctx, p, 0, "the URL is refused: "+err.Error())
+			return
+		}
 	}
 	secret, err := d.o.Sealer.Open(p.SubscriptionID, p.Sealed)
 	if err != nil {

@@ -192,3 +192,33 @@ func TestClaimedRowsDeliveredDespiteAClaimError(t *testing.T) {
 		t.Fatalf("delivery = %+v", got)
 	}
 }
+
+// TestURLCheckedAtEveryAttempt: a webhook stored with an http URL (made
+// while the server ran in development) is not sent to by a server whose
+// rules refuse it (production): the attempt fails with the reason and
+// nothing goes out in clear text.
+func TestURLCheckedAtEveryAttempt(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	svc := newService(t, db.Webhooks())
+	sub, _, err := svc.Create(ctx, "test", "http://hooks.example.com/in", []string{webhooks.CallEnded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Webhooks().EnqueueTest(ctx, sub.ID, `{}`, time.Now(), webhooks.MaxPendingTests); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	d := webhooks.NewDispatcher(webhooks.Options{Store: db.Webhooks(), Sealer: svc.Sealer(),
+		Sender: senderFunc(func(context.Context, egress.Request) egress.Result {
+			sent++
+			return egress.Result{Outcome: egress.OK, Status: 204}
+		}),
+		CheckURL: func(u string) error { return egress.CheckURL(u, false, nil) }})
+	if n := d.RunOnce(ctx); n != 1 || sent != 0 {
+		t.Fatalf("attempts = %d, sent = %d; want 1 attempt, nothing sent", n, sent)
+	}
+	if got := lastDelivery(t, db, sub.ID); got.State != webhooks.StateRetrying || !strings.Contains(got.LastError, "https") {
+		t.Fatalf("delivery = %+v, want a retry saying https is required", got)
+	}
+}
