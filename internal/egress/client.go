@@ -309,6 +309,11 @@ func CheckURL(raw string, allowHTTP bool, allowed []netip.Prefix) error {
 	case u.Fragment != "":
 		return errors.New("url must not have a fragment")
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("url's port must be between 1 and 65535")
+		}
+	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {
 		if why := Refused(a, allowed); why != "" {

@@ -371,3 +371,19 @@ func TestFailureReasonHidesThePath(t *testing.T) {
 		t.Fatalf("reason = %q holds the path", res.Reason)
 	}
 }
+
+// TestCheckURLRefusesImpossiblePorts: a port outside 1-65535 parses as a
+// URL but can never be reached; it is 400 at creation instead of a
+// webhook or tool that fails on every attempt.
+func TestCheckURLRefusesImpossiblePorts(t *testing.T) {
+	for _, u := range []string{"https://hooks.example.com:99999/", "https://hooks.example.com:0/", "https://hooks.example.com:65536/x"} {
+		if err := egress.CheckURL(u, false, nil); err == nil {
+			t.Errorf("%s accepted", u)
+		}
+	}
+	for _, u := range []string{"https://hooks.example.com:8443/", "https://hooks.example.com:65535/", "https://hooks.example.com/"} {
+		if err := egress.CheckURL(u, false, nil); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
+	}
+}
