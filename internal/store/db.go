@@ -68,6 +68,7 @@ type DB struct {
 	stmtsClosed bool
 
 	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
+	outbox     outboxHook                     // wakes the webhook dispatcher (webhook_outbox.go)
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
