@@ -68,6 +68,9 @@ type DB struct {
 	stmtsClosed bool
 
 	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
+	// callerLookups batches CallerStatus on PostgreSQL (callers_batch.go);
+	// nil on SQLite.
+	callerLookups *groupcommit.Group[*callerLookup]
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
@@ -156,6 +159,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	}
 	db := &DB{SQL: sdb, Engine: Postgres, URL: url}
 	db.admissions = newAdmissions(db)
+	db.callerLookups = newCallerLookups(db)
 	return db, nil
 }
 
@@ -192,6 +196,9 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 func (db *DB) Close() error {
 	if db.admissions != nil {
 		db.admissions.Wait()
+	}
+	if db.callerLookups != nil {
+		db.callerLookups.Wait()
 	}
 	db.closeOnce.Do(func() {
 		if db.stopCheckpoints != nil {

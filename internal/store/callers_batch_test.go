@@ -1,0 +1,176 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/store/storetest"
+	"github.com/voiceagent/voiceagent/internal/voice"
+)
+
+func listCaller(t *testing.T, db *store.DB, list, number string) {
+	t.Helper()
+	if _, err := db.Callers().AddCaller(context.Background(), voice.ListEntry{List: list, Number: number, Source: "api", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCallerStatusOfConcurrentCallsIsEachCallersOwn: many calls looked up
+// at once (on PostgreSQL they share queries) each get their own number's
+// standing: a blocked caller batched with unlisted and allowed ones stays
+// blocked, an unlisted one is not taken for allowed, and the allow list is
+// seen in use as soon as it has an entry.
+func TestCallerStatusOfConcurrentCallsIsEachCallersOwn(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := db.Callers()
+		number := func(i int) string { return fmt.Sprintf("+1555%07d", 1000+i) }
+		const n = 300
+		for i := 0; i < n; i += 3 {
+			listCaller(t, db, voice.ListBlocked, number(i))
+		}
+		check := func(allowListInUse bool) {
+			t.Helper()
+			var wg sync.WaitGroup
+			errs := make(chan error, n+1)
+			for i := range n + 1 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					num := number(i)
+					if i == n {
+						num = "" // anonymous
+					}
+					st, err := s.CallerStatus(ctx, num)
+					want := voice.CallerStatus{
+						Blocked:        i < n && i%3 == 0,
+						Allowed:        allowListInUse && i < n && i%3 == 1,
+						AllowListInUse: allowListInUse,
+					}
+					if err != nil || st != want {
+						errs <- fmt.Errorf("CallerStatus(%q) = %+v, %v; want %+v", num, st, err, want)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		}
+		check(false)
+		for i := 1; i < n; i += 3 {
+			listCaller(t, db, voice.ListAllowed, number(i))
+		}
+		check(true)
+	})
+}
+
+// stallCallerLists makes every caller-list read on PostgreSQL wait (a
+// transaction holds caller_lists exclusively) until release is called.
+func stallCallerLists(t *testing.T, db *store.DB) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE caller_lists IN ACCESS EXCLUSIVE MODE`); err != nil {
+		tx.Rollback() //nolint:errcheck // failing anyway
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { tx.Rollback() }) } //nolint:errcheck // the rollback releases the lock
+	t.Cleanup(release)
+	return release
+}
+
+// TestCallerStatusReturnsWhenItsContextEnds: a lookup waiting behind a
+// stalled query returns with its context's error as soon as the context
+// ends, and the lookups after the stall are answered.
+func TestCallerStatusReturnsWhenItsContextEnds(t *testing.T) {
+	db := storetest.Postgres(t)
+	s := db.Callers()
+	listCaller(t, db, voice.ListBlocked, "+15555550100")
+	release := stallCallerLists(t, db)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.CallerStatus(context.Background(), "+15555550101")
+		first <- err
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.CallerStatus(ctx, "+15555550100")
+		got <- err
+	}()
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("CallerStatus = %v, want context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("CallerStatus still waiting after its context ended")
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.CallerStatus(context.Background(), "+15555550100")
+	if err != nil || !st.Blocked {
+		t.Fatalf("after the stall: %+v, %v; want blocked", st, err)
+	}
+}
+
+// TestCallerStatusRefusesWhenTooManyWait: with the caller lists stalled, a
+// flood of calls does not queue lookups without bound: beyond the bound
+// they are answered at once with apperr.Unavailable (HTTP 503 to Twilio)
+// while the stall lasts; every other lookup is answered once it ends.
+func TestCallerStatusRefusesWhenTooManyWait(t *testing.T) {
+	db := storetest.Postgres(t)
+	s := db.Callers()
+	release := stallCallerLists(t, db)
+	const n = 2000
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	firstRefusal := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	refused, answered := 0, 0
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.CallerStatus(ctx, fmt.Sprintf("+1555%07d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				answered++
+			case apperr.Is(err, apperr.Unavailable):
+				refused++
+				once.Do(func() { close(firstRefusal) })
+			default:
+				t.Errorf("lookup %d: %v", i, err)
+			}
+		}()
+	}
+	select {
+	case <-firstRefusal:
+	case <-ctx.Done():
+		t.Fatal("no lookup refused while the caller lists were stalled: the queue grows without bound")
+	}
+	release()
+	wg.Wait()
+	if refused == 0 || refused+answered != n {
+		t.Fatalf("refused %d, answered %d of %d", refused, answered, n)
+	}
+}
