@@ -41,13 +41,17 @@ const (
 
 // callerStatusBatchPostgres reads the standing of each number of $1 (in
 // order, one row each): on the deny list, on the allow list, and whether
-// the allow list is in use. Each is an index lookup on the primary key
-// (list, number); the last is evaluated once per query.
+// the allow list is in use. Each is a lookup on the primary key (list,
+// number); the last is evaluated once per query. The array is read
+// through a subquery so that the planner cannot see its length: with the
+// length known, every execution was planned anew (a custom plan looks
+// cheaper by its row estimate; planning showed in PostgreSQL's profile
+// under this load); hidden, the prepared statement keeps one generic plan.
 const callerStatusBatchPostgres = `SELECT
   EXISTS (SELECT 1 FROM caller_lists c WHERE c.list = 'blocked' AND c.number = u.n),
   EXISTS (SELECT 1 FROM caller_lists c WHERE c.list = 'allowed' AND c.number = u.n),
   EXISTS (SELECT 1 FROM caller_lists c WHERE c.list = 'allowed')
-FROM unnest($1::text[]) WITH ORDINALITY AS u(n, i)
+FROM unnest((SELECT $1::text[])) WITH ORDINALITY AS u(n, i)
 ORDER BY u.i`
 
 // callerLookup is one CallerStatus request and, once its batch ran, its

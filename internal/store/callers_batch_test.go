@@ -174,3 +174,51 @@ func TestCallerStatusRefusesWhenTooManyWait(t *testing.T) {
 		t.Fatalf("refused %d, answered %d of %d", refused, answered, n)
 	}
 }
+
+// TestCallerLookupsKeepOneGenericPlan: the batched caller-list query is
+// planned once per connection, not at every execution (a custom plan each
+// time, when the planner could see the array's length).
+func TestCallerLookupsKeepOneGenericPlan(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := context.Background()
+	conn, err := db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	numbers := []string{"+15555550100", "+15555550101", "+15555550102"}
+	for i := range 8 {
+		rows, err := conn.QueryContext(ctx, store.CallerStatusBatchSQL, numbers[:1+i%3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	if err := conn.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
+		store.CallerStatusBatchSQL).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic == 0 || custom > 5 {
+		t.Fatalf("generic plans %d, custom plans %d of 8 executions: planned anew every time", generic, custom)
+	}
+}
+
+// TestCapacityShardsArePrunedEarly: the capacity shard table, updated by
+// every admitted and ended call, has a low fillfactor, so PostgreSQL prunes
+// its dead row versions long before a page fills (migration 01900).
+func TestCapacityShardsArePrunedEarly(t *testing.T) {
+	db := storetest.Postgres(t)
+	var opts string
+	if err := db.SQL.QueryRowContext(context.Background(), `SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class
+WHERE oid = 'call_capacity_shards'::regclass`).Scan(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if opts != "fillfactor=10" {
+		t.Fatalf("call_capacity_shards options = %q, want fillfactor=10", opts)
+	}
+}
