@@ -86,6 +86,11 @@ func (s *CallerStore) CallerStatus(ctx context.Context, number string) (voice.Ca
 	if s.db.callerLookups != nil {
 		return s.callerStatusBatched(ctx, number)
 	}
+	return s.callerStatusOne(ctx, number)
+}
+
+// callerStatusOne is CallerStatus in a query of its own.
+func (s *CallerStore) callerStatusOne(ctx context.Context, number string) (voice.CallerStatus, error) {
 	var st voice.CallerStatus
 	var blocked, allowed, inUse int
 	err := s.db.queryRow(ctx, `SELECT

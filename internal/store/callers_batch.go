@@ -89,7 +89,9 @@ func (s *CallerStore) callerStatusBatched(ctx context.Context, number string) (v
 	case err != nil && ctx.Err() != nil:
 		return voice.CallerStatus{}, ctx.Err()
 	case err != nil:
-		return voice.CallerStatus{}, translate(err, "caller list")
+		// The batch failed: this lookup runs again on its own, so one
+		// number the database refuses cannot fail the calls batched with it.
+		return s.callerStatusOne(ctx, number)
 	case !l.ran:
 		return voice.CallerStatus{}, ctx.Err() // skipped: its context had ended
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -220,5 +221,56 @@ WHERE oid = 'call_capacity_shards'::regclass`).Scan(&opts); err != nil {
 	}
 	if opts != "fillfactor=10" {
 		t.Fatalf("call_capacity_shards options = %q, want fillfactor=10", opts)
+	}
+}
+
+// TestCallerStatusOfOthersSurvivesARefusedNumber: a number PostgreSQL
+// refuses (a NUL byte: text cannot hold one) fails its own lookup only;
+// the calls batched with it still get their standing.
+func TestCallerStatusOfOthersSurvivesARefusedNumber(t *testing.T) {
+	db := storetest.Postgres(t)
+	s := db.Callers()
+	listCaller(t, db, voice.ListBlocked, "+15555550100")
+	release := stallCallerLists(t, db)
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.CallerStatus(context.Background(), "+15555550101")
+		first <- err
+	}()
+	// Once the first lookup's query waits for the lock, these wait for
+	// the next query and share it (fewer than callerLookupsOverlapAt, so
+	// no second query starts beside the stalled one).
+	poll.Wait(t, "the first lookup's query waiting for caller_lists", func() bool {
+		var n int
+		err := db.SQL.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query = $1`, store.CallerStatusBatchSQL).Scan(&n)
+		return err == nil && n > 0
+	})
+	type answer struct {
+		st  voice.CallerStatus
+		err error
+	}
+	numbers := []string{"+15555550100", "+1555\x00", "+15555550102"}
+	answers := make([]chan answer, len(numbers))
+	for i, n := range numbers {
+		answers[i] = make(chan answer, 1)
+		go func() {
+			st, err := s.CallerStatus(context.Background(), n)
+			answers[i] <- answer{st, err}
+		}()
+	}
+	poll.Wait(t, "the lookups waiting behind the stalled query", func() bool { return db.CallerLookupsWaiting() == len(numbers) })
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if a := <-answers[0]; a.err != nil || !a.st.Blocked {
+		t.Errorf("blocked caller batched with a refused number: %+v, %v; want blocked", a.st, a.err)
+	}
+	if a := <-answers[1]; a.err == nil {
+		t.Errorf("number with a NUL byte: %+v, want an error", a.st)
+	}
+	if a := <-answers[2]; a.err != nil || a.st.Blocked {
+		t.Errorf("unlisted caller batched with a refused number: %+v, %v; want not blocked", a.st, a.err)
 	}
 }
