@@ -16,7 +16,12 @@ const SecretPrefix = "whsec_"
 
 // newSecret returns a signing secret: "whsec_" + 32 random bytes in
 // unpadded base64url. The HMAC key is the whole string, as shown.
-func newSecret() string {
+func newSecret() string { return NewSecret() }
+
+// NewSecret returns a signing secret by the tool-secret rules (webhook
+// subscriptions use the same): "whsec_" + 32 random bytes in unpadded
+// base64url.
+func NewSecret() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic("agents: crypto/rand failed: " + err.Error())
@@ -29,17 +34,27 @@ func newSecret() string {
 // never enters the database, so a database dump alone cannot sign
 // requests. The tool name is the additional data: a sealed secret copied
 // to another tool's row does not open.
-type Sealer struct{ aead cipher.AEAD }
+type Sealer struct {
+	aead cipher.AEAD
+	ad   string // prefix of the additional data: "tool:" + name
+}
 
 // sealVersion is the first byte of a sealed secret.
 const sealVersion = 1
 
-// NewSealer derives the key from serverKey.
-func NewSealer(serverKey string) (*Sealer, error) {
+// NewSealer derives the key for tool secrets from serverKey.
+func NewSealer(serverKey string) (*Sealer, error) { return NewSealerFor(serverKey, "tool") }
+
+// NewSealerFor derives a key for the secrets of one kind of owner
+// ("tool", "webhook") from serverKey: each kind has its own key (HKDF info
+// "voiceagent <kind> signing secrets v1") and binds the owner's name as
+// additional data ("<kind>:<name>"), so a secret sealed for one owner
+// opens for no other.
+func NewSealerFor(serverKey, kind string) (*Sealer, error) {
 	if len(serverKey) < 16 {
-		return nil, errors.New("agents: the server key for tool secrets is too short")
+		return nil, errors.New("agents: the server key for " + kind + " secrets is too short")
 	}
-	key, err := hkdf.Key(sha256.New, []byte(serverKey), nil, "voiceagent tool signing secrets v1", 32)
+	key, err := hkdf.Key(sha256.New, []byte(serverKey), nil, "voiceagent "+kind+" signing secrets v1", 32)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +66,7 @@ func NewSealer(serverKey string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, ad: kind + ":"}, nil
 }
 
 // Seal encrypts secret for the tool name.
@@ -61,7 +76,7 @@ func (s *Sealer) Seal(name, secret string) []byte {
 		panic("agents: crypto/rand failed: " + err.Error())
 	}
 	out := append([]byte{sealVersion}, nonce...)
-	return s.aead.Seal(out, nonce, []byte(secret), []byte("tool:"+name))
+	return s.aead.Seal(out, nonce, []byte(secret), []byte(s.ad+name))
 }
 
 // ErrUnseal is a sealed secret that does not open with this server's key
@@ -75,7 +90,7 @@ func (s *Sealer) Open(name string, sealed []byte) (string, error) {
 	if len(sealed) < 1+n+s.aead.Overhead() || sealed[0] != sealVersion {
 		return "", ErrUnseal
 	}
-	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte("tool:"+name))
+	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(s.ad+name))
 	if err != nil {
 		return "", ErrUnseal
 	}

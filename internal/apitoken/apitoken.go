@@ -36,11 +36,13 @@ const (
 	MetricsRead   Scope = "metrics:read"   // /metrics and the details of /ready
 	AgentsRead    Scope = "agents:read"    // agents, numbers and HTTP tools (never a tool's secret)
 	AgentsWrite   Scope = "agents:write"   // create, change, delete them; rotate a tool's secret
+	WebhooksRead  Scope = "webhooks:read"  // webhook subscriptions and their delivery log (never a secret)
+	WebhooksWrite Scope = "webhooks:write" // create, delete and test webhook subscriptions
 	Admin         Scope = "admin"          // everything, token management included
 )
 
 // All lists every scope in a stable order.
-var All = []Scope{CallsRead, CallsWrite, ContactsRead, ContactsWrite, CallersRead, CallersWrite, Privacy, AuditRead, MetricsRead, AgentsRead, AgentsWrite, Admin}
+var All = []Scope{CallsRead, CallsWrite, ContactsRead, ContactsWrite, CallersRead, CallersWrite, Privacy, AuditRead, MetricsRead, AgentsRead, AgentsWrite, WebhooksRead, WebhooksWrite, Admin}
 
 // Prefix starts every scoped token, so a leaked one is recognisable (secret
 // scanners, logs) and anything else is refused without a lookup.

@@ -27,6 +27,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/twilioapi"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // Options are the seams tests and the simulator use. The zero value is
@@ -37,6 +38,8 @@ type Options struct {
 	TwilioHTTPClient *http.Client
 	// Version goes into the User-Agent of requests to HTTP tools.
 	Version string
+	// Webhooks are the webhook dispatcher's seams (tests).
+	Webhooks WebhookOptions
 }
 
 // App is a wired server.
@@ -66,6 +69,10 @@ type App struct {
 	Agents *agents.Service
 	// Outbound places and ends calls for the operator API.
 	Outbound *outbound.Service
+	// Webhooks are the webhook subscriptions; Dispatcher delivers their
+	// outbox (issue 15).
+	Webhooks   *webhooks.Service
+	Dispatcher *webhooks.Dispatcher
 
 	egress  *egress.Client // HTTP tools' outbound requests
 	obs     observability
@@ -98,6 +105,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 	}
 
 	if err := a.buildAgents(opts.Version); err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	if err := a.buildWebhooks(opts.Webhooks); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -161,6 +173,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, db *store.DB
 		Tokens:       a.Tokens,
 		Agents:       a.Agents,
 		Outbound:     a.Outbound,
+		Webhooks:     a.Webhooks,
 	}, HTTPSettings(cfg))
 	// Shutdown waits for live calls (up to SHUTDOWN_DRAIN_TIMEOUT); Close
 	// then ends the rest.

@@ -12,6 +12,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/httpapi"
 	"github.com/voiceagent/voiceagent/internal/store"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // observability is what watching the server needs besides the routes:
@@ -64,6 +65,8 @@ func (a *App) startObservability(ctx context.Context) error {
 		// conference events, stream tokens, webhook receipts, transcripts);
 		// live calls are never purged.
 		audit.Target{Name: "calls", Keep: time.Duration(a.Config.CallRetentionDays) * day, Purge: a.DB.Calls().DeleteCallsBefore},
+		// The webhook delivery log (issue 15): 7 days.
+		audit.Target{Name: "webhook_deliveries", Keep: webhooks.LogRetention, Purge: a.DB.Webhooks().DeleteDeliveriesBefore},
 	)
 	a.obs.retention.Start(audit.RetentionEvery)
 	a.closers = append(a.closers, a.obs.retention.Stop)

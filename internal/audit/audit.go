@@ -69,6 +69,11 @@ const (
 	TypeCallEnd      = "call_end"
 )
 
+// Webhook subscriptions (internal/webhooks): creation, deletion, test
+// sends and a subscription disabled by its receiver's 410 (id and action;
+// never the secret).
+const TypeWebhookChange = "webhook_change"
+
 // Severities.
 const (
 	Info    = "info"

@@ -39,6 +39,8 @@ type rigOptions struct {
 	// TWILIO_API_BASE_URL (its own address) instead of a rewriting HTTP
 	// client, as a Twilio-compatible provider is reached.
 	APIBase bool
+	// Webhooks are the webhook dispatcher's seams.
+	Webhooks app.WebhookOptions
 }
 
 // bodyLog keeps every response body the simulator saw.
@@ -99,7 +101,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	appOpts := app.Options{TwilioHTTPClient: r.rest.HTTPClient()}
+	appOpts := app.Options{TwilioHTTPClient: r.rest.HTTPClient(), Webhooks: o.Webhooks}
 	if o.APIBase {
 		env["TWILIO_API_BASE_URL"] = r.rest.Server.URL
 		appOpts.TwilioHTTPClient = nil

@@ -28,6 +28,7 @@ const MaxResponse = 64 << 10
 const (
 	HeaderSignature = "X-Voiceagent-Signature"
 	HeaderDelivery  = "X-Voiceagent-Delivery"
+	HeaderEvent     = "X-Voiceagent-Event"
 )
 
 // Options configure a Client.
@@ -152,6 +153,11 @@ type Request struct {
 	Secret     []byte // HMAC key
 	DeliveryID string // X-Voiceagent-Delivery (NewDeliveryID)
 	Timeout    time.Duration
+	// Event, when set, is sent as X-Voiceagent-Event (webhooks).
+	Event string
+	// AnyBody makes every 2xx OK whatever its body (webhooks: the answer
+	// is not read beyond MaxResponse and never kept).
+	AnyBody bool
 }
 
 // Result is what came back. Body is set only for OK.
@@ -191,6 +197,9 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set(HeaderDelivery, r.DeliveryID)
+	if r.Event != "" {
+		req.Header.Set(HeaderEvent, r.Event)
+	}
 	req.Header.Set(HeaderSignature, Sign(r.Secret, c.now(), r.Body))
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -210,6 +219,13 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 		return res
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		res.Outcome, res.Reason = Status, "answered "+strconv.Itoa(resp.StatusCode)
+		return res
+	}
+	if r.AnyBody {
+		// Drain a little so the connection can be reused; the answer
+		// itself means nothing here.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponse)) //nolint:errcheck // only for reuse
+		res.Outcome = OK
 		return res
 	}
 	if resp.ContentLength > MaxResponse {

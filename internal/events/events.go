@@ -17,6 +17,11 @@ const (
 	CallEnded      = "call.ended"     // Data: durationSec, status
 	Error          = "error"          // Data: message
 	SecurityAlert  = "security.alert" // Data: alert; never shed (MustDeliver)
+	// A webhook delivery attempt that failed (state "retrying" or, once
+	// given up, "failed"), and a webhook its receiver disabled with 410.
+	// Data: webhookId, deliveryId, event, attempts, status, error, state.
+	WebhookFailed   = "webhook.failed"
+	WebhookDisabled = "webhook.disabled"
 )
 
 // Event is one live event. Data holds only JSON-friendly values and never

@@ -68,3 +68,14 @@ func FuzzConferenceJSON(f *testing.F) {
 		fuzzDecode(t, s, body, &end)
 	})
 }
+
+func FuzzWebhookJSON(f *testing.F) {
+	f.Add([]byte(`{"url":"https://crm.example.com/voiceagent","events":["call.started","call.ended"]}`))
+	f.Add([]byte(`{"url":"","events":[]}`))
+	f.Add([]byte(`{"url":"https://a.example","events":["call.ended"],"secret":"x"}`))
+	s := &Server{validate: newValidator()}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in webhookCreateRequest
+		fuzzDecode(t, s, body, &in)
+	})
+}

@@ -30,6 +30,8 @@ type exportJSON struct {
 	StreamTokens           []map[string]any `json:"streamTokens"`
 	WebhookReceipts        []map[string]any `json:"webhookReceipts"`
 	EventPayloads          []map[string]any `json:"eventPayloads"`
+	WebhookOutbox          []map[string]any `json:"webhookOutbox"`
+	WebhookDeliveries      []map[string]any `json:"webhookDeliveries"`
 	Other                  []map[string]any `json:"other"`
 }
 
@@ -67,7 +69,8 @@ func (s *Server) handleDataExport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, exportJSON{PhoneNumber: ex.PhoneNumber, Contacts: orEmpty(ex.Contacts), Calls: orEmpty(ex.Calls), Transcripts: orEmpty(ex.Transcripts),
 		CallDetails: orEmpty(ex.CallDetails), Conferences: orEmpty(ex.Conferences), ConferenceParticipants: orEmpty(ex.ConferenceParticipants), ConferenceEvents: orEmpty(ex.ConferenceEvents),
 		CallerLists: orEmpty(ex.CallerLists), AuditEvents: orEmpty(ex.AuditEvents), StreamTokens: orEmpty(ex.StreamTokens), WebhookReceipts: orEmpty(ex.WebhookReceipts),
-		EventPayloads: orEmpty(ex.EventPayloads), Other: orEmpty(ex.Other)})
+		EventPayloads: orEmpty(ex.EventPayloads), WebhookOutbox: orEmpty(ex.WebhookOutbox), WebhookDeliveries: orEmpty(ex.WebhookDeliveries),
+		Other: orEmpty(ex.Other)})
 }
 
 // orEmpty is rows, or an empty list instead of nil (JSON [] not null).

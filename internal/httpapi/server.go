@@ -25,6 +25,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // Pinger reports whether the database answers.
@@ -67,6 +68,8 @@ type Deps struct {
 	// Outbound places calls (POST /api/calls) and ends them
 	// (POST /api/calls/{callSid}/end); nil: 503.
 	Outbound *outbound.Service
+	// Webhooks serves /api/webhooks (nil: 503).
+	Webhooks *webhooks.Service
 }
 
 // Server owns the router and the drain state.

@@ -31,12 +31,14 @@ const (
 	KindEventPayloads          = "eventPayloads" // large live events kept briefly for LISTEN/NOTIFY
 	KindStreamTokens           = "streamTokens"
 	KindWebhookReceipts        = "webhookReceipts"
-	KindOther                  = "other" // any other row with a text column that held the number
+	KindWebhookOutbox          = "webhookOutbox"     // webhook events waiting for delivery (deleted)
+	KindWebhookDeliveries      = "webhookDeliveries" // the webhook delivery log
+	KindOther                  = "other"             // any other row with a text column that held the number
 )
 
 // AllKinds lists every kind, in the order the export shows them.
 var AllKinds = []string{KindContacts, KindCalls, KindTranscripts, KindCallDetails, KindConferences, KindConferenceParticipants, KindConferenceEvents,
-	KindCallerLists, KindAuditEvents, KindStreamTokens, KindWebhookReceipts, KindEventPayloads, KindOther}
+	KindCallerLists, KindAuditEvents, KindStreamTokens, KindWebhookReceipts, KindEventPayloads, KindWebhookOutbox, KindWebhookDeliveries, KindOther}
 
 // Counts is how many rows of each kind an erasure removed or rewrote; a
 // row counts once however many of its columns held the number.
@@ -58,6 +60,8 @@ type Export struct {
 	StreamTokens           []map[string]any
 	WebhookReceipts        []map[string]any
 	EventPayloads          []map[string]any
+	WebhookOutbox          []map[string]any
+	WebhookDeliveries      []map[string]any
 	// Other holds rows of any other table, each with its table's name
 	// under the key "_table".
 	Other []map[string]any
@@ -70,6 +74,7 @@ func (e *Export) Add(kind string, row map[string]any) {
 		KindConferenceParticipants: &e.ConferenceParticipants, KindConferenceEvents: &e.ConferenceEvents,
 		KindCallerLists: &e.CallerLists, KindAuditEvents: &e.AuditEvents, KindStreamTokens: &e.StreamTokens,
 		KindWebhookReceipts: &e.WebhookReceipts, KindEventPayloads: &e.EventPayloads,
+		KindWebhookOutbox: &e.WebhookOutbox, KindWebhookDeliveries: &e.WebhookDeliveries,
 	}
 	l, ok := lists[kind]
 	if !ok {

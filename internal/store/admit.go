@@ -95,6 +95,18 @@ func (db *DB) admit(ctx context.Context, s *CallStore, a *admission) (voice.Call
 // transaction ends with no request's context: the batch's others wait on
 // it.
 func (s *CallStore) runBatch(batch []*admission) error {
+	err := s.runBatchOn(batch)
+	for _, a := range batch {
+		if err == nil && a.outboxed {
+			s.db.outboxWritten() // wakes the webhook dispatcher once
+			break
+		}
+	}
+	return err
+}
+
+// runBatchOn is runBatch on the DB's engine.
+func (s *CallStore) runBatchOn(batch []*admission) error {
 	if s.db.Engine == Postgres {
 		ctx, cancel := context.WithTimeout(context.Background(), admitBatchTimeout)
 		defer cancel()
@@ -177,13 +189,16 @@ func (s *CallStore) admitOne(a admission) (voice.Call, bool, error) {
 	if err != nil {
 		return voice.Call{}, false, err
 	}
+	if a.outboxed {
+		s.db.outboxWritten()
+	}
 	return a.out, a.created, nil
 }
 
 // admitInTx is one SQLite admission: c (or its overflow when capacity is
-// full) inserted, or the stored call when this is a retry. The insert
-// comes first and does nothing on a duplicate CallSid or idempotency key,
-// so a new call, the common case, costs no lookup.
+// full) inserted with its webhook event, or the stored call when this is a
+// retry. The insert comes first and does nothing on a duplicate CallSid or
+// idempotency key, so a new call, the common case, costs no lookup.
 func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slots *slotCount) error {
 	c := a.call
 	if a.capacity != nil && c.Decision == voice.Accept {
@@ -202,7 +217,11 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slo
 	if inserted {
 		slots.inserted(c)
 		a.out, a.created = c, true
-		return nil
+		// Its webhook event (call.started or call.refused) in the
+		// admission's transaction.
+		typ, payload := admissionEvent(c)
+		a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt)
+		return err
 	}
 	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)
 	if err != nil {

@@ -14,8 +14,11 @@ import (
 // every call on it. With the room covering the whole batch no admission is
 // turned away, so a call found already stored (a retry) changes no other
 // decision, and its stored answer is read afterwards. $20 is max, $21 the
-// slots needed; the row holds whether a shard was taken and the CallSids
-// inserted, comma-separated (a CallSid is letters and digits).
+// slots needed, $22-$25 the webhook events of the calls (outboxOfInserted:
+// written for the calls inserted only, in the same statement); the row
+// holds whether a shard was taken, the CallSids inserted, comma-separated
+// (a CallSid is letters and digits), and how many outbox rows were
+// written.
 var admitOneStatementPostgres = `WITH claim AS (
   SELECT shard FROM call_capacity_shards
   WHERE ` + quotaOf("$20") + ` - active >= $21::bigint
@@ -36,8 +39,10 @@ ins AS (
       agent, direction, placed_by, end_reason, context, shard), ok
   ORDER BY sid
   ON CONFLICT DO NOTHING
-  RETURNING call_sid)
-SELECT (SELECT COUNT(*) FROM ok), (SELECT COALESCE(string_agg(call_sid, ','), '') FROM ins)`
+  RETURNING call_sid),
+ev AS (` + outboxOfInserted + `
+  RETURNING 1)
+SELECT (SELECT COUNT(*) FROM ok), (SELECT COALESCE(string_agg(call_sid, ','), '') FROM ins), (SELECT COUNT(*) FROM ev)`
 
 // quotaOf is shardQuota in SQL for the shard column and max as param.
 func quotaOf(param string) string { return strings.ReplaceAll(quotaSQL, "$1", param) }
@@ -80,17 +85,24 @@ func (s *CallStore) admitInOneStatement(ctx context.Context, batch []*admission)
 	for _, a := range live {
 		rows.add(a.call, 0)
 	}
-	var claimed int
+	calls := make([]voice.Call, len(live))
+	for i, a := range live {
+		calls[i] = a.call
+	}
+	evs := admissionEvents(calls)
+	var claimed, outboxed int
 	var inserted string
 	err = s.db.SQL.QueryRowContext(ctx, admitOneStatementPostgres, rows.sid, rows.acct, rows.from, rows.to, rows.country, rows.name,
 		rows.decision, rows.reason, rows.status, rows.active, rows.twiml, rows.idem, rows.created,
-		rows.agent, rows.direction, rows.placedBy, rows.endReason, rows.context, rows.shard, max, need).Scan(&claimed, &inserted)
+		rows.agent, rows.direction, rows.placedBy, rows.endReason, rows.context, rows.shard, max, need,
+		evs.hex, evs.typ, evs.payload, evs.bit).Scan(&claimed, &inserted, &outboxed)
 	if err != nil {
 		return false, translate(err, "call")
 	}
 	if claimed == 0 {
 		return false, nil
 	}
+	live[0].outboxed = outboxed > 0
 	stored := make(map[string]bool, len(live))
 	for sid := range strings.SplitSeq(inserted, ",") {
 		stored[sid] = true

@@ -96,7 +96,7 @@ func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) er
 		return err
 	}
 	for _, a := range batch {
-		a.out, a.created, a.ran = voice.Call{}, false, false
+		a.out, a.created, a.ran, a.outboxed = voice.Call{}, false, false, false
 	}
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error { return s.admitEachPostgres(ctx, tx, batch) })
 	if err != nil {
@@ -105,11 +105,11 @@ func (s *CallStore) runBatchPostgres(ctx context.Context, batch []*admission) er
 	return nil
 }
 
-// admitAllPostgres is the fast path: a batch in four round trips whatever
-// its size (the shard lock, one INSERT, and the transaction's begin and
-// commit): the batch's capped admissions take slots on shards locked with
-// SKIP LOCKED, decided in order in Go as if each were a new call, and
-// every call is inserted in one statement. It returns errExactPath, which
+// admitAllPostgres is the fast path: a batch in five round trips whatever
+// its size (the shard lock, one INSERT, the webhook events' INSERT, and
+// the transaction's begin and commit): the batch's capped admissions take
+// slots on shards locked with SKIP LOCKED, decided in order in Go as if
+// each were a new call, and every call is inserted in one statement. It returns errExactPath, which
 // rolls the transaction back, when the batch is not decided exactly this
 // way: a call was already stored (a retry, or the same call twice in the
 // batch), the admissions ask for different caps or a slot without a cap,
@@ -170,13 +170,25 @@ func (s *CallStore) admitAllPostgres(ctx context.Context, tx *sql.Tx, batch []*a
 	for _, a := range live {
 		a.created, a.ran = true, true
 	}
+	// The batch's webhook events (call.started / call.refused) in one
+	// more statement of the same transaction.
+	calls := make([]voice.Call, len(live))
+	for i, a := range live {
+		calls[i] = a.out
+	}
+	wrote, err := s.db.enqueueAdmissionsPostgres(ctx, tx, calls)
+	if err != nil {
+		return err
+	}
+	live[0].outboxed = wrote
 	return nil
 }
 
 // admitEachPostgres is the exact path: every shard locked in order, then
 // each admission in turn inserted (one statement each) or, when its call
 // is already stored, answered with the stored call; the total is kept in
-// step, so capacity is decided exactly as one by one.
+// step, so capacity is decided exactly as one by one. A stored call's
+// webhook event is written with it.
 func (s *CallStore) admitEachPostgres(ctx context.Context, tx *sql.Tx, batch []*admission) error {
 	var shards *allShards
 	for _, a := range batch {
@@ -211,6 +223,10 @@ func (s *CallStore) admitEachPostgres(ctx context.Context, tx *sql.Tx, batch []*
 				shards.took(shard)
 			}
 			a.out, a.created, a.ran = c, true, true
+			typ, payload := admissionEvent(c)
+			if a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt); err != nil {
+				return err
+			}
 			continue
 		}
 		existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)

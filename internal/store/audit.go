@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/voiceagent/voiceagent/internal/audit"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // AuditStore keeps audit events.
@@ -28,12 +29,15 @@ ORDER BY n`
 
 // InsertAuditEvents writes a batch in one transaction (on PostgreSQL in
 // one statement: a round trip per event was most of the audit writer's
-// cost on the webhook path).
+// cost on the webhook path). A security_alert, or a tool_call that failed,
+// also writes its webhook event (security.alert, tool.failed) in that
+// transaction.
 func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) error {
 	if s.db.Engine == Postgres {
 		return s.insertAuditPostgres(ctx, evs)
 	}
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	var wrote bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := s.db.txStmt(ctx, tx, `INSERT INTO audit_events (type, severity, actor, remote_ip, call_sid, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
 		if err != nil {
 			return fmt.Errorf("prepare audit insert: %w", err)
@@ -48,9 +52,31 @@ func (s *AuditStore) InsertAuditEvents(ctx context.Context, evs []audit.Event) e
 			if _, err := stmt.ExecContext(ctx, ev.Type, ev.Severity, ev.Actor, ev.RemoteIP, ev.CallSID, string(detail), Millis(ev.Time)); err != nil {
 				return fmt.Errorf("insert audit event: %w", err)
 			}
+			w, err := s.enqueueAuditEvent(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			wrote = wrote || w
 		}
 		return nil
 	})
+	if err == nil && wrote {
+		s.db.outboxWritten()
+	}
+	return err
+}
+
+// enqueueAuditEvent writes ev's webhook event in tx, if it causes one.
+func (s *AuditStore) enqueueAuditEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) (bool, error) {
+	typ, ok := auditEvent(ev)
+	if !ok {
+		return false, nil
+	}
+	w, err := s.db.enqueue(ctx, tx, typ, ev.CallSID, webhooks.AuditPayload(ev.CallSID, ev.Time, ev.Detail), ev.Time)
+	if err != nil {
+		return false, fmt.Errorf("webhook event of audit event: %w", err)
+	}
+	return w, nil
 }
 
 func (s *AuditStore) insertAuditPostgres(ctx context.Context, evs []audit.Event) error {
@@ -68,10 +94,37 @@ func (s *AuditStore) insertAuditPostgres(ctx context.Context, evs []audit.Event)
 		ip, sid, detail = append(ip, ev.RemoteIP), append(sid, ev.CallSID), append(detail, string(d))
 		at = append(at, Millis(ev.Time))
 	}
-	if _, err := s.db.SQL.ExecContext(ctx, insertAuditPostgres, typ, sev, actor, ip, sid, detail, at); err != nil {
-		return fmt.Errorf("insert audit events: %w", err)
+	causes := false
+	for _, ev := range evs {
+		if _, ok := auditEvent(ev); ok {
+			causes = true
+			break
+		}
 	}
-	return nil
+	if !causes { // the common case: one statement, no transaction
+		if _, err := s.db.SQL.ExecContext(ctx, insertAuditPostgres, typ, sev, actor, ip, sid, detail, at); err != nil {
+			return fmt.Errorf("insert audit events: %w", err)
+		}
+		return nil
+	}
+	var wrote bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertAuditPostgres, typ, sev, actor, ip, sid, detail, at); err != nil {
+			return fmt.Errorf("insert audit events: %w", err)
+		}
+		for _, ev := range evs {
+			w, err := s.enqueueAuditEvent(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			wrote = wrote || w
+		}
+		return nil
+	})
+	if err == nil && wrote {
+		s.db.outboxWritten()
+	}
+	return err
 }
 
 // ListAuditEvents returns events of the given type (all when empty) in the

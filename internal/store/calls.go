@@ -8,6 +8,7 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/voice"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
 
 // CallStore keeps incoming-call records and one-time stream tokens.
@@ -86,9 +87,10 @@ type admission struct {
 	call     voice.Call
 	capacity *voice.Capacity
 
-	out     voice.Call
-	created bool
-	ran     bool // decided by a batch (false: skipped, its context had ended)
+	out      voice.Call
+	created  bool
+	outboxed bool // a webhook event was written with it
+	ran      bool // decided by a batch (false: skipped, its context had ended)
 }
 
 func (s *CallStore) findInTx(ctx context.Context, tx *sql.Tx, callSID, idem string) (voice.Call, error) {
@@ -153,11 +155,21 @@ const statusUpdateSet = `UPDATE calls SET
 // updateStatusPostgres reads the row's ended_at as it was before the
 // update in the same statement: the sub-select locks the row (FOR UPDATE),
 // so a concurrent EndCall is either wholly before it (and seen) or
-// waits for it.
-const updateStatusPostgres = statusUpdateSet + `
+// waits for it. It also writes the call.ended webhook event (issue 15)
+// when this callback ended an accepted call, in the same statement, so
+// the status callback stays one round trip: $8 is the event's hex, $9
+// the call.ended mask bit, $10 the first attempt (CallEndedSettle after
+// $5).
+const updateStatusPostgres = `WITH upd AS (` + statusUpdateSet + `
 FROM (SELECT call_sid AS sid, ended_at AS was_ended FROM calls WHERE call_sid = $6 FOR UPDATE) old
 WHERE call_sid = old.sid AND ($4 < 0 OR status_seq < $4)
-RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL`
+RETURNING old.was_ended IS NULL AND ended_at IS NOT NULL AS ended, call_sid, decision),
+ev AS (INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
+SELECT 'dlv_' || $8 || substr(s.id, 4), 'evt_' || $8, s.id, 'call.ended', upd.call_sid, upd.call_sid, '', $5, $10
+FROM upd JOIN webhook_subscriptions s ON s.disabled_at IS NULL AND (s.event_mask & $9) <> 0
+WHERE upd.ended AND upd.decision = 'accept'
+RETURNING 1)
+SELECT upd.ended, (SELECT COUNT(*) FROM ev) FROM upd`
 
 // updateStatusSQLite is the same update; SQLite's RETURNING cannot see the
 // old row, so the caller reads ended_at first in the same transaction.
@@ -181,9 +193,14 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 	}
 	args := []any{u.Status, final, dur, u.Sequence, Millis(u.At), u.CallSID, string(u.Reason)}
 	if s.db.Engine == SQLite {
-		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, args)
+		return s.updateStatusSQLite(ctx, u.CallSID, final == 1, Millis(u.At), args)
 	}
-	err = s.db.writeRow(ctx, updateStatusPostgres, args, &ended)
+	var events int64
+	args = append(args, webhooks.NewEventHex(), webhooks.Bit(webhooks.CallEnded), Millis(u.At.Add(CallEndedSettle)))
+	err = s.db.writeRow(ctx, updateStatusPostgres, args, &ended, &events)
+	if err == nil && events > 0 {
+		s.db.outboxWritten()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// Either unknown, or an older callback arriving late: only the
 		// first is an error.
@@ -195,7 +212,8 @@ func (s *CallStore) UpdateCallStatus(ctx context.Context, u voice.StatusUpdate) 
 
 // updateStatusSQLite is UpdateCallStatus on SQLite: read and update in one
 // transaction under the writer lock, so nothing ends the call in between.
-func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, final bool, args []any) (ended bool, err error) {
+func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, final bool, at int64, args []any) (ended bool, err error) {
+	var wrote bool
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		read, err := s.db.txStmt(ctx, tx, `SELECT ended_at FROM calls WHERE call_sid = $1`)
 		if err != nil {
@@ -216,8 +234,15 @@ func (s *CallStore) updateStatusSQLite(ctx context.Context, callSID string, fina
 		// No row changed: an older callback arriving late, not an error.
 		n, _ := res.RowsAffected()
 		ended = final && n > 0 && !was.Valid
-		return nil
+		if ended {
+			// Webhooks (issue 15): call.ended with the end itself.
+			wrote, err = s.db.enqueueCallEnded(ctx, tx, callSID, FromMillis(at))
+		}
+		return err
 	})
+	if err == nil && wrote {
+		s.db.outboxWritten()
+	}
 	return ended, err
 }
 

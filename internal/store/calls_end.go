@@ -20,14 +20,36 @@ import (
 // call lives on in a conference or forward until Twilio's final status
 // callback, and the answer is then apperr.Conflict (NotFound for an
 // unknown call).
+//
+// Ending the call writes its call.ended webhook event in the same
+// transaction (issue 15; the status callback's end does the same in
+// UpdateCallStatus).
 func (s *CallStore) EndCall(ctx context.Context, e voice.CallEnd) (ended bool, err error) {
-	res, err := s.db.write(ctx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1,
+	var n int64
+	var wrote bool
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.db.txStmt(ctx, tx, `UPDATE calls SET active = 0, ended_at = $1, updated_at = $1,
   end_reason = CASE WHEN end_reason = '' THEN $2 ELSE end_reason END
-WHERE call_sid = $3 AND transferred_at IS NULL AND ended_at IS NULL`, Millis(e.At), string(e.Reason), e.CallSID)
+WHERE call_sid = $3 AND transferred_at IS NULL AND ended_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		res, err := st.ExecContext(ctx, Millis(e.At), string(e.Reason), e.CallSID)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 1 {
+			wrote, err = s.db.enqueueCallEnded(ctx, tx, e.CallSID, e.At)
+		}
+		return err
+	})
 	if err != nil {
 		return false, translate(err, "call")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if wrote {
+		s.db.outboxWritten()
+	}
+	if n == 1 {
 		return true, nil
 	}
 	var transferred bool

@@ -68,6 +68,7 @@ type DB struct {
 	stmtsClosed bool
 
 	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
+	outbox     outboxHook                     // wakes the webhook dispatcher (webhook_outbox.go)
 	// callerLookups batches CallerStatus on PostgreSQL (callers_batch.go);
 	// nil on SQLite.
 	callerLookups *groupcommit.Group[*callerLookup]

@@ -72,6 +72,10 @@ func tableKind(table string) string {
 		return privacy.KindStreamTokens
 	case "webhook_receipts":
 		return privacy.KindWebhookReceipts
+	case "webhook_outbox":
+		return privacy.KindWebhookOutbox
+	case "webhook_deliveries":
+		return privacy.KindWebhookDeliveries
 	}
 	return privacy.KindOther
 }
@@ -140,6 +144,8 @@ func (s *PrivacyStore) findSubjectRows(ctx context.Context, tx *sql.Tx, m *phone
 		{"call_metrics", `call_sid IN (` + calls + `)`},
 		{"stream_tokens", `call_sid IN (` + calls + `)`},
 		{"webhook_receipts", `call_sid IN (` + calls + `)`},
+		{"webhook_outbox", `call_sid IN (` + calls + `)`},
+		{"webhook_deliveries", `call_sid IN (` + calls + `)`},
 		{"conferences", `caller_call_sid IN (` + calls + `)`},
 		{"conference_participants", `number = $1 OR conference_name IN (` + confs + `)`},
 		{"conference_events", `conference_name IN (` + confs + `) OR call_sid IN (` + calls + `) OR call_sid IN (` + legs + `)`},
@@ -228,9 +234,10 @@ func (s *PrivacyStore) findSubjectRows(ctx context.Context, tx *sql.Tx, m *phone
 			if len(rewrite) == 0 {
 				continue // the digits, but not as a whole number
 			}
-			if table == "event_payloads" {
-				// A stored live event is a whole JSON document kept for a
-				// few minutes: deleted rather than edited.
+			if table == "event_payloads" || table == "webhook_outbox" {
+				// A stored live event, or a webhook event waiting for
+				// delivery, is a whole JSON document kept for minutes (at
+				// most a day): deleted rather than edited.
 				rewrite = nil
 			}
 			out = append(out, subjectRow{table: table, kind: tableKind(table), loc: loc, row: row, rewrite: rewrite})

@@ -74,6 +74,25 @@ func seedCollisions(t *testing.T, db *store.DB) {
 	}
 	exec(t, db, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, 1)`, `{"text":"415 555 0177"}`)
 	exec(t, db, `INSERT INTO event_payloads (payload, created_at) VALUES ($1, 1)`, `{"text":"415 555 0178"}`)
+	// Webhook events waiting for delivery and the delivery log: the
+	// subject's call's rows (by relation), someone else's call whose
+	// event mentions the subject (deleted: a whole JSON document), and
+	// rows of other calls that do not.
+	outbox := []struct {
+		n            int
+		sid, payload string
+	}{
+		{1, sid(1), `{"callSid":"` + sid(1) + `","from":"` + collSubject + `"}`},
+		{2, sid(2), `{"detail":{"note":"call back 415-555-0177"}}`},
+		{3, sid(3), `{"from":"` + collOneOff + `"}`},
+		{4, sid(4), ""},
+	}
+	for _, o := range outbox {
+		exec(t, db, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at) VALUES ($1, $2, 'wh_0000000000000001', 'call.started', $3, $3, $4, 1, 1)`,
+			fmt.Sprintf("dlv_%d", o.n), fmt.Sprintf("evt_%d", o.n), o.sid, o.payload)
+		exec(t, db, `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, created_at, updated_at) VALUES ($1, $2, 'wh_0000000000000001', 'call.started', $3, 'delivered', 1, 1, 1)`,
+			fmt.Sprintf("dlv_%d", o.n), fmt.Sprintf("evt_%d", o.n), o.sid)
+	}
 }
 
 // dump is every row of every table, as canonical JSON keyed by table.
@@ -124,6 +143,7 @@ var kindTable = map[string]string{
 	privacy.KindConferenceEvents: "conference_events", privacy.KindCallerLists: "caller_lists",
 	privacy.KindAuditEvents: "audit_events", privacy.KindStreamTokens: "stream_tokens",
 	privacy.KindWebhookReceipts: "webhook_receipts", privacy.KindEventPayloads: "event_payloads",
+	privacy.KindWebhookOutbox: "webhook_outbox", privacy.KindWebhookDeliveries: "webhook_deliveries",
 }
 
 // exportKeys is the set of rows an export lists, keyed as dump keys them.
@@ -135,6 +155,7 @@ func exportKeys(ex privacy.Export) map[string]bool {
 		privacy.KindConferenceEvents: ex.ConferenceEvents, privacy.KindCallerLists: ex.CallerLists,
 		privacy.KindAuditEvents: ex.AuditEvents, privacy.KindStreamTokens: ex.StreamTokens,
 		privacy.KindWebhookReceipts: ex.WebhookReceipts, privacy.KindEventPayloads: ex.EventPayloads,
+		privacy.KindWebhookOutbox: ex.WebhookOutbox, privacy.KindWebhookDeliveries: ex.WebhookDeliveries,
 	} {
 		for _, r := range rows {
 			out[rowKey(kindTable[kind], r)] = true
@@ -240,14 +261,15 @@ func TestErasureWholeNumber(t *testing.T) {
 			}
 		}
 		for table, want := range map[string]int{"calls": 1, "stream_tokens": 1, "webhook_receipts": 1, "transcripts": 1, "contacts": 1,
-			"caller_lists": 1, "conference_participants": 1, "conference_events": 1, "event_payloads": 1} {
+			"caller_lists": 1, "conference_participants": 1, "conference_events": 1, "event_payloads": 1,
+			"webhook_outbox": 2, "webhook_deliveries": 1} {
 			if perTable[table] != want {
 				t.Errorf("deleted from %s: %d rows, want %d (all %v)", table, perTable[table], want, perTable)
 			}
 		}
 		for kind, want := range map[string]int64{privacy.KindCalls: 2, privacy.KindCallerLists: 1, privacy.KindContacts: 3,
 			privacy.KindConferenceParticipants: 1, privacy.KindConferenceEvents: 2, privacy.KindEventPayloads: 1, privacy.KindAuditEvents: 3,
-			privacy.KindTranscripts: 4} {
+			privacy.KindTranscripts: 4, privacy.KindWebhookOutbox: 2, privacy.KindWebhookDeliveries: 1} {
 			if counts[kind] != want {
 				t.Errorf("counts[%s] = %d, want %d (all %v)", kind, counts[kind], want, counts)
 			}

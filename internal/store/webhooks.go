@@ -1,0 +1,298 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"time"
+
+	"github.com/voiceagent/voiceagent/internal/apperr"
+	"github.com/voiceagent/voiceagent/internal/webhooks"
+)
+
+// WebhookStore keeps webhook subscriptions, the outbox and the delivery
+// log. The outbox rows of call and audit events are written by the call
+// and audit stores in their own transactions (webhook_outbox.go).
+type WebhookStore struct{ db *DB }
+
+// Webhooks returns the webhook store.
+func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db: db} }
+
+var _ webhooks.Store = (*WebhookStore)(nil)
+
+const subscriptionCols = `id, url, event_mask, created_at, disabled_at`
+
+func scanSubscription(r rowScanner) (webhooks.Subscription, error) {
+	var s webhooks.Subscription
+	var mask, created int64
+	var disabled sql.NullInt64
+	if err := r.Scan(&s.ID, &s.URL, &mask, &created, &disabled); err != nil {
+		return webhooks.Subscription{}, err
+	}
+	s.Events = webhooks.TypesOf(mask)
+	s.CreatedAt = FromMillis(created)
+	if disabled.Valid {
+		t := FromMillis(disabled.Int64)
+		s.DisabledAt = &t
+	}
+	return s, nil
+}
+
+// InsertSubscription stores a new subscription with its sealed secret.
+func (s *WebhookStore) InsertSubscription(ctx context.Context, sub webhooks.Subscription, sealed []byte) error {
+	var mask int64
+	for _, e := range sub.Events {
+		mask |= webhooks.Bit(e)
+	}
+	_, err := s.db.write(ctx, `INSERT INTO webhook_subscriptions (id, url, event_mask, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		sub.ID, sub.URL, mask, base64.StdEncoding.EncodeToString(sealed), Millis(sub.CreatedAt))
+	return translate(err, "webhook")
+}
+
+// ListSubscriptions returns every subscription, oldest first.
+func (s *WebhookStore) ListSubscriptions(ctx context.Context) ([]webhooks.Subscription, error) {
+	rows, err := s.db.SQL.QueryContext(ctx, `SELECT `+subscriptionCols+` FROM webhook_subscriptions ORDER BY created_at, id`)
+	if err != nil {
+		return nil, translate(err, "webhooks")
+	}
+	defer rows.Close()
+	out := []webhooks.Subscription{}
+	for rows.Next() {
+		sub, err := scanSubscription(rows)
+		if err != nil {
+			return nil, translate(err, "webhooks")
+		}
+		out = append(out, sub)
+	}
+	return out, translate(rows.Err(), "webhooks")
+}
+
+// GetSubscription returns one subscription.
+func (s *WebhookStore) GetSubscription(ctx context.Context, id string) (webhooks.Subscription, error) {
+	sub, err := scanSubscription(s.db.SQL.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM webhook_subscriptions WHERE id = $1`, id))
+	return sub, translate(err, "webhook")
+}
+
+// DeleteSubscription removes a subscription and its pending deliveries
+// (the delivery log keeps what was attempted, for its 7 days).
+func (s *WebhookStore) DeleteSubscription(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_subscriptions WHERE id = $1`, id)
+		if err != nil {
+			return translate(err, "webhook")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.NotFound, "webhook not found")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE subscription_id = $1`, id)
+		return translate(err, "webhook outbox")
+	})
+}
+
+// ListDeliveries returns a subscription's delivery log, newest first.
+func (s *WebhookStore) ListDeliveries(ctx context.Context, subscriptionID string, limit int) ([]webhooks.Delivery, error) {
+	rows, err := s.db.SQL.QueryContext(ctx, `SELECT delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at
+FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY updated_at DESC, delivery_id LIMIT $2`, subscriptionID, limit)
+	if err != nil {
+		return nil, translate(err, "webhook deliveries")
+	}
+	defer rows.Close()
+	out := []webhooks.Delivery{}
+	for rows.Next() {
+		var d webhooks.Delivery
+		var created, updated int64
+		if err := rows.Scan(&d.ID, &d.EventID, &d.SubscriptionID, &d.Type, &d.CallSID, &d.State, &d.Attempts, &d.LastStatus, &d.LastError, &created, &updated); err != nil {
+			return nil, translate(err, "webhook deliveries")
+		}
+		d.CreatedAt, d.UpdatedAt = FromMillis(created), FromMillis(updated)
+		out = append(out, d)
+	}
+	return out, translate(rows.Err(), "webhook deliveries")
+}
+
+// EnqueueTest writes a webhook.test event for one (enabled)
+// subscription.
+func (s *WebhookStore) EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time) (string, error) {
+	hex := webhooks.NewEventHex()
+	var dlv string
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, order_key, payload, created_at, next_attempt_at)
+SELECT `+deliveryIDExpr+`, 'evt_' || $1, s.id, $2, 'test_' || $1, $3, $4, $4
+FROM webhook_subscriptions s WHERE s.id = $5 AND s.disabled_at IS NULL`, hex, webhooks.Test, payload, Millis(at), subscriptionID)
+		if err != nil {
+			return translate(err, "webhook outbox")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.NotFound, "webhook not found")
+		}
+		return tx.QueryRowContext(ctx, `SELECT delivery_id FROM webhook_outbox WHERE event_id = $1`, "evt_"+hex).Scan(&dlv)
+	})
+	return dlv, err
+}
+
+// Claim leases due rows. On PostgreSQL the candidate rows are locked
+// with FOR UPDATE SKIP LOCKED, so instances claiming at once take
+// different rows without waiting for each other; the lease (set in the
+// same statement) keeps the others away after the commit, until the
+// owner finishes or the lease ends (a killed instance's claims expire).
+// A row waits while an older row of the same call and subscription is
+// still in the outbox: deliveries of one call arrive in order.
+func (s *WebhookStore) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]webhooks.Pending, error) {
+	lock := ""
+	if s.db.Engine == Postgres {
+		lock = ` FOR UPDATE OF o SKIP LOCKED`
+	}
+	q := `UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2
+WHERE id IN (
+  SELECT o.id FROM webhook_outbox o
+  WHERE o.next_attempt_at <= $3 AND o.lease_until <= $3
+    AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.subscription_id = o.subscription_id AND p.order_key = o.order_key AND p.id < o.id)
+  ORDER BY o.id LIMIT $4` + lock + `)
+RETURNING id`
+	var ids []int64
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, owner, Millis(now.Add(lease)), Millis(now), n)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, translate(err, "webhook outbox")
+	}
+	out := make([]webhooks.Pending, 0, len(ids))
+	for _, id := range ids {
+		p, err := s.claimed(ctx, id, owner)
+		if apperr.Is(err, apperr.NotFound) {
+			continue // deleted with its subscription meanwhile
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// claimed reads one claimed row with its subscription's URL and secret.
+func (s *WebhookStore) claimed(ctx context.Context, id int64, owner string) (webhooks.Pending, error) {
+	var p webhooks.Pending
+	var body sql.NullString
+	var created int64
+	var sealed string
+	err := s.db.SQL.QueryRowContext(ctx, `SELECT o.id, o.delivery_id, o.event_id, o.subscription_id, o.type, o.call_sid, o.payload, o.body,
+  o.created_at, o.attempts, s.url, s.secret_sealed
+FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+WHERE o.id = $1 AND o.lease_owner = $2`, id, owner).Scan(&p.ID, &p.DeliveryID, &p.EventID, &p.SubscriptionID, &p.Type, &p.CallSID,
+		&p.Payload, &body, &created, &p.Attempts, &p.URL, &sealed)
+	if err != nil {
+		return p, translate(err, "webhook outbox")
+	}
+	p.Body = body.String
+	p.CreatedAt = FromMillis(created)
+	if p.Sealed, err = base64.StdEncoding.DecodeString(sealed); err != nil {
+		p.Sealed = nil // does not open; the dispatcher says so
+	}
+	return p, nil
+}
+
+// SetBody fixes the signed body of a claimed row.
+func (s *WebhookStore) SetBody(ctx context.Context, id int64, owner, body string) error {
+	res, err := s.db.write(ctx, `UPDATE webhook_outbox SET body = $1 WHERE id = $2 AND lease_owner = $3 AND body IS NULL`, body, id, owner)
+	if err != nil {
+		return translate(err, "webhook outbox")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.New(apperr.Conflict, "the claim was lost")
+	}
+	return nil
+}
+
+// upsertDelivery writes the delivery's log row as of this attempt.
+const upsertDelivery = `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts, last_status = excluded.last_status,
+  last_error = excluded.last_error, updated_at = excluded.updated_at`
+
+// Finish records an attempt in one transaction: the log row, and the
+// outbox row deleted (done) or rescheduled with its lease released
+// (retrying). Nothing changes in the outbox if owner no longer holds the
+// row (its lease ended and another instance took it).
+func (s *WebhookStore) Finish(ctx context.Context, p webhooks.Pending, owner string, o webhooks.Outcome) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if o.State == webhooks.StateRetrying {
+			res, err = tx.ExecContext(ctx, `UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_owner = '', lease_until = 0
+WHERE id = $2 AND lease_owner = $3`, Millis(o.NextAttempt), p.ID, owner)
+		} else {
+			res, err = tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = $1 AND lease_owner = $2`, p.ID, owner)
+		}
+		if err != nil {
+			return translate(err, "webhook outbox")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // no longer ours: the holder records its own attempt
+		}
+		if _, err := tx.ExecContext(ctx, upsertDelivery, p.DeliveryID, p.EventID, p.SubscriptionID, p.Type, p.CallSID, o.State,
+			p.Attempts+1, o.Status, o.Error, Millis(p.CreatedAt), Millis(o.At)); err != nil {
+			return translate(err, "webhook delivery log")
+		}
+		if o.State != webhooks.StateDisabled {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_subscriptions SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL`, Millis(o.At), p.SubscriptionID); err != nil {
+			return translate(err, "webhook")
+		}
+		// The subscription's other deliveries will not be sent: logged as
+		// dropped so the log says where they went.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
+SELECT delivery_id, event_id, subscription_id, type, call_sid, $1, attempts, 0, 'the webhook was disabled', created_at, $2 FROM webhook_outbox WHERE subscription_id = $3
+ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error, updated_at = excluded.updated_at`,
+			webhooks.StateDropped, Millis(o.At), p.SubscriptionID); err != nil {
+			return translate(err, "webhook delivery log")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE subscription_id = $1`, p.SubscriptionID)
+		return translate(err, "webhook outbox")
+	})
+}
+
+// Release gives back claims not attempted.
+func (s *WebhookStore) Release(ctx context.Context, owner string, ids []int64) error {
+	for _, id := range ids {
+		if _, err := s.db.write(ctx, `UPDATE webhook_outbox SET lease_owner = '', lease_until = 0 WHERE id = $1 AND lease_owner = $2`, id, owner); err != nil {
+			return translate(err, "webhook outbox")
+		}
+	}
+	return nil
+}
+
+// OutboxStats returns the rows waiting and the oldest one's creation.
+func (s *WebhookStore) OutboxStats(ctx context.Context) (int64, time.Time, error) {
+	var n int64
+	var oldest sql.NullInt64
+	if err := s.db.SQL.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM webhook_outbox`).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, translate(err, "webhook outbox")
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, FromMillis(oldest.Int64), nil
+}
+
+// DeleteDeliveriesBefore trims the delivery log (retention: 7 days).
+func (s *WebhookStore) DeleteDeliveriesBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.write(ctx, `DELETE FROM webhook_deliveries WHERE updated_at < $1`, Millis(t))
+	if err != nil {
+		return 0, translate(err, "webhook delivery log")
+	}
+	return res.RowsAffected()
+}
