@@ -45,12 +45,14 @@ func (a *App) buildWebhooks(o WebhookOptions) error {
 	allowHTTP := !cfg.Production()
 	allowed := cfg.ToolAllowedNetworks
 	host, _ := os.Hostname()
+	checkURL := func(u string) error { return egress.CheckURL(u, allowHTTP, allowed) }
 	a.Dispatcher = webhooks.NewDispatcher(webhooks.Options{
 		Store:       a.DB.Webhooks(),
 		Sealer:      sealer,
 		Sender:      a.egress,
 		Details:     a.callDetail,
 		ShowNumbers: cfg.LogsShowNumbers,
+		CheckURL:    checkURL,
 		Log:         a.Log.With("component", "webhooks"),
 		Audit:       a.Audit,
 		Observer:    webhookObserver{a.Metrics, a.Bus},
@@ -60,7 +62,7 @@ func (a *App) buildWebhooks(o WebhookOptions) error {
 		Poll:        o.Poll,
 	})
 	a.Webhooks = webhooks.NewService(a.DB.Webhooks(), a.Audit, sealer, webhooks.Settings{
-		CheckURL: func(u string) error { return egress.CheckURL(u, allowHTTP, allowed) },
+		CheckURL: checkURL,
 		Wake:     a.Dispatcher.Wake,
 	})
 	// Events written by this instance wake its dispatcher at once; the

@@ -203,11 +203,13 @@ func (c *Client) post(ctx context.Context, r Request) Result {
 	req.Header.Set(HeaderSignature, Sign(r.Secret, c.now(), r.Body))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// The reason is logged: name the URL without its query, where a
-		// business may keep an API key.
+		// The reason is logged, kept in the webhook delivery log and
+		// published live: name the URL by scheme and host only, since a
+		// business may keep an API key in its query or, as chat and CRM
+		// webhooks do, in its path.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 		}
 		return classify(err)
 	}
@@ -306,6 +308,11 @@ func CheckURL(raw string, allowHTTP bool, allowed []netip.Prefix) error {
 		return errors.New("url must not hold credentials")
 	case u.Fragment != "":
 		return errors.New("url must not have a fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("url's port must be between 1 and 65535")
+		}
 	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {

@@ -333,7 +333,7 @@ func TestCheckURL(t *testing.T) {
 
 // TestFailureReasonHidesTheQuery: a business may put an API key in its
 // tool URL's query string; a failed delivery's reason (logged on every
-// failure) names scheme, host and path only.
+// failure) names scheme and host only.
 func TestFailureReasonHidesTheQuery(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -348,5 +348,42 @@ func TestFailureReasonHidesTheQuery(t *testing.T) {
 	}
 	if strings.Contains(res.Reason, "topsecret123") {
 		t.Fatalf("reason = %q holds the query", res.Reason)
+	}
+}
+
+// TestFailureReasonHidesThePath: some receivers (chat and CRM webhooks)
+// carry their token in the path; a failed delivery's reason, which goes
+// to logs, the webhook delivery log and the live webhook.failed event a
+// calls:read token sees, names the scheme and host only.
+func TestFailureReasonHidesThePath(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	c := egress.New(egress.Options{Allowed: loopback})
+	res := c.Post(context.Background(), egress.Request{URL: "http://" + addr + "/services/T0000/B0000/pathsecret456", Body: []byte(`{}`), Timeout: 5 * time.Second})
+	if res.Outcome != egress.Failed || !strings.Contains(res.Reason, addr) {
+		t.Fatalf("result = %+v, want a failure naming the host", res)
+	}
+	if strings.Contains(res.Reason, "pathsecret456") || strings.Contains(res.Reason, "/services") {
+		t.Fatalf("reason = %q holds the path", res.Reason)
+	}
+}
+
+// TestCheckURLRefusesImpossiblePorts: a port outside 1-65535 parses as a
+// URL but can never be reached; it is 400 at creation instead of a
+// webhook or tool that fails on every attempt.
+func TestCheckURLRefusesImpossiblePorts(t *testing.T) {
+	for _, u := range []string{"https://hooks.example.com:99999/", "https://hooks.example.com:0/", "https://hooks.example.com:65536/x"} {
+		if err := egress.CheckURL(u, false, nil); err == nil {
+			t.Errorf("%s accepted", u)
+		}
+	}
+	for _, u := range []string{"https://hooks.example.com:8443/", "https://hooks.example.com:65535/", "https://hooks.example.com/"} {
+		if err := egress.CheckURL(u, false, nil); err != nil {
+			t.Errorf("%s refused: %v", u, err)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // refusedPrefixes are the ranges no request may reach unless the operator
 // allows them with TOOL_ALLOWED_NETWORKS. The embedding forms of IPv6
-// (IPv4-mapped, IPv4-compatible, NAT64, 6to4) are unwrapped and their IPv4
+// (IPv4-mapped, IPv4-compatible, IPv4-translated, NAT64, 6to4, Teredo) are unwrapped and their IPv4
 // address checked too (embeddedV4).
 var refusedPrefixes = []struct {
 	p    netip.Prefix
@@ -44,12 +44,13 @@ var refusedPrefixes = []struct {
 
 // Embedding forms: an IPv6 address that carries an IPv4 address inside.
 var (
-	mapped4   = netip.MustParsePrefix("::ffff:0:0/96")  // IPv4-mapped
-	compat4   = netip.MustParsePrefix("::/96")          // IPv4-compatible (deprecated)
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")   // well-known NAT64 prefix
-	sixToFour = netip.MustParsePrefix("2002::/16")      // 6to4: the IPv4 address in bits 16-47
-	teredo    = netip.MustParsePrefix("2001::/32")      // Teredo: the client's IPv4 inverted in the last 32 bits
-	v4InLast  = []netip.Prefix{mapped4, compat4, nat64} // IPv4 in the last 32 bits
+	mapped4   = netip.MustParsePrefix("::ffff:0:0/96")         // IPv4-mapped
+	compat4   = netip.MustParsePrefix("::/96")                 // IPv4-compatible (deprecated)
+	siit4     = netip.MustParsePrefix("::ffff:0:0:0/96")       // IPv4-translated (SIIT, RFC 2765)
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")          // well-known NAT64 prefix
+	sixToFour = netip.MustParsePrefix("2002::/16")             // 6to4: the IPv4 address in bits 16-47
+	teredo    = netip.MustParsePrefix("2001::/32")             // Teredo: the client's IPv4 inverted in the last 32 bits
+	v4InLast  = []netip.Prefix{mapped4, compat4, siit4, nat64} // IPv4 in the last 32 bits
 )
 
 // embeddedV4 returns the IPv4 address an IPv6 address carries, if any.

@@ -59,3 +59,18 @@ func TestAllowedNetworks(t *testing.T) {
 		t.Error("the zero address is allowed")
 	}
 }
+
+// TestIPv4TranslatedRefused: the IPv4-translated form of SIIT
+// (::ffff:0:a.b.c.d, RFC 2765), which a stateless translator on the path
+// turns into the IPv4 address, is unwrapped like the other embedding
+// forms; a public address inside it stays reachable.
+func TestIPv4TranslatedRefused(t *testing.T) {
+	for _, s := range []string{"::ffff:0:7f00:1", "::ffff:0:a9fe:a9fe", "::ffff:0:a00:1"} {
+		if Refused(netip.MustParseAddr(s), nil) == "" {
+			t.Errorf("%s is not refused", s)
+		}
+	}
+	if why := Refused(netip.MustParseAddr("::ffff:0:5db8:d822"), nil); why != "" {
+		t.Errorf("::ffff:0:5db8:d822 (93.184.216.34) refused: %s", why)
+	}
+}

@@ -38,15 +38,34 @@ func scanSubscription(r rowScanner) (webhooks.Subscription, error) {
 	return s, nil
 }
 
-// InsertSubscription stores a new subscription with its sealed secret.
-func (s *WebhookStore) InsertSubscription(ctx context.Context, sub webhooks.Subscription, sealed []byte) error {
+// InsertSubscription stores a new subscription with its sealed secret,
+// unless limit subscriptions exist already (apperr.Conflict). The count and
+// the insert are one transaction that holds the table's insert lock (on
+// PostgreSQL SHARE ROW EXCLUSIVE, which conflicts with itself and with
+// writers but not with readers; on SQLite the writer lock), so creations
+// racing on any number of instances never pass the cap.
+func (s *WebhookStore) InsertSubscription(ctx context.Context, sub webhooks.Subscription, sealed []byte, limit int) error {
 	var mask int64
 	for _, e := range sub.Events {
 		mask |= webhooks.Bit(e)
 	}
-	_, err := s.db.write(ctx, `INSERT INTO webhook_subscriptions (id, url, event_mask, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		sub.ID, sub.URL, mask, base64.StdEncoding.EncodeToString(sealed), Millis(sub.CreatedAt))
-	return translate(err, "webhook")
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if s.db.Engine == Postgres {
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE webhook_subscriptions IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return translate(err, "webhook")
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_subscriptions (id, url, event_mask, secret_sealed, created_at)
+SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM webhook_subscriptions) < $6`,
+			sub.ID, sub.URL, mask, base64.StdEncoding.EncodeToString(sealed), Millis(sub.CreatedAt), limit)
+		if err != nil {
+			return translate(err, "webhook")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Errorf(apperr.Conflict, "at most %d webhooks; delete one first", limit)
+		}
+		return nil
+	})
 }
 
 // ListSubscriptions returns every subscription, oldest first.
@@ -111,19 +130,34 @@ FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY updated_at DESC, del
 }
 
 // EnqueueTest writes a webhook.test event for one (enabled)
-// subscription.
-func (s *WebhookStore) EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time) (string, error) {
+// subscription, unless maxPending of its test events are still in the
+// outbox (apperr.RateLimited). On PostgreSQL the subscription's row is
+// locked while counting, so requests racing on several instances cannot
+// pass the bound either.
+func (s *WebhookStore) EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time, maxPending int) (string, error) {
 	hex := webhooks.NewEventHex()
+	lock := ""
+	if s.db.Engine == Postgres {
+		lock = " FOR UPDATE"
+	}
 	var dlv string
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, order_key, payload, created_at, next_attempt_at)
-SELECT `+deliveryIDExpr+`, 'evt_' || $1, s.id, $2, 'test_' || $1, $3, $4, $4
-FROM webhook_subscriptions s WHERE s.id = $5 AND s.disabled_at IS NULL`, hex, webhooks.Test, payload, Millis(at), subscriptionID)
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_subscriptions WHERE id = $1 AND disabled_at IS NULL`+lock, subscriptionID).Scan(&one)
 		if err != nil {
+			return translate(err, "webhook")
+		}
+		var pending int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_outbox WHERE subscription_id = $1 AND type = $2`, subscriptionID, webhooks.Test).Scan(&pending); err != nil {
 			return translate(err, "webhook outbox")
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return apperr.New(apperr.NotFound, "webhook not found")
+		if pending >= maxPending {
+			return apperr.Errorf(apperr.RateLimited, "%d test events are still waiting for this webhook; try again once they are delivered", pending)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, order_key, payload, created_at, next_attempt_at)
+SELECT `+deliveryIDExpr+`, 'evt_' || $1, s.id, $2, 'test_' || $1, $3, $4, $4
+FROM webhook_subscriptions s WHERE s.id = $5`, hex, webhooks.Test, payload, Millis(at), subscriptionID); err != nil {
+			return translate(err, "webhook outbox")
 		}
 		return tx.QueryRowContext(ctx, `SELECT delivery_id FROM webhook_outbox WHERE event_id = $1`, "evt_"+hex).Scan(&dlv)
 	})

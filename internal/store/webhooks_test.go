@@ -16,7 +16,7 @@ import (
 
 func subscribe(t *testing.T, db *store.DB, id string, events ...string) {
 	t.Helper()
-	err := db.Webhooks().InsertSubscription(context.Background(), webhooks.Subscription{ID: id, URL: "https://hooks.example.test/x", Events: events, CreatedAt: t0}, []byte("sealed"))
+	err := db.Webhooks().InsertSubscription(context.Background(), webhooks.Subscription{ID: id, URL: "https://hooks.example.test/x", Events: events, CreatedAt: t0}, []byte("sealed"), webhooks.MaxSubscriptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestOutboxBatchAdmissions(t *testing.T) {
 
 func enqueueTest(t *testing.T, db *store.DB, sub string, at time.Time) string {
 	t.Helper()
-	dlv, err := db.Webhooks().EnqueueTest(context.Background(), sub, `{}`, at)
+	dlv, err := db.Webhooks().EnqueueTest(context.Background(), sub, `{}`, at, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/agents"
+	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
 	"github.com/voiceagent/voiceagent/internal/egress"
 	"github.com/voiceagent/voiceagent/internal/panics"
@@ -76,9 +77,13 @@ type Options struct {
 	Details CallDetails
 	// ShowNumbers sends phone numbers unmasked (LOGS_SHOW_NUMBERS).
 	ShowNumbers bool
-	Log         *slog.Logger
-	Audit       Auditor  // records a subscription disabled by 410
-	Observer    Observer // nil: none
+	// CheckURL, when set, is applied to the URL before every attempt
+	// (the creation rules: a webhook made with an http URL in
+	// development is not sent to in production).
+	CheckURL func(string) error
+	Log      *slog.Logger
+	Audit    Auditor  // records a subscription disabled by 410
+	Observer Observer // nil: none
 	// Owner names this instance in its claims (unique per process).
 	Owner string
 	// Now is the clock (tests move it instead of sleeping); Backoff the
@@ -199,15 +204,11 @@ func (d *Dispatcher) fill(ctx context.Context) {
 			return
 		}
 		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, free)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.o.Log.Warn("webhook outbox claim failed", "err", err)
-			}
-			return
+		if err != nil && ctx.Err() == nil {
+			d.o.Log.Warn("webhook outbox claim failed", "err", err)
 		}
-		if len(claimed) == 0 {
-			return
-		}
+		// Rows read before a failure are leased to this instance: they
+		// are delivered now rather than left to their lease's end.
 		for _, p := range claimed {
 			d.slots <- struct{}{} // free by construction
 			d.wg.Add(1)
@@ -216,6 +217,9 @@ func (d *Dispatcher) fill(ctx context.Context) {
 				defer func() { <-d.slots; d.Wake() }()
 				d.contain("webhook_delivery", func() { d.deliver(ctx, p) })
 			}()
+		}
+		if err != nil || len(claimed) == 0 {
+			return
 		}
 	}
 }
@@ -253,7 +257,11 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 				d.release(p)
 				return
 			}
-			d.finish(ctx, p, 0, "could not build the event: "+err.Error())
+			// The reason goes to the delivery log and the live
+			// webhook.failed event: a coded error's client-safe message,
+			// never a driver's text (the log has that).
+			d.o.Log.Warn("webhook event not built", "delivery", p.DeliveryID, "event", p.Type, "err", err)
+			d.finish(ctx, p, 0, "could not build the event: "+apperr.MessageOf(err))
 			return
 		}
 		if err := d.o.Store.SetBody(ctx, p.ID, d.o.Owner, string(b)); err != nil {
@@ -266,6 +274,12 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 		}
 		body = b
 	}
+	if d.o.CheckURL != nil {
+		if err := d.o.CheckURL(p.URL); err != nil {
+			d.finish(ctx, p, 0, "the URL is refused: "+err.Error())
+			return
+		}
+	}
 	secret, err := d.o.Sealer.Open(p.SubscriptionID, p.Sealed)
 	if err != nil {
 		d.finish(ctx, p, 0, "the webhook's secret does not open with this server's PRIVACY_HASH_KEY; create the webhook again")
@@ -273,8 +287,11 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 	}
 	res := d.o.Sender.Post(ctx, egress.Request{URL: p.URL, Body: body, Secret: []byte(secret), DeliveryID: p.DeliveryID,
 		Timeout: d.o.Timeout, Event: p.Type, AnyBody: true})
-	if ctx.Err() != nil {
-		d.release(p) // shutdown, not the receiver's doing
+	if ctx.Err() != nil && res.Status == 0 {
+		// Cut by shutdown before any answer: not the receiver's doing.
+		// An answer that did arrive is recorded below (a 2xx given back
+		// would be sent again).
+		d.release(p)
 		return
 	}
 	if res.Outcome == egress.OK {
@@ -294,12 +311,19 @@ func (d *Dispatcher) deliver(ctx context.Context, p Pending) {
 }
 
 // finish records a failed attempt: retried with backoff, or given up
-// once the next try would fall past GiveUpAfter from the event.
+// once GiveUpAfter has passed since the event. A backoff that would
+// carry the next try past that deadline is cut short, so the last try
+// comes at the deadline itself: a receiver that is back within 24 hours
+// gets the event.
 func (d *Dispatcher) finish(ctx context.Context, p Pending, status int, reason string) {
 	now := d.o.Now()
+	deadline := p.CreatedAt.Add(GiveUpAfter)
 	next := now.Add(d.o.Backoff(p.Attempts + 1))
+	if next.After(deadline) {
+		next = deadline
+	}
 	o := Outcome{State: StateRetrying, Status: status, Error: clipError(reason), At: now, NextAttempt: next}
-	if next.Sub(p.CreatedAt) > GiveUpAfter {
+	if !now.Before(deadline) {
 		o.State = StateFailed
 	}
 	d.o.Log.Warn("webhook delivery failed", "webhook", p.SubscriptionID, "delivery", p.DeliveryID, "event", p.Type,

@@ -73,16 +73,9 @@ func (s *Service) Create(ctx context.Context, actor, url string, events []string
 		}
 		mask |= b
 	}
-	have, err := s.store.ListSubscriptions(ctx)
-	if err != nil {
-		return Subscription{}, "", err
-	}
-	if len(have) >= MaxSubscriptions {
-		return Subscription{}, "", apperr.Errorf(apperr.Conflict, "at most %d webhooks; delete one first", MaxSubscriptions)
-	}
 	sub := Subscription{ID: newID(), URL: url, Events: TypesOf(mask), CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	secret := agents.NewSecret()
-	if err := s.store.InsertSubscription(ctx, sub, s.sealer.Seal(sub.ID, secret)); err != nil {
+	if err := s.store.InsertSubscription(ctx, sub, s.sealer.Seal(sub.ID, secret), MaxSubscriptions); err != nil {
 		return Subscription{}, "", err
 	}
 	s.record(actor, "create", sub.ID)
@@ -131,7 +124,8 @@ func (s *Service) Deliveries(ctx context.Context, id string, limit int) ([]Deliv
 
 // SendTest queues a webhook.test event for the subscription through the
 // outbox (signed, retried and logged like any other) and returns its
-// delivery id. A disabled subscription answers 409.
+// delivery id. A disabled subscription answers 409; a subscription with
+// MaxPendingTests test events still waiting answers 429.
 func (s *Service) SendTest(ctx context.Context, actor, id string) (string, error) {
 	sub, err := s.Get(ctx, id)
 	if err != nil {
@@ -141,7 +135,7 @@ func (s *Service) SendTest(ctx context.Context, actor, id string) (string, error
 		return "", apperr.New(apperr.Conflict, "the webhook is disabled (its receiver answered 410 Gone); create it again")
 	}
 	payload, _ := json.Marshal(map[string]any{"subscriptionId": id, "message": "a test event from voiceagent"})
-	dlv, err := s.store.EnqueueTest(ctx, id, string(payload), s.now())
+	dlv, err := s.store.EnqueueTest(ctx, id, string(payload), s.now(), MaxPendingTests)
 	if err != nil {
 		return "", err
 	}

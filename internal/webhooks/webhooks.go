@@ -57,6 +57,11 @@ func TypesOf(mask int64) []string {
 	return out
 }
 
+// MaxPendingTests bounds the test events of one subscription waiting in
+// the outbox: POST /api/webhooks/{id}/test cannot pile up requests to a
+// receiver, nor hold the dispatcher's slots from real events.
+const MaxPendingTests = 5
+
 // MaxSubscriptions bounds the subscriptions (each event is written once
 // per subscription that wants it, in the transaction that causes it).
 const MaxSubscriptions = 20
@@ -125,15 +130,18 @@ type Outcome struct {
 // (internal/store). The outbox rows of call and audit events are written
 // by the store itself, in the transactions that cause them.
 type Store interface {
-	InsertSubscription(ctx context.Context, s Subscription, sealed []byte) error
+	// InsertSubscription stores s unless limit subscriptions exist
+	// already (apperr.Conflict), atomically across instances.
+	InsertSubscription(ctx context.Context, s Subscription, sealed []byte, max int) error
 	ListSubscriptions(ctx context.Context) ([]Subscription, error)
 	GetSubscription(ctx context.Context, id string) (Subscription, error)
 	// DeleteSubscription removes it with its pending deliveries.
 	DeleteSubscription(ctx context.Context, id string) error
 	ListDeliveries(ctx context.Context, subscriptionID string, limit int) ([]Delivery, error)
 	// EnqueueTest writes a Test event for one subscription and returns
-	// its delivery id.
-	EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time) (string, error)
+	// its delivery id, unless maxPending of its Test events are still in
+	// the outbox (apperr.RateLimited).
+	EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time, maxPending int) (string, error)
 
 	// Claim leases up to n due rows to owner until now+lease: rows whose
 	// next attempt is due, not leased by a live claim, and with no older
