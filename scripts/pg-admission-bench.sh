@@ -56,6 +56,17 @@ start_pg() {
   echo "PostgreSQL $(as_pg "$PGBIN/postgres --version" | awk '{print $3}') on 127.0.0.1:$PGPORT: fsync=$(psql_bench 'show fsync'), synchronous_commit=$(psql_bench 'show synchronous_commit')"
 }
 stop_pg() { as_pg "$PGBIN/pg_ctl -D $PGDIR/data -m fast stop" >/dev/null 2>&1 || true; }
+# pg_cpu prints the CPU time (clock ticks) PostgreSQL has used: the
+# postmaster, its live processes and the backends that have exited.
+pg_cpu() {
+  local pm t=0 p
+  pm=$(head -1 "$PGDIR/data/postmaster.pid")
+  t=$(awk '{print $14+$15+$16+$17}' "/proc/$pm/stat")
+  for p in $(pgrep -P "$pm"); do
+    t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 fresh_db() {
   as_pg "$PGBIN/dropdb -h 127.0.0.1 -p $PGPORT -U voiceagent --if-exists bench"
   as_pg "$PGBIN/createdb -h 127.0.0.1 -p $PGPORT -U voiceagent bench"
@@ -92,11 +103,12 @@ if [ "$UNSIGNED" = 1 ]; then EXTRA+=(--unsigned --keep); fi
 
 run() { # concurrency duration [args]
   local c=$1 d=$2; shift 2
-  local syncs=0 xids=0
+  local syncs=0 xids=0 pgcpu=0
   if [ "$ENGINE" = postgres ]; then
     fresh_db
     syncs=$(psql_bench 'SELECT wal_sync FROM pg_stat_wal')
     xids=$(psql_bench 'SELECT txid_snapshot_xmax(txid_current_snapshot())')
+    pgcpu=$(pg_cpu)
   fi
   echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   local out
@@ -106,7 +118,10 @@ run() { # concurrency duration [args]
     sleep 1 # the server's backends report their counts as they exit
     # Write transactions (transaction ids handed out) against WAL flushes
     # (fsyncs): how many commits each flush carried.
-    echo "PostgreSQL: $(($(psql_bench 'SELECT txid_snapshot_xmax(txid_current_snapshot())') - xids)) write transactions, $(($(psql_bench 'SELECT wal_sync FROM pg_stat_wal') - syncs)) WAL flushes"
+    pgcpu=$(($(pg_cpu) - pgcpu))
+    local reqs
+    reqs=$(sed -n 's/.*: \([0-9]*\) requests in .*/\1/p' <<<"$out")
+    echo "PostgreSQL: $(($(psql_bench 'SELECT txid_snapshot_xmax(txid_current_snapshot())') - xids)) write transactions, $(($(psql_bench 'SELECT wal_sync FROM pg_stat_wal') - syncs)) WAL flushes, CPU $(awk -v t="$pgcpu" -v hz="$(getconf CLK_TCK)" -v n="${reqs:-0}" 'BEGIN { printf "%.2f s (%.3f ms per request)", t / hz, (n > 0 ? t / hz * 1000 / n : 0) }')"
   fi
   if [ "$UNSIGNED" = 1 ]; then
     local dir

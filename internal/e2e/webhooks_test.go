@@ -355,7 +355,7 @@ func TestWebhookSurvivesAKill(t *testing.T) {
 			t.Fatal("call.started and call.ended were not both written")
 		}
 		// An instance claims the first delivery and dies before sending.
-		dead, err := db.Webhooks().Claim(ctx, "dead-instance", time.Now(), webhooks.DefaultLease, 10)
+		dead, err := db.Webhooks().Claim(ctx, "dead-instance", time.Now(), webhooks.DefaultLease, 10, nil)
 		if err != nil || len(dead) != 1 {
 			t.Fatalf("dead instance's claim = %v, %v", dead, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Limits applied to events decoded from the transport.
@@ -21,6 +22,13 @@ type envelope struct {
 }
 
 const envelopeVersion = 1
+
+// sourcePrefix is how every envelope encodeEnvelope makes for instance
+// begins: the fields of envelope in order, and an instance ID (hex) needs
+// no escaping.
+func sourcePrefix(instance string) []byte {
+	return []byte(`{"v":` + strconv.Itoa(envelopeVersion) + `,"src":` + strconv.Quote(instance) + `,`)
+}
 
 func encodeEnvelope(instance string, ev Event) ([]byte, error) {
 	b, err := json.Marshal(envelope{V: envelopeVersion, Src: instance, Event: ev})

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -39,4 +40,39 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("accepted an invalid envelope: %q %+v", src, ev)
 		}
 	})
+}
+
+// TestOwnEnvelopesAreRecognisedByTheirPrefix: every envelope an instance
+// encodes begins with its source prefix, so the bus drops its own events
+// coming back from the transport without decoding them; an envelope of
+// another instance (even one whose ID extends this one's) never does.
+func TestOwnEnvelopesAreRecognisedByTheirPrefix(t *testing.T) {
+	const me = "0123456789abcdef"
+	events := []Event{
+		{Type: CallReceived, CallSID: "CA00000000000000000000000000000001", Time: time.UnixMilli(1700000000000).UTC(),
+			Data: map[string]any{"decision": "accept", "from": "+15555550100"}},
+		{Type: TranscriptLine, Data: map[string]any{"text": "\"src\":\"" + me + "\", \u00e9 <b>"}},
+		{Type: "x"},
+	}
+	for _, ev := range events {
+		own, err := encodeEnvelope(me, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(own, sourcePrefix(me)) {
+			t.Errorf("own envelope %s does not begin with %s", own, sourcePrefix(me))
+		}
+		if src, _, err := decodeEnvelope(own); err != nil || src != me {
+			t.Errorf("own envelope decodes to source %q, %v", src, err)
+		}
+		for _, other := range []string{"fedcba9876543210", me + "00", me[:8]} {
+			theirs, err := encodeEnvelope(other, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(theirs, sourcePrefix(me)) {
+				t.Errorf("envelope of %s taken for this instance's: %s", other, theirs)
+			}
+		}
+	}
 }

@@ -80,8 +80,17 @@ func (s *CallerStore) Blocked(ctx context.Context, number string) (bool, error) 
 }
 
 // CallerStatus reads the caller's standing on both lists in one query of
-// three index lookups.
+// three index lookups; on PostgreSQL the lookups of concurrent calls share
+// one query (callers_batch.go).
 func (s *CallerStore) CallerStatus(ctx context.Context, number string) (voice.CallerStatus, error) {
+	if s.db.callerLookups != nil {
+		return s.callerStatusBatched(ctx, number)
+	}
+	return s.callerStatusOne(ctx, number)
+}
+
+// callerStatusOne is CallerStatus in a query of its own.
+func (s *CallerStore) callerStatusOne(ctx context.Context, number string) (voice.CallerStatus, error) {
 	var st voice.CallerStatus
 	var blocked, allowed, inUse int
 	err := s.db.queryRow(ctx, `SELECT

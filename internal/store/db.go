@@ -69,6 +69,9 @@ type DB struct {
 
 	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
 	outbox     outboxHook                     // wakes the webhook dispatcher (webhook_outbox.go)
+	// callerLookups batches CallerStatus on PostgreSQL (callers_batch.go);
+	// nil on SQLite.
+	callerLookups *groupcommit.Group[*callerLookup]
 
 	// SQLite WAL checkpoints run in the background (checkpointLoop)
 	// instead of inside whichever commit crosses the WAL size limit.
@@ -157,6 +160,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	}
 	db := &DB{SQL: sdb, Engine: Postgres, URL: url}
 	db.admissions = newAdmissions(db)
+	db.callerLookups = newCallerLookups(db)
 	return db, nil
 }
 
@@ -193,6 +197,9 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 func (db *DB) Close() error {
 	if db.admissions != nil {
 		db.admissions.Wait()
+	}
+	if db.callerLookups != nil {
+		db.callerLookups.Wait()
 	}
 	db.closeOnce.Do(func() {
 		if db.stopCheckpoints != nil {

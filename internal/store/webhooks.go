@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -171,21 +172,29 @@ FROM webhook_subscriptions s WHERE s.id = $5`, hex, webhooks.Test, payload, Mill
 // owner finishes or the lease ends (a killed instance's claims expire).
 // A row waits while an older row of the same call and subscription is
 // still in the outbox: deliveries of one call arrive in order.
-func (s *WebhookStore) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]webhooks.Pending, error) {
-	lock := ""
+func (s *WebhookStore) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int, skip []string) ([]webhooks.Pending, error) {
+	lock, skipped := "", `o.subscription_id NOT IN (SELECT value FROM json_each($5))`
+	var skipArg any
 	if s.db.Engine == Postgres {
-		lock = ` FOR UPDATE OF o SKIP LOCKED`
+		lock, skipped = ` FOR UPDATE OF o SKIP LOCKED`, `NOT (o.subscription_id = ANY($5::text[]))`
+		skipArg = append([]string{}, skip...) // never NULL: = ANY(NULL) would match nothing
+	} else {
+		b, err := json.Marshal(append([]string{}, skip...))
+		if err != nil {
+			return nil, err
+		}
+		skipArg = string(b)
 	}
 	q := `UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2
 WHERE id IN (
   SELECT o.id FROM webhook_outbox o
-  WHERE o.next_attempt_at <= $3 AND o.lease_until <= $3
+  WHERE o.next_attempt_at <= $3 AND o.lease_until <= $3 AND ` + skipped + `
     AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.subscription_id = o.subscription_id AND p.order_key = o.order_key AND p.id < o.id)
   ORDER BY o.id LIMIT $4` + lock + `)
 RETURNING id`
 	var ids []int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, owner, Millis(now.Add(lease)), Millis(now), n)
+		rows, err := tx.QueryContext(ctx, q, owner, Millis(now.Add(lease)), Millis(now), n, skipArg)
 		if err != nil {
 			return err
 		}

@@ -182,16 +182,16 @@ func TestOutboxClaimOrderAndLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := t0.Add(time.Minute)
-		got, err := w.Claim(ctx, "A", now, time.Minute, 10)
+		got, err := w.Claim(ctx, "A", now, time.Minute, 10, nil)
 		if err != nil || len(got) != 1 || got[0].Type != webhooks.CallStarted {
 			t.Fatalf("first claim = %+v, %v; want call.started only", got, err)
 		}
-		if again, _ := w.Claim(ctx, "B", now, time.Minute, 10); len(again) != 0 {
+		if again, _ := w.Claim(ctx, "B", now, time.Minute, 10, nil); len(again) != 0 {
 			t.Fatalf("B claimed %+v while A holds the lease", again)
 		}
 		// A's lease ends: B takes the row; A's late outcome is ignored.
 		later := now.Add(2 * time.Minute)
-		taken, err := w.Claim(ctx, "B", later, time.Minute, 10)
+		taken, err := w.Claim(ctx, "B", later, time.Minute, 10, nil)
 		if err != nil || len(taken) != 1 || taken[0].ID != got[0].ID {
 			t.Fatalf("B after the lease = %+v, %v", taken, err)
 		}
@@ -205,17 +205,17 @@ func TestOutboxClaimOrderAndLease(t *testing.T) {
 		if err := w.Finish(ctx, taken[0], "B", webhooks.Outcome{State: webhooks.StateRetrying, Status: 500, Error: "answered 500", At: later, NextAttempt: later.Add(30 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
-		if none, _ := w.Claim(ctx, "C", later.Add(10*time.Second), time.Minute, 10); len(none) != 0 {
+		if none, _ := w.Claim(ctx, "C", later.Add(10*time.Second), time.Minute, 10, nil); len(none) != 0 {
 			t.Fatalf("claimed %+v before the retry is due (or out of order)", none)
 		}
-		retry, _ := w.Claim(ctx, "C", later.Add(30*time.Second), time.Minute, 10)
+		retry, _ := w.Claim(ctx, "C", later.Add(30*time.Second), time.Minute, 10, nil)
 		if len(retry) != 1 || retry[0].Attempts != 1 || retry[0].Type != webhooks.CallStarted {
 			t.Fatalf("retry claim = %+v", retry)
 		}
 		if err := w.Finish(ctx, retry[0], "C", webhooks.Outcome{State: webhooks.StateDelivered, Status: 204, At: later.Add(31 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
-		next, _ := w.Claim(ctx, "C", later.Add(31*time.Second), time.Minute, 10)
+		next, _ := w.Claim(ctx, "C", later.Add(31*time.Second), time.Minute, 10, nil)
 		if len(next) != 1 || next[0].Type != webhooks.CallEnded {
 			t.Fatalf("after the first is delivered = %+v, want call.ended", next)
 		}
@@ -236,7 +236,7 @@ func TestOutboxGoneDisables(t *testing.T) {
 		subscribe(t, db, "wh_000000000000000a", webhooks.CallStarted)
 		enqueueTest(t, db, "wh_000000000000000a", t0)
 		enqueueTest(t, db, "wh_000000000000000a", t0)
-		got, err := w.Claim(ctx, "A", t0, time.Minute, 1)
+		got, err := w.Claim(ctx, "A", t0, time.Minute, 1, nil)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim = %v, %v", got, err)
 		}
@@ -291,7 +291,7 @@ func TestOutboxConcurrentClaimsPostgres(t *testing.T) {
 			defer wg.Done()
 			owner := string(rune('A' + i))
 			for {
-				got, err := db.Webhooks().Claim(context.Background(), owner, t0, time.Minute, 7)
+				got, err := db.Webhooks().Claim(context.Background(), owner, t0, time.Minute, 7, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -325,7 +325,7 @@ func TestWebhookLogRetentionAndDelete(t *testing.T) {
 		subscribe(t, db, "wh_000000000000000a", webhooks.CallStarted)
 		for _, at := range []time.Time{t0, t0.Add(8 * 24 * time.Hour)} {
 			enqueueTest(t, db, "wh_000000000000000a", at)
-			got, err := w.Claim(ctx, "A", at, time.Minute, 1)
+			got, err := w.Claim(ctx, "A", at, time.Minute, 1, nil)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("claim = %v, %v", got, err)
 			}

@@ -43,7 +43,7 @@ type Failure struct {
 
 // Defaults of the delivery policy.
 const (
-	DefaultConcurrency = 4
+	DefaultConcurrency = 8
 	DefaultLease       = 2 * time.Minute // far longer than one attempt (Timeout)
 	DefaultPoll        = time.Second
 	DefaultTimeout     = 10 * time.Second
@@ -91,6 +91,7 @@ type Options struct {
 	Now         func() time.Time
 	Backoff     func(attempt int) time.Duration
 	Concurrency int           // deliveries in flight (DefaultConcurrency)
+	PerWebhook  int           // deliveries in flight to one webhook (Concurrency/2, at least 1)
 	Lease       time.Duration // how long a claim holds (DefaultLease)
 	Poll        time.Duration // how often the outbox is read without a wake-up (DefaultPoll)
 	Timeout     time.Duration // one attempt (DefaultTimeout)
@@ -101,12 +102,20 @@ type Options struct {
 // outcome. Several dispatchers (instances) share one PostgreSQL outbox:
 // a claimed row is skipped by the others until its lease ends, so a
 // delivery is sent twice only when an instance died mid-attempt.
+//
+// One webhook holds at most PerWebhook of the slots: a receiver that
+// answers slowly (or not at all, until the timeout) while its events keep
+// coming cannot keep the other webhooks' deliveries waiting behind its
+// own.
 type Dispatcher struct {
 	o      Options
 	wake   chan struct{}
 	slots  chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the loop and the deliveries in flight
+
+	mu       sync.Mutex
+	inFlight map[string]int // deliveries in flight by subscription
 }
 
 // NewDispatcher returns a dispatcher; Start runs it.
@@ -119,6 +128,9 @@ func NewDispatcher(o Options) *Dispatcher {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
+	}
+	if o.PerWebhook <= 0 {
+		o.PerWebhook = max(1, o.Concurrency/2)
 	}
 	if o.Lease <= 0 {
 		o.Lease = DefaultLease
@@ -135,7 +147,8 @@ func NewDispatcher(o Options) *Dispatcher {
 	if o.Owner == "" {
 		o.Owner = "dispatcher-" + randomHex(8)
 	}
-	return &Dispatcher{o: o, wake: make(chan struct{}, 1), slots: make(chan struct{}, o.Concurrency), cancel: func() {}}
+	return &Dispatcher{o: o, wake: make(chan struct{}, 1), slots: make(chan struct{}, o.Concurrency), cancel: func() {},
+		inFlight: make(map[string]int)}
 }
 
 // Wake makes the loop look at the outbox now (an event was written).
@@ -196,32 +209,77 @@ func (d *Dispatcher) contain(where string, fn func()) {
 }
 
 // fill claims as many due rows as there are free slots and starts their
-// deliveries.
+// deliveries, skipping the webhooks that hold their share of the slots.
 func (d *Dispatcher) fill(ctx context.Context) {
 	for ctx.Err() == nil {
 		free := cap(d.slots) - len(d.slots)
 		if free == 0 {
 			return
 		}
-		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, free)
+		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, free, d.busyWebhooks())
 		if err != nil && ctx.Err() == nil {
 			d.o.Log.Warn("webhook outbox claim failed", "err", err)
 		}
 		// Rows read before a failure are leased to this instance: they
-		// are delivered now rather than left to their lease's end.
+		// are delivered now rather than left to their lease's end. Rows
+		// of a webhook that reached its share within this claim are
+		// given back at once.
+		started := 0
+		var over []int64
 		for _, p := range claimed {
+			if !d.take(p.SubscriptionID) {
+				over = append(over, p.ID)
+				continue
+			}
+			started++
 			d.slots <- struct{}{} // free by construction
 			d.wg.Add(1)
 			go func() {
 				defer d.wg.Done()
-				defer func() { <-d.slots; d.Wake() }()
+				defer func() { d.done(p.SubscriptionID); <-d.slots; d.Wake() }()
 				d.contain("webhook_delivery", func() { d.deliver(ctx, p) })
 			}()
 		}
-		if err != nil || len(claimed) == 0 {
+		if len(over) > 0 {
+			d.releaseIDs(over)
+		}
+		if err != nil || started == 0 {
 			return
 		}
 	}
+}
+
+// take counts a delivery to subscription sub as in flight, unless sub
+// holds its share of the slots already.
+func (d *Dispatcher) take(sub string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inFlight[sub] >= d.o.PerWebhook {
+		return false
+	}
+	d.inFlight[sub]++
+	return true
+}
+
+func (d *Dispatcher) done(sub string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inFlight[sub]--; d.inFlight[sub] <= 0 {
+		delete(d.inFlight, sub)
+	}
+}
+
+// busyWebhooks are the subscriptions holding their share of the slots.
+func (d *Dispatcher) busyWebhooks() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	busy := []string{}
+	for sub, n := range d.inFlight {
+		if n >= d.o.PerWebhook {
+			busy = append(busy, sub)
+		}
+	}
+	return busy
 }
 
 // RunOnce claims every due row (Concurrency at a time) and delivers it,
@@ -230,7 +288,7 @@ func (d *Dispatcher) fill(ctx context.Context) {
 func (d *Dispatcher) RunOnce(ctx context.Context) int {
 	n := 0
 	for {
-		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, d.o.Concurrency)
+		claimed, err := d.o.Store.Claim(ctx, d.o.Owner, d.o.Now(), d.o.Lease, d.o.Concurrency, nil)
 		if err != nil || len(claimed) == 0 {
 			return n
 		}
@@ -351,11 +409,14 @@ func (d *Dispatcher) record(ctx context.Context, p Pending, o Outcome) {
 	}
 }
 
-func (d *Dispatcher) release(p Pending) {
+func (d *Dispatcher) release(p Pending) { d.releaseIDs([]int64{p.ID}) }
+
+// releaseIDs gives back claims not attempted.
+func (d *Dispatcher) releaseIDs(ids []int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.o.Store.Release(ctx, d.o.Owner, []int64{p.ID}); err != nil {
-		d.o.Log.Warn("webhook claim not released; it expires with its lease", "delivery", p.DeliveryID, "err", err)
+	if err := d.o.Store.Release(ctx, d.o.Owner, ids); err != nil {
+		d.o.Log.Warn("webhook claims not released; they expire with their lease", "claims", len(ids), "err", err)
 	}
 }
 

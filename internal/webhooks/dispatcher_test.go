@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,8 +158,8 @@ type flakyClaims struct {
 	failed bool
 }
 
-func (f *flakyClaims) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]webhooks.Pending, error) {
-	got, err := f.WebhookStore.Claim(ctx, owner, now, lease, n)
+func (f *flakyClaims) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int, skip []string) ([]webhooks.Pending, error) {
+	got, err := f.WebhookStore.Claim(ctx, owner, now, lease, n, skip)
 	if err == nil && len(got) > 0 && !f.failed {
 		f.failed = true
 		return got, errors.New("connection lost")
@@ -221,4 +222,61 @@ func TestURLCheckedAtEveryAttempt(t *testing.T) {
 	if got := lastDelivery(t, db, sub.ID); got.State != webhooks.StateRetrying || !strings.Contains(got.LastError, "https") {
 		t.Fatalf("delivery = %+v, want a retry saying https is required", got)
 	}
+}
+
+// TestSlowWebhookLeavesSlotsToOthers: a receiver that does not answer
+// holds at most its share of the delivery slots, so another webhook's
+// event, queued behind the slow one's backlog, is sent while the slow
+// one's attempts still wait for their answers.
+func TestSlowWebhookLeavesSlotsToOthers(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		svc := newService(t, db.Webhooks())
+		admit := func(i int) {
+			c := voice.Call{CallSID: fmt.Sprintf("CA%032x", 0xc00+i), From: "+15555550116", To: "+15005550006", Decision: voice.Accept,
+				Status: "ringing", Active: true, TwiML: "<Response/>", CreatedAt: day0}
+			if _, _, err := db.Calls().AdmitCall(ctx, c, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := svc.Create(ctx, "test", "https://slow.example.com/in", []string{webhooks.CallStarted}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 { // the slow webhook's backlog: the oldest rows
+			admit(i)
+		}
+		if _, _, err := svc.Create(ctx, "test", "https://fast.example.com/in", []string{webhooks.CallStarted}); err != nil {
+			t.Fatal(err)
+		}
+		admit(8) // one row for each webhook, the fast one's last of all
+
+		var slowWaiting atomic.Int32
+		fastSent := make(chan struct{}, 1)
+		d := webhooks.NewDispatcher(webhooks.Options{Store: db.Webhooks(), Sealer: svc.Sealer(), Concurrency: 4, Poll: 10 * time.Millisecond,
+			Now: func() time.Time { return day0.Add(time.Minute) },
+			Sender: senderFunc(func(ctx context.Context, r egress.Request) egress.Result {
+				if strings.Contains(r.URL, "slow") {
+					slowWaiting.Add(1)
+					defer slowWaiting.Add(-1)
+					<-ctx.Done() // never answers
+					return egress.Result{Outcome: egress.Timeout, Reason: "no answer in time"}
+				}
+				select {
+				case fastSent <- struct{}{}:
+				default:
+				}
+				return egress.Result{Outcome: egress.OK, Status: 204}
+			})})
+		d.Start()
+		defer d.Stop()
+		select {
+		case <-fastSent:
+		case <-ctx.Done():
+			t.Fatalf("the other webhook's event was never sent; the slow webhook holds %d attempts", slowWaiting.Load())
+		}
+		if n := slowWaiting.Load(); n > 2 {
+			t.Fatalf("the slow webhook holds %d of 4 slots, want at most 2", n)
+		}
+	})
 }

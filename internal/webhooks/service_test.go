@@ -123,7 +123,7 @@ func TestTestSendsAreBounded(t *testing.T) {
 		if _, err := svc.SendTest(ctx, "test", sub.ID); !apperr.Is(err, apperr.RateLimited) {
 			t.Fatalf("test send past the bound: %v, want rate_limited", err)
 		}
-		got, err := db.Webhooks().Claim(ctx, "A", time.Now(), time.Minute, 1)
+		got, err := db.Webhooks().Claim(ctx, "A", time.Now(), time.Minute, 1, nil)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim = %v, %v", got, err)
 		}

@@ -144,9 +144,10 @@ type Store interface {
 	EnqueueTest(ctx context.Context, subscriptionID, payload string, at time.Time, maxPending int) (string, error)
 
 	// Claim leases up to n due rows to owner until now+lease: rows whose
-	// next attempt is due, not leased by a live claim, and with no older
-	// row of the same call and subscription still in the outbox.
-	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Pending, error)
+	// next attempt is due, not leased by a live claim, with no older row
+	// of the same call and subscription still in the outbox, and not of
+	// the subscriptions in skip.
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, n int, skip []string) ([]Pending, error)
 	// SetBody fixes the body of a claimed row (first attempt).
 	SetBody(ctx context.Context, id int64, owner, body string) error
 	// Finish records an attempt: the log row is written, and the outbox
