@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
@@ -356,3 +358,6 @@ func (r *rig) streamedCall(ctx context.Context, t *testing.T, from, to string) (
 	}
 	return c, s
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/voiceagent/voiceagent/internal/egress"
 )
 
@@ -387,3 +389,6 @@ func TestCheckURLRefusesImpossiblePorts(t *testing.T) {
 		}
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/logging"
 	"github.com/voiceagent/voiceagent/internal/poll"
@@ -265,3 +267,6 @@ func TestSetQueueSizeAppliesToNewSubscriptions(t *testing.T) {
 		}
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

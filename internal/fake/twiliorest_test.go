@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	lookups "github.com/twilio/twilio-go/rest/lookups/v2"
 
 	"github.com/voiceagent/voiceagent/internal/fake"
@@ -168,3 +170,6 @@ func twilioErr(err error) *twilioapi.Error {
 	errors.As(err, &e)
 	return e
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/fake"
@@ -260,3 +262,6 @@ func TestNumbersAreServiceNumbers(t *testing.T) {
 		t.Fatalf("after unassigning: %s", c.Decision)
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -3,6 +3,8 @@ package sim
 import (
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestParseTwiMLDecisions(t *testing.T) {
@@ -67,3 +69,6 @@ func TestReadProcSelf(t *testing.T) {
 		t.Fatalf("ReadProc = %+v", s)
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

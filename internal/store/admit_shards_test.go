@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/voiceagent/voiceagent/internal/store"
 	"github.com/voiceagent/voiceagent/internal/store/storetest"
 	"github.com/voiceagent/voiceagent/internal/voice"
@@ -210,3 +212,6 @@ func TestRetryUnderTheCapGetsTheStoredAnswer(t *testing.T) {
 		}
 	})
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

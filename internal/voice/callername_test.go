@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/voiceagent/voiceagent/internal/voice"
 )
 
@@ -30,3 +32,6 @@ func TestCleanCallerNameStripsControls(t *testing.T) {
 		}
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

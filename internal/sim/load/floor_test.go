@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // The relay floor carries a load run end to end: every call connects,
@@ -59,3 +61,6 @@ func TestFloorFromEnv(t *testing.T) {
 		t.Fatalf("FloorFromEnv = %q, %+v, %v", port, o, err)
 	}
 }
+
+// TestMain fails the package's tests when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
