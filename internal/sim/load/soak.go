@@ -166,7 +166,9 @@ func soakCall(ctx context.Context, t sim.Target, n int64, length time.Duration, 
 	return t.Status(context.WithoutCancel(ctx), a.Params, "completed", int(length.Seconds()))
 }
 
-// scrapeMetrics reads the named unlabelled series from /metrics.
+// scrapeMetrics reads the named series from /metrics; a labelled family
+// is the sum of its series, and a family the server has not written yet
+// (a counter vector nothing has counted) is absent from the map.
 func scrapeMetrics(ctx context.Context, t sim.Target, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(t.BaseURL, "/")+"/metrics", nil)
 	if err != nil {
@@ -188,12 +190,17 @@ func scrapeMetrics(ctx context.Context, t sim.Target, names ...string) (map[stri
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !want[name] {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-			out[name] = v
+		name, _, _ := strings.Cut(line[:i], "{")
+		if !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[name] += v
 		}
 	}
 	return out, sc.Err()

@@ -49,6 +49,11 @@ type WebhookReport struct {
 	Generator     time.Duration
 	Machine       sim.Machine
 	Options       WebhookOptions
+	// EventsShed is the server's voiceagent_events_shed_total after the
+	// run: live events not sent to the other instances (PostgreSQL's
+	// event channel), all reasons. ShedErr says why it could not be read.
+	EventsShed float64
+	ShedErr    error
 }
 
 // RPS is the achieved rate of answered requests.
@@ -167,8 +172,12 @@ func Webhooks(ctx context.Context, t sim.Target, pid int, o WebhookOptions) (*We
 	rep.ServerCPU = end.CPU - startCPU.CPU
 	genEnd, _ := sim.ReadProc(os.Getpid())
 	rep.Generator = genEnd.CPU - genStart.CPU
+	m, err := scrapeMetrics(ctx, t, shedMetric)
+	rep.EventsShed, rep.ShedErr = m[shedMetric], err
 	return rep, nil
 }
+
+const shedMetric = "voiceagent_events_shed_total"
 
 // Print writes the report.
 func (r *WebhookReport) Print(w io.Writer) {
@@ -185,6 +194,11 @@ func (r *WebhookReport) Print(w io.Writer) {
 	if r.ServerCPU > 0 {
 		fmt.Fprintf(w, "server CPU %.2f s (%.3f ms per request); generator CPU %.2f s\n",
 			r.ServerCPU.Seconds(), float64(r.ServerCPU.Microseconds())/1000/float64(max(r.Requests, 1)), r.Generator.Seconds())
+	}
+	if r.ShedErr != nil {
+		fmt.Fprintf(w, "live events shed: unknown (%v)\n", r.ShedErr)
+	} else {
+		fmt.Fprintf(w, "live events shed (not sent to other instances, %s): %.0f\n", shedMetric, r.EventsShed)
 	}
 }
 
