@@ -43,7 +43,6 @@ func (a *App) buildVoice(ctx context.Context, pub events.Publisher) error {
 	}
 	if a.Agents != nil {
 		deps.Numbers = a.Agents
-		deps.CallAgents = a.DB.Calls()
 	}
 	a.Voice = voice.New(deps, voice.Settings{
 		PhoneNumber:      cfg.TwilioPhoneNumber,

@@ -662,3 +662,37 @@ func nextLiveEvent(ctx context.Context, t *testing.T, sub *events.Subscription, 
 		}
 	}
 }
+
+// TestWebhookCallStartedNamesTheAgent: call.started of a call to a number
+// with its own agent names that agent (the agent was written after the
+// admission, whose event then said "agentId":"").
+func TestWebhookCallStartedNamesTheAgent(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		recv := &hookReceiver{}
+		biz := httptest.NewServer(recv)
+		t.Cleanup(biz.Close)
+		r := newRig(t, rigOptions{DB: db, Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}, Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
+		ctx := ctxFor(t, 30*time.Second)
+		subscribeHook(ctx, t, r.srv.URL, biz.URL, recv, webhooks.CallStarted)
+		var agent struct{ ID string }
+		_ = json.Unmarshal(apiCall(ctx, t, r.srv.URL, "POST", "/api/agents", `{"name":"Orders","voice":"alloy","model":"gpt-realtime"}`, 201), &agent)
+		apiCall(ctx, t, r.srv.URL, "PUT", "/api/numbers/%2B15555550175", `{"agentId":"`+agent.ID+`"}`, 201)
+		c, _ := r.streamedCall(ctx, t, "+15555550116", "+15555550175")
+		defer c.Stop()
+		if err := poll.Until(ctx, func() bool { return recv.count(webhooks.CallStarted) == 1 }); err != nil {
+			t.Fatal("no call.started delivered")
+		}
+		var data struct {
+			CallSID string `json:"callSid"`
+			AgentID string `json:"agentId"`
+		}
+		d := recv.deliveries()[0]
+		if err := json.Unmarshal(d.env.Data, &data); err != nil || data.CallSID != c.CallSid() || data.AgentID != agent.ID {
+			t.Fatalf("call.started = %s, want agentId %q", d.env.Data, agent.ID)
+		}
+		detail := apiCall(ctx, t, r.srv.URL, "GET", "/api/calls/"+c.CallSid(), "", 200)
+		if !strings.Contains(string(detail), `"agentId":"`+agent.ID+`"`) {
+			t.Fatalf("call detail = %s", detail)
+		}
+	})
+}

@@ -93,16 +93,6 @@ func (s *CallStore) CallState(ctx context.Context, callSID string) (known, ended
 	return true, voice.FinalStatus(status) || endedAt.Valid, nil
 }
 
-// SetCallAgent records which agent answers a call ("" or "default": the
-// default agent, the column's default, so nothing is written).
-func (s *CallStore) SetCallAgent(ctx context.Context, callSID, agentID string) error {
-	if agentID == "" || agentID == "default" {
-		return nil
-	}
-	_, err := s.db.write(ctx, `UPDATE calls SET agent_id = $1 WHERE call_sid = $2`, agentID, callSID)
-	return translate(err, "call")
-}
-
 // SetEndReason records why a live call is about to end, unless a reason
 // is recorded already or the call was transferred; EndCall then ends it
 // with that reason whoever reports the end first.

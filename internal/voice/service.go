@@ -49,8 +49,6 @@ type Deps struct {
 	// a service number at all (TWILIO_PHONE_NUMBER or a number assigned
 	// through /api/numbers). Nil: only TWILIO_PHONE_NUMBER is.
 	Numbers NumberRouter
-	// CallAgents records the agent of an accepted call (nil: not kept).
-	CallAgents CallAgentStore
 	// Records records the stream, hand-over and end of accepted calls
 	// (nil: built from Calls and Log).
 	Records *CallRecords
@@ -59,11 +57,6 @@ type Deps struct {
 // NumberRouter is *agents.Service.
 type NumberRouter interface {
 	AgentFor(ctx context.Context, to string) (agentID string, ok bool, err error)
-}
-
-// CallAgentStore keeps the agent id of a call (internal/store).
-type CallAgentStore interface {
-	SetCallAgent(ctx context.Context, callSID, agentID string) error
 }
 
 // Service runs the inbound-call policy and owns call records and stream
@@ -80,7 +73,6 @@ type Service struct {
 	prewarm    Prewarmer
 	onDecision func(Decision, string)
 	numbers    NumberRouter
-	callAgents CallAgentStore
 	settings   Settings
 	countries  map[string]bool
 	answers    map[Decision]string // DecisionTwiML of each decision, built once
@@ -92,7 +84,7 @@ func New(d Deps, s Settings) *Service {
 	svc := &Service{
 		calls: d.Calls, tokens: d.Tokens, lists: d.Lists, audit: d.Audit, log: d.Log,
 		events: d.Events, prewarm: d.Prewarm, onDecision: d.OnDecision, settings: s,
-		numbers: d.Numbers, callAgents: d.CallAgents,
+		numbers: d.Numbers,
 		countries: map[string]bool{}, now: time.Now,
 	}
 	if svc.log == nil {
@@ -166,6 +158,12 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 	if err != nil {
 		return Answer{}, err
 	}
+	if d == Accept && in.agentID != "default" {
+		// The agent that answers is stored with the call (the column's
+		// default, "", is the default agent), so the admission's
+		// call.started event names it.
+		c.AgentID = in.agentID
+	}
 	var capacity *Capacity
 	if d == Accept {
 		over, err := s.newCall(in, Busy, ReasonCapacity)
@@ -180,21 +178,8 @@ func (s *Service) Incoming(ctx context.Context, in Inbound, th Throttle, drainin
 	}
 	if created {
 		s.decided(stored)
-		s.keepAgent(ctx, stored, in.agentID)
 	}
 	return Answer{TwiML: stored.TwiML, Decision: stored.Decision, Reason: stored.Reason, Replayed: !created, From: stored.From}, nil
-}
-
-// keepAgent records which agent answers an accepted call (the default
-// agent is the column's default and costs no write). A failure is logged:
-// the call then runs with the default agent.
-func (s *Service) keepAgent(ctx context.Context, c Call, agentID string) {
-	if s.callAgents == nil || c.Decision != Accept || agentID == "" || agentID == "default" {
-		return
-	}
-	if err := s.callAgents.SetCallAgent(ctx, c.CallSID, agentID); err != nil {
-		s.log.Warn("call agent not recorded; the default agent answers", "call_sid", c.CallSID, "agent_id", agentID, "err", err)
-	}
 }
 
 // newCall builds the record of a decision with its TwiML.
