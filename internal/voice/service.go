@@ -84,7 +84,7 @@ func New(d Deps, s Settings) *Service {
 	svc := &Service{
 		calls: d.Calls, tokens: d.Tokens, lists: d.Lists, audit: d.Audit, log: d.Log,
 		events: d.Events, prewarm: d.Prewarm, onDecision: d.OnDecision, settings: s,
-		numbers: d.Numbers,
+		numbers:   d.Numbers,
 		countries: map[string]bool{}, now: time.Now,
 	}
 	if svc.log == nil {
