@@ -17,6 +17,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
+	"github.com/voiceagent/voiceagent/internal/fake"
 	"github.com/voiceagent/voiceagent/internal/poll"
 	"github.com/voiceagent/voiceagent/internal/sim"
 	"github.com/voiceagent/voiceagent/internal/store"
@@ -694,5 +695,52 @@ func TestWebhookCallStartedNamesTheAgent(t *testing.T) {
 		if !strings.Contains(string(detail), `"agentId":"`+agent.ID+`"`) {
 			t.Fatalf("call detail = %s", detail)
 		}
+	})
+}
+
+// TestWebhookOutboundCallEvents: an outbound call's call.started carries
+// Twilio's CallSid, the one its call.ended and GET /api/calls/{callSid}
+// use, and a call Twilio refuses (never placed) sends nothing. Events were
+// written at the admission under the provisional CallSid and delivered
+// even for a call deleted unplaced.
+func TestWebhookOutboundCallEvents(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		recv := &hookReceiver{}
+		biz := httptest.NewServer(recv)
+		t.Cleanup(biz.Close)
+		r := newRig(t, rigOptions{DB: db, Env: outboundEnv(map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}),
+			Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
+		ctx := ctxFor(t, 30*time.Second)
+		subscribeHook(ctx, t, r.srv.URL, biz.URL, recv, webhooks.CallStarted, webhooks.CallRefused, webhooks.CallEnded)
+
+		// Refused by Twilio: no record, no event.
+		r.rest.Fail(fake.OpCreateCall, 400, 21211, 1)
+		r.placeCall(ctx, t, `{"to":"`+outCallee2+`"}`, 502, "")
+		res := r.placeCall(ctx, t, `{"to":"`+outCallee+`"}`, 202, "")
+		var placed struct{ CallSid string }
+		if err := json.Unmarshal(res.Body, &placed); err != nil {
+			t.Fatal(err)
+		}
+		if ans, err := r.rest.SendCallStatus(ctx, placed.CallSid, "completed", 3); err != nil || ans.Status >= 300 {
+			t.Fatalf("status callback = %+v, %v", ans, err)
+		}
+		if err := poll.Until(ctx, func() bool { return recv.count(webhooks.CallEnded) == 1 }); err != nil {
+			t.Fatalf("no call.ended: %d deliveries", len(recv.deliveries()))
+		}
+		outboxEmpty(ctx, t, db)
+		got := recv.deliveries()
+		if len(got) != 2 || got[0].env.Type != webhooks.CallStarted || got[1].env.Type != webhooks.CallEnded {
+			t.Fatalf("deliveries: %d, want call.started then call.ended of the placed call only", len(got))
+		}
+		for _, d := range got {
+			var data struct {
+				CallSID   string `json:"callSid"`
+				Direction string `json:"direction"`
+			}
+			if err := json.Unmarshal(d.env.Data, &data); err != nil || data.CallSID != placed.CallSid || data.Direction != "outbound" {
+				t.Fatalf("%s data = %s, want callSid %s", d.env.Type, d.env.Data, placed.CallSid)
+			}
+		}
+		apiCall(ctx, t, r.srv.URL, "GET", "/api/calls/"+placed.CallSid, "", 200)
 	})
 }

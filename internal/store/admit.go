@@ -219,8 +219,9 @@ func (s *CallStore) admitInTx(ctx context.Context, tx *sql.Tx, a *admission, slo
 		a.out, a.created = c, true
 		// Its webhook event (call.started or call.refused) in the
 		// admission's transaction.
-		typ, payload := admissionEvent(c)
-		a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt)
+		if typ, payload, ok := admissionEvent(c); ok {
+			a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt)
+		}
 		return err
 	}
 	existing, err := s.findInTx(ctx, tx, a.call.CallSID, a.call.IdempotencyKey)

@@ -223,9 +223,10 @@ func (s *CallStore) admitEachPostgres(ctx context.Context, tx *sql.Tx, batch []*
 				shards.took(shard)
 			}
 			a.out, a.created, a.ran = c, true, true
-			typ, payload := admissionEvent(c)
-			if a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt); err != nil {
-				return err
+			if typ, payload, ok := admissionEvent(c); ok {
+				if a.outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt); err != nil {
+					return err
+				}
 			}
 			continue
 		}

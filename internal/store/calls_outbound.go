@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
@@ -9,19 +10,33 @@ import (
 )
 
 // ConfirmOutbound gives an outbound call's record its Twilio CallSid once
-// Twilio has created the call. Nothing refers to the provisional CallSid
-// yet (no token, transcript or conference exists before the callee
-// answers).
+// Twilio has created the call, and writes its call.started webhook event
+// in the same transaction (none was written under the provisional
+// CallSid). Nothing else refers to the provisional CallSid yet (no token,
+// transcript or conference exists before the callee answers).
 func (s *CallStore) ConfirmOutbound(ctx context.Context, provisional, callSID, status string, at time.Time) error {
-	res, err := s.db.write(ctx, `UPDATE calls SET call_sid = $1, status = $2, updated_at = $3 WHERE call_sid = $4 AND direction = 'outbound'`,
-		callSID, status, Millis(at), provisional)
-	if err != nil {
-		return translate(err, "call")
+	var outboxed bool
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE calls SET call_sid = $1, status = $2, updated_at = $3 WHERE call_sid = $4 AND direction = 'outbound'`,
+			callSID, status, Millis(at), provisional)
+		if err != nil {
+			return translate(err, "call")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return apperr.New(apperr.NotFound, "call not found")
+		}
+		c, err := s.findInTx(ctx, tx, callSID, "")
+		if err != nil {
+			return err
+		}
+		typ, payload := callEvent(c)
+		outboxed, err = s.db.enqueue(ctx, tx, typ, c.CallSID, payload, c.CreatedAt)
+		return err
+	})
+	if err == nil && outboxed {
+		s.db.outboxWritten()
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return apperr.New(apperr.NotFound, "call not found")
-	}
-	return nil
+	return err
 }
 
 // ForgetOutbound deletes the record of an outbound call that was never

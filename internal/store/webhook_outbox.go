@@ -17,7 +17,9 @@ import (
 //
 //   - call.started / call.refused: the admission that stores a new call
 //     (admitInTx on SQLite; on PostgreSQL the one-statement batch,
-//     admitAllPostgres's batch and admitEachPostgres);
+//     admitAllPostgres's batch and admitEachPostgres); for an outbound
+//     call, call.started only, by ConfirmOutbound once Twilio has given
+//     its CallSid;
 //   - call.ended: the statement that first sets a call's ended_at
 //     (MarkCallEnded, UpdateCallStatus), for accepted calls only;
 //   - tool.failed / security.alert: the audit batch that writes the
@@ -103,8 +105,20 @@ func (db *DB) enqueueCallEnded(ctx context.Context, tx *sql.Tx, callSID string, 
 }
 
 // admissionEvent is the webhook event of a newly stored call:
-// call.started when it was accepted, call.refused otherwise.
-func admissionEvent(c voice.Call) (typ, payload string) {
+// call.started when it was accepted, call.refused otherwise. An outbound
+// call has none at its admission: it is stored under a provisional
+// CallSid before Twilio is asked, and either gets Twilio's CallSid and its
+// call.started in ConfirmOutbound or is deleted unplaced (ForgetOutbound).
+func admissionEvent(c voice.Call) (typ, payload string, ok bool) {
+	if directionOf(c) == voice.DirectionOutbound {
+		return "", "", false
+	}
+	typ, payload = callEvent(c)
+	return typ, payload, true
+}
+
+// callEvent is call.started (accepted) or call.refused of the stored call c.
+func callEvent(c voice.Call) (typ, payload string) {
 	typ = webhooks.CallRefused
 	if c.Decision == voice.Accept {
 		typ = webhooks.CallStarted
@@ -131,17 +145,22 @@ type eventColumns struct {
 	created, bit           []int64
 }
 
-// admissionEvents is the webhook event of each call (admissionEvent).
+// admissionEvents is the webhook event of each call (admissionEvent); a
+// call without one keeps its place in the arrays with a bit of 0.
 func admissionEvents(calls []voice.Call) eventColumns {
 	var e eventColumns
 	for _, c := range calls {
-		t, p := admissionEvent(c)
+		t, p, ok := admissionEvent(c)
+		var bit int64 // no event: no subscription's mask matches 0
+		if ok {
+			bit = webhooks.Bit(t)
+		}
 		e.hex = append(e.hex, webhooks.NewEventHex())
 		e.typ = append(e.typ, t)
 		e.sid = append(e.sid, c.CallSID)
 		e.payload = append(e.payload, p)
 		e.created = append(e.created, Millis(c.CreatedAt))
-		e.bit = append(e.bit, webhooks.Bit(t))
+		e.bit = append(e.bit, bit)
 	}
 	return e
 }
