@@ -35,8 +35,13 @@ import (
 // subscription's, the same on every retry.
 const deliveryIDExpr = `'dlv_' || $1 || substr(s.id, 4)`
 
+// enqueueSQL writes one event, a row per subscription that wants it. Its
+// order key is the call's CallSid, so one call's events go in order;
+// an event of no call (a security alert, a tool failure outside a call)
+// is ordered by nothing but itself (its event id), so one such event
+// being retried does not hold back the others.
 const enqueueSQL = `INSERT INTO webhook_outbox (delivery_id, event_id, subscription_id, type, call_sid, order_key, payload, created_at, next_attempt_at)
-SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, $3, $3, $4, $5, $5
+SELECT ` + deliveryIDExpr + `, 'evt_' || $1, s.id, $2, $3, COALESCE(NULLIF($3, ''), 'evt_' || $1), $4, $5, $5
 FROM webhook_subscriptions s WHERE s.disabled_at IS NULL AND (s.event_mask & $6) <> 0`
 
 // enqueueCallEndedSQL writes call.ended for an accepted call; its data is

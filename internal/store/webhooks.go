@@ -215,7 +215,13 @@ RETURNING id`
 	for _, id := range ids {
 		p, err := s.claimed(ctx, id, owner)
 		if apperr.Is(err, apperr.NotFound) {
-			continue // deleted with its subscription meanwhile
+			// Its subscription was deleted or disabled: by the time the
+			// event's transaction committed, the cleanup of the delete
+			// (or the 410) had run. It is never sent; the row goes.
+			if err := s.dropOrphan(ctx, id, owner, now); err != nil {
+				return out, err
+			}
+			continue
 		}
 		if err != nil {
 			return out, err
@@ -225,7 +231,8 @@ RETURNING id`
 	return out, nil
 }
 
-// claimed reads one claimed row with its subscription's URL and secret.
+// claimed reads one claimed row with its subscription's URL and secret;
+// NotFound when the row is gone or its subscription deleted or disabled.
 func (s *WebhookStore) claimed(ctx context.Context, id int64, owner string) (webhooks.Pending, error) {
 	var p webhooks.Pending
 	var body sql.NullString
@@ -233,7 +240,7 @@ func (s *WebhookStore) claimed(ctx context.Context, id int64, owner string) (web
 	var sealed string
 	err := s.db.SQL.QueryRowContext(ctx, `SELECT o.id, o.delivery_id, o.event_id, o.subscription_id, o.type, o.call_sid, o.payload, o.body,
   o.created_at, o.attempts, s.url, s.secret_sealed
-FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id AND s.disabled_at IS NULL
 WHERE o.id = $1 AND o.lease_owner = $2`, id, owner).Scan(&p.ID, &p.DeliveryID, &p.EventID, &p.SubscriptionID, &p.Type, &p.CallSID,
 		&p.Payload, &body, &created, &p.Attempts, &p.URL, &sealed)
 	if err != nil {
@@ -245,6 +252,26 @@ WHERE o.id = $1 AND o.lease_owner = $2`, id, owner).Scan(&p.ID, &p.DeliveryID, &
 		p.Sealed = nil // does not open; the dispatcher says so
 	}
 	return p, nil
+}
+
+// dropOrphan deletes a claimed row whose subscription was deleted or
+// disabled after the row was written (DeleteSubscription and a 410 clean
+// the outbox in their transaction, but an event's transaction may commit
+// after that cleanup): left, it would be leased forever, raise the
+// oldest-pending metric without end and keep its data past the
+// webhook's deletion. A disabled subscription's log says it was dropped.
+func (s *WebhookStore) dropOrphan(ctx context.Context, id int64, owner string, at time.Time) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
+SELECT o.delivery_id, o.event_id, o.subscription_id, o.type, o.call_sid, $1, o.attempts, 0, 'the webhook was disabled', o.created_at, $2
+FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id WHERE o.id = $3 AND o.lease_owner = $4
+ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error, updated_at = excluded.updated_at`,
+			webhooks.StateDropped, Millis(at), id, owner); err != nil {
+			return translate(err, "webhook delivery log")
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = $1 AND lease_owner = $2`, id, owner)
+		return translate(err, "webhook outbox")
+	})
 }
 
 // SetBody fixes the signed body of a claimed row.

@@ -352,3 +352,64 @@ func TestWebhookLogRetentionAndDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxRowsOfAGoneSubscription: an event written for a subscription
+// that is deleted or disabled before the row is claimed (its transaction
+// committed after the delete's or the 410's cleanup of the outbox) is
+// never sent and does not stay: a claim drops it, logging a disabled
+// subscription's row as dropped. Before, the disabled one was sent and
+// the deleted one was leased again forever.
+func TestOutboxRowsOfAGoneSubscription(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := db.Webhooks()
+		subscribe(t, db, "wh_000000000000000a", webhooks.CallStarted)
+		subscribe(t, db, "wh_000000000000000b", webhooks.CallStarted)
+		if _, _, err := db.Calls().AdmitCall(ctx, acceptedCall(600, ""), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := rowCount(t, db, `SELECT COUNT(*) FROM webhook_outbox`); n != 2 {
+			t.Fatalf("outbox rows = %d, want 2", n)
+		}
+		// What the racing transactions leave: the subscriptions changed,
+		// their rows still there.
+		if _, err := db.SQL.Exec(`UPDATE webhook_subscriptions SET disabled_at = $1 WHERE id = 'wh_000000000000000a'`, store.Millis(t0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL.Exec(`DELETE FROM webhook_subscriptions WHERE id = 'wh_000000000000000b'`); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.Claim(ctx, "A", t0.Add(time.Second), time.Minute, 10, nil)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("claim = %+v, %v; want nothing to send", got, err)
+		}
+		if n := rowCount(t, db, `SELECT COUNT(*) FROM webhook_outbox`); n != 0 {
+			t.Fatalf("outbox rows left = %d", n)
+		}
+		log, _ := w.ListDeliveries(ctx, "wh_000000000000000a", 10)
+		if len(log) != 1 || log[0].State != webhooks.StateDropped {
+			t.Fatalf("log of the disabled webhook = %+v", log)
+		}
+	})
+}
+
+// TestOutboxEventsOfNoCallAreNotQueuedBehindEachOther: security alerts
+// (no call) are each their own order: a claim takes both at once, where
+// with one shared empty key the second waited for the first's delivery.
+func TestOutboxEventsOfNoCallAreNotQueuedBehindEachOther(t *testing.T) {
+	storetest.Engines(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		subscribe(t, db, "wh_000000000000000a", webhooks.SecurityAlert)
+		err := db.Audit().InsertAuditEvents(ctx, []audit.Event{
+			{Type: audit.TypeSecurityAlert, Time: t0, Detail: map[string]any{"alert": "auth_lockout"}},
+			{Type: audit.TypeSecurityAlert, Time: t0, Detail: map[string]any{"alert": "signature_failures"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Webhooks().Claim(ctx, "A", t0.Add(time.Second), time.Minute, 10, nil)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claimed %d alerts (%v), want both", len(got), err)
+		}
+	})
+}
