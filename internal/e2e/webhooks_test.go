@@ -7,13 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/voiceagent/voiceagent/api"
 	"github.com/voiceagent/voiceagent/internal/app"
 	"github.com/voiceagent/voiceagent/internal/app/apptest"
 	"github.com/voiceagent/voiceagent/internal/events"
@@ -149,6 +152,7 @@ func subscribeHook(ctx context.Context, t *testing.T, base, url string, h *hookR
 	}
 	if h != nil {
 		h.setSecret(sub.Secret)
+		t.Cleanup(func() { checkDeliveriesAgainstSpec(t, h.deliveries()) })
 	}
 	// The secret is shown once: never by a GET.
 	for _, p := range []string{"/api/webhooks", "/api/webhooks/" + sub.ID} {
@@ -743,4 +747,44 @@ func TestWebhookOutboundCallEvents(t *testing.T) {
 		}
 		apiCall(ctx, t, r.srv.URL, "GET", "/api/calls/"+placed.CallSid, "", 200)
 	})
+}
+
+// checkDeliveriesAgainstSpec holds every delivery a receiver got to
+// api/openapi.yaml: the body to WebhookEvent, its data to the schema of
+// its type, the headers to their patterns.
+func checkDeliveriesAgainstSpec(t *testing.T, got []hookDelivery) {
+	t.Helper()
+	if len(got) == 0 {
+		return
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := func(name string) *openapi3.Schema { return doc.Components.Schemas[name].Value }
+	dataSchema := map[string]string{
+		webhooks.CallStarted: "WebhookCallSnapshot", webhooks.CallRefused: "WebhookCallSnapshot",
+		webhooks.CallEnded: "CallDetail", webhooks.ToolFailed: "WebhookAuditData",
+		webhooks.SecurityAlert: "WebhookAuditData", webhooks.Test: "WebhookTestData",
+	}
+	delivery := regexp.MustCompile(`^dlv_[0-9a-f]{48}$`)
+	for _, d := range got {
+		var body, data any
+		if err := json.Unmarshal(d.body, &body); err != nil {
+			t.Errorf("delivery %s: body is not JSON: %v", d.delivery, err)
+			continue
+		}
+		if err := schema("WebhookEvent").VisitJSON(body); err != nil {
+			t.Errorf("%s delivery does not match WebhookEvent: %v\n%s", d.env.Type, err, d.body)
+		}
+		_ = json.Unmarshal(d.env.Data, &data)
+		if name, ok := dataSchema[d.env.Type]; !ok {
+			t.Errorf("event type %q is not in api/openapi.yaml", d.env.Type)
+		} else if err := schema(name).VisitJSON(data); err != nil {
+			t.Errorf("%s data does not match %s: %v\n%s", d.env.Type, name, err, d.env.Data)
+		}
+		if !delivery.MatchString(d.delivery) || d.event != d.env.Type {
+			t.Errorf("headers: delivery %q, event %q for a %s body", d.delivery, d.event, d.env.Type)
+		}
+	}
 }
