@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/voiceagent/voiceagent/internal/events"
 	"github.com/voiceagent/voiceagent/internal/logging"
@@ -108,4 +109,38 @@ func TestOutboxShedsOnlyRecoverableEvents(t *testing.T) {
 
 func containsType(envelope, typ string) bool {
 	return strings.Contains(envelope, `"type":"`+typ+`"`)
+}
+
+// sends counts the transport's sends and the payloads they carried.
+type sends struct {
+	hub
+	n, payloads atomic.Int64
+}
+
+func (s *sends) Send(ctx context.Context, ps [][]byte) error {
+	s.n.Add(1)
+	s.payloads.Add(int64(len(ps)))
+	return s.hub.Send(ctx, ps)
+}
+
+// TestSendsAreSpaced: an event after a quiet spell goes at once; the ones
+// published within the next SendInterval share one send, instead of a
+// send each as they trickle in.
+func TestSendsAreSpaced(t *testing.T) {
+	tr := &sends{}
+	bus := events.NewBus(logging.Discard(), events.Options{Transport: tr, SendInterval: 200 * time.Millisecond})
+	if err := bus.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	bus.Publish(events.Event{Type: events.CallReceived, CallSID: sidA})
+	poll.Wait(t, "the first event sent", func() bool { return tr.n.Load() == 1 })
+	for range 20 {
+		bus.Publish(events.Event{Type: events.CallReceived, CallSID: sidB})
+		time.Sleep(time.Millisecond)
+	}
+	poll.Wait(t, "21 events sent", func() bool { return tr.payloads.Load() == 21 })
+	if got := tr.n.Load(); got > 3 {
+		t.Fatalf("21 events in %d sends, want at most 3", got)
+	}
 }

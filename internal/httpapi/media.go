@@ -9,7 +9,6 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/audit"
-	"github.com/voiceagent/voiceagent/internal/twiliosig"
 )
 
 // StreamTokens redeems the one-time media-stream tokens that /voice/accept
@@ -100,7 +99,7 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 // Host or forwarded headers), in the wss:// form Twilio signs or the
 // https:// form (twiliosig, over twilio-go's validator).
 func (s *Server) validUpgradeSignature(r *http.Request, sig string) bool {
-	return twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL).ValidUpgrade(r.RequestURI, sig)
+	return s.twilioValidator().ValidUpgrade(r.RequestURI, sig)
 }
 
 // plainToken accepts the shape of a one-time token (URL-safe, bounded)

@@ -24,6 +24,7 @@ import (
 	"github.com/voiceagent/voiceagent/internal/outbound"
 	"github.com/voiceagent/voiceagent/internal/privacy"
 	"github.com/voiceagent/voiceagent/internal/relay"
+	"github.com/voiceagent/voiceagent/internal/twiliosig"
 	"github.com/voiceagent/voiceagent/internal/voice"
 	"github.com/voiceagent/voiceagent/internal/webhooks"
 )
@@ -97,6 +98,11 @@ type Server struct {
 	refusals     *audit.Refusals
 	refusalLimit *failLimiter
 	validate     *validator.Validate // request DTO rules
+	// twilioSig checks Twilio's signatures; built once from cfg on first
+	// use (twilioValidator), not per request: its pooled HMAC states are
+	// what make a check cheap.
+	twilioSigOnce sync.Once
+	twilioSig     *twiliosig.Validator
 }
 
 // New builds the server and its routes.

@@ -58,7 +58,7 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 			s.twilioRefused(w, r, apperr.Unauthenticated, "missing_signature")
 			return
 		}
-		v := twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL)
+		v := s.twilioValidator()
 		if v == nil {
 			if s.twilioRefused(w, r, apperr.Forbidden, "not_configured") {
 				s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
@@ -71,6 +71,13 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// twilioValidator is the signature checker of TWILIO_AUTH_TOKEN and
+// PUBLIC_URL, or nil when either is missing.
+func (s *Server) twilioValidator() *twiliosig.Validator {
+	s.twilioSigOnce.Do(func() { s.twilioSig = twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL) })
+	return s.twilioSig
 }
 
 // twilioRefused answers a refused webhook (bad signature, unreadable

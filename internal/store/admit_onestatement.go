@@ -15,17 +15,21 @@ import (
 // turned away, so a call found already stored (a retry) changes no other
 // decision, and its stored answer is read afterwards. $20 is max, $21 the
 // slots needed, $22-$25 the webhook events of the calls (outboxOfInserted:
-// written for the calls inserted only, in the same statement); the row
-// holds whether a shard was taken, the CallSids inserted, comma-separated
-// (a CallSid is letters and digits), and how many outbox rows were
-// written.
+// written for the calls inserted only, in the same statement), $26 whether
+// they were sent: when not (the last batch found no subscription), nothing
+// is stored if an enabled subscription exists now, and the batch goes to
+// the transaction path, which writes its events. The row holds whether a
+// shard was taken, the CallSids inserted, comma-separated (a CallSid is
+// letters and digits), how many outbox rows were written, and whether an
+// enabled subscription exists.
 var admitOneStatementPostgres = `WITH claim AS (
   SELECT shard FROM call_capacity_shards
   WHERE ` + quotaOf("$20") + ` - active >= $21::bigint
   ORDER BY ` + quotaOf("$20") + ` - active DESC, shard
   LIMIT 1 FOR UPDATE SKIP LOCKED),
 ok AS (SELECT shard FROM claim
-  WHERE NOT EXISTS (SELECT 1 FROM call_capacity_shards WHERE active > ` + quotaOf("$20") + `)),
+  WHERE NOT EXISTS (SELECT 1 FROM call_capacity_shards WHERE active > ` + quotaOf("$20") + `)
+    AND ($26::boolean OR NOT EXISTS (` + enabledSubscription + `))),
 ins AS (
   INSERT INTO calls (call_sid, account_sid, from_number, to_number, from_country, caller_name,
     decision, reason, status, active, twiml, idempotency_key, created_at, updated_at,
@@ -42,7 +46,11 @@ ins AS (
   RETURNING call_sid),
 ev AS (` + outboxOfInserted + `
   RETURNING 1)
-SELECT (SELECT COUNT(*) FROM ok), (SELECT COALESCE(string_agg(call_sid, ','), '') FROM ins), (SELECT COUNT(*) FROM ev)`
+SELECT (SELECT COUNT(*) FROM ok), (SELECT COALESCE(string_agg(call_sid, ','), '') FROM ins), (SELECT COUNT(*) FROM ev),
+  EXISTS (` + enabledSubscription + `)`
+
+// enabledSubscription finds an enabled webhook subscription.
+const enabledSubscription = `SELECT 1 FROM webhook_subscriptions WHERE disabled_at IS NULL`
 
 // quotaOf is shardQuota in SQL for the shard column and max as param.
 func quotaOf(param string) string { return strings.ReplaceAll(quotaSQL, "$1", param) }
@@ -85,20 +93,29 @@ func (s *CallStore) admitInOneStatement(ctx context.Context, batch []*admission)
 	for _, a := range live {
 		rows.add(a.call, 0)
 	}
-	calls := make([]voice.Call, len(live))
-	for i, a := range live {
-		calls[i] = a.call
+	// The webhook events (a JSON payload each) are built and sent only
+	// while subscriptions may exist: with none, the statement would join
+	// them with nothing.
+	var evs eventColumns
+	withEvents := !s.db.noWebhooks.Load()
+	if withEvents {
+		calls := make([]voice.Call, len(live))
+		for i, a := range live {
+			calls[i] = a.call
+		}
+		evs = admissionEvents(calls)
 	}
-	evs := admissionEvents(calls)
 	var claimed, outboxed int
 	var inserted string
+	var subscribed bool
 	err = s.db.SQL.QueryRowContext(ctx, admitOneStatementPostgres, rows.sid, rows.acct, rows.from, rows.to, rows.country, rows.name,
 		rows.decision, rows.reason, rows.status, rows.active, rows.twiml, rows.idem, rows.created,
 		rows.agent, rows.direction, rows.placedBy, rows.endReason, rows.context, rows.shard, max, need,
-		evs.hex, evs.typ, evs.payload, evs.bit).Scan(&claimed, &inserted, &outboxed)
+		evs.hex, evs.typ, evs.payload, evs.bit, withEvents).Scan(&claimed, &inserted, &outboxed, &subscribed)
 	if err != nil {
 		return false, translate(err, "call")
 	}
+	s.db.noWebhooks.Store(!subscribed)
 	if claimed == 0 {
 		return false, nil
 	}

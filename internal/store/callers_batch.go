@@ -29,8 +29,12 @@ const (
 	// lookup waits at most for one query under way.
 	callerLookupsRunning = 2
 	// callerLookupsOverlapAt is how many lookups must wait before a second
-	// query starts beside a running one.
-	callerLookupsOverlapAt = 4
+	// query starts beside a running one. At 4 a second query ran for
+	// almost every burst (3.5 lookups per query under make load-pg); at 16
+	// the waiting lookups mostly share the next one (4.5 per query, a
+	// fifth fewer statements), which cost less CPU on both sides in three
+	// alternated pairs without a longer tail (BENCHMARKS.md, issue 16).
+	callerLookupsOverlapAt = 16
 	// maxCallerLookupsWaiting bounds the lookups waiting; beyond it a call
 	// is answered apperr.Unavailable at once, as admissions are.
 	maxCallerLookupsWaiting = 1024

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -69,6 +70,11 @@ type DB struct {
 
 	admissions *groupcommit.Group[*admission] // group commit of AdmitCall (admit.go)
 	outbox     outboxHook                     // wakes the webhook dispatcher (webhook_outbox.go)
+	// noWebhooks is true when the last one-statement admission batch
+	// found no enabled webhook subscription; the next batches then send
+	// no webhook events, and their statement stores nothing if one has
+	// appeared since (admit_onestatement.go).
+	noWebhooks atomic.Bool
 	// callerLookups batches CallerStatus on PostgreSQL (callers_batch.go);
 	// nil on SQLite.
 	callerLookups *groupcommit.Group[*callerLookup]
