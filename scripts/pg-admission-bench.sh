@@ -8,7 +8,7 @@
 # tests) on a private directory and port, with a fresh database for every
 # run, and stops it at the end. Usage:
 #   scripts/pg-admission-bench.sh                          # or: make load-pg
-#   PGDIR=/tmp/my-pg PGPORT=55458 CONCURRENCY=32 DURATION=10s scripts/pg-admission-bench.sh
+#   PGDIR=/tmp/my-pg PGPORT=25458 CONCURRENCY=32 DURATION=10s scripts/pg-admission-bench.sh
 #   BIN=/tmp/old/voiceagent BUILD=0 scripts/pg-admission-bench.sh   # another binary, as built
 #   CONCURRENCY="1 8 32 128" ENGINE=sqlite scripts/pg-admission-bench.sh   # one run per value
 #   UNSIGNED=1 scripts/pg-admission-bench.sh   # unsigned (refused) requests; prints the rows they wrote
@@ -17,7 +17,7 @@
 set -euo pipefail
 ENGINE=${ENGINE:-postgres}
 PGDIR=${PGDIR:-/tmp/voiceagent-pg-bench}
-PGPORT=${PGPORT:-55458}
+PGPORT=${PGPORT:-25458} # below the ephemeral range (32768-60999), where a client socket once held 55458
 CONCURRENCY=${CONCURRENCY:-32}
 DURATION=${DURATION:-10s}
 BIN=${BIN:-bin/voiceagent}
