@@ -72,6 +72,15 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// newHookReceiver starts a receiver on loopback, closed with the test.
+func newHookReceiver(t *testing.T) (*hookReceiver, *httptest.Server) {
+	t.Helper()
+	recv := &hookReceiver{}
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	return recv, srv
+}
+
 func (h *hookReceiver) setSecret(s string) {
 	h.mu.Lock()
 	h.secret = s
@@ -198,9 +207,7 @@ func outboxEmpty(ctx context.Context, t *testing.T, db *store.DB) {
 // included, numbers masked) and the event headers.
 func TestWebhookCallEndedOnce(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
-		recv := &hookReceiver{}
-		biz := httptest.NewServer(recv)
-		t.Cleanup(biz.Close)
+		recv, biz := newHookReceiver(t)
 		r := newRig(t, rigOptions{DB: db, Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}})
 		ctx := ctxFor(t, 30*time.Second)
 		id := subscribeHook(ctx, t, r.srv.URL, biz.URL+"/hooks?key=abc", recv, webhooks.CallStarted, webhooks.CallEnded)
@@ -344,9 +351,7 @@ func TestWebhookRetry(t *testing.T) {
 // expired.
 func TestWebhookSurvivesAKill(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
-		recv := &hookReceiver{}
-		biz := httptest.NewServer(recv)
-		t.Cleanup(biz.Close)
+		recv, biz := newHookReceiver(t)
 		env := map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}
 		first := newRig(t, rigOptions{DB: db, Env: env, Webhooks: app.WebhookOptions{Stopped: true}})
 		ctx := ctxFor(t, 30*time.Second)
@@ -395,9 +400,7 @@ func TestWebhookTwoInstancesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dbB.Close() })
-	recv := &hookReceiver{}
-	biz := httptest.NewServer(recv)
-	t.Cleanup(biz.Close)
+	recv, biz := newHookReceiver(t)
 	env := map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}
 	opts := app.Options{Webhooks: app.WebhookOptions{Poll: 10 * time.Millisecond}}
 	a := apptest.New(t, apptest.Options{DB: dbA, Env: env, App: opts})
@@ -579,9 +582,7 @@ func inboundCall(i int) voice.Call {
 func TestWebhookToolFailed(t *testing.T) {
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
 	t.Cleanup(broken.Close)
-	recv := &hookReceiver{}
-	biz := httptest.NewServer(recv)
-	t.Cleanup(biz.Close)
+	recv, biz := newHookReceiver(t)
 	r := newRig(t, rigOptions{Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}, Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
 	ctx := ctxFor(t, 30*time.Second)
 	subscribeHook(ctx, t, r.srv.URL, biz.URL, recv, webhooks.ToolFailed)
@@ -673,9 +674,7 @@ func nextLiveEvent(ctx context.Context, t *testing.T, sub *events.Subscription, 
 // admission, whose event then said "agentId":"").
 func TestWebhookCallStartedNamesTheAgent(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
-		recv := &hookReceiver{}
-		biz := httptest.NewServer(recv)
-		t.Cleanup(biz.Close)
+		recv, biz := newHookReceiver(t)
 		r := newRig(t, rigOptions{DB: db, Env: map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}, Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
 		ctx := ctxFor(t, 30*time.Second)
 		subscribeHook(ctx, t, r.srv.URL, biz.URL, recv, webhooks.CallStarted)
@@ -709,9 +708,7 @@ func TestWebhookCallStartedNamesTheAgent(t *testing.T) {
 // even for a call deleted unplaced.
 func TestWebhookOutboundCallEvents(t *testing.T) {
 	storetest.Engines(t, func(t *testing.T, db *store.DB) {
-		recv := &hookReceiver{}
-		biz := httptest.NewServer(recv)
-		t.Cleanup(biz.Close)
+		recv, biz := newHookReceiver(t)
 		r := newRig(t, rigOptions{DB: db, Env: outboundEnv(map[string]string{"TOOL_ALLOWED_NETWORKS": "127.0.0.0/8"}),
 			Webhooks: app.WebhookOptions{Poll: 20 * time.Millisecond}})
 		ctx := ctxFor(t, 30*time.Second)
