@@ -99,7 +99,7 @@ func (s *Server) handleMediaStream(w http.ResponseWriter, r *http.Request) {
 // Host or forwarded headers), in the wss:// form Twilio signs or the
 // https:// form (twiliosig, over twilio-go's validator).
 func (s *Server) validUpgradeSignature(r *http.Request, sig string) bool {
-	return s.twilioValidator().ValidUpgrade(r.RequestURI, sig)
+	return s.twilioSig.ValidUpgrade(r.RequestURI, sig)
 }
 
 // plainToken accepts the shape of a one-time token (URL-safe, bounded)

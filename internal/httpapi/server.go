@@ -98,16 +98,16 @@ type Server struct {
 	refusals     *audit.Refusals
 	refusalLimit *failLimiter
 	validate     *validator.Validate // request DTO rules
-	// twilioSig checks Twilio's signatures; built once from cfg on first
-	// use (twilioValidator), not per request: its pooled HMAC states are
-	// what make a check cheap.
-	twilioSigOnce sync.Once
-	twilioSig     *twiliosig.Validator
+	// twilioSig checks Twilio's signatures (nil when TWILIO_AUTH_TOKEN or
+	// PUBLIC_URL is missing); built once in New, not per request: its
+	// pooled HMAC states are what make a check cheap.
+	twilioSig *twiliosig.Validator
 }
 
 // New builds the server and its routes.
 func New(d Deps, st Settings) *Server {
 	s := &Server{Deps: d, cfg: st, log: d.Log}
+	s.twilioSig = twiliosig.New(st.TwilioAuthToken, st.PublicURL)
 	s.lockout = newAuthLockout(st.AuthFailLimit)
 	s.xffWarn = newPeerWarner(d.Log)
 	s.refusals = audit.NewRefusals(d.Audit, audit.RefusalLog(d.Log))

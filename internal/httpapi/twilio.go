@@ -8,7 +8,6 @@ import (
 
 	"github.com/voiceagent/voiceagent/internal/apperr"
 	"github.com/voiceagent/voiceagent/internal/redact"
-	"github.com/voiceagent/voiceagent/internal/twiliosig"
 )
 
 // twilioMaxBody bounds a Twilio webhook body; real ones are a few KiB.
@@ -58,7 +57,7 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 			s.twilioRefused(w, r, apperr.Unauthenticated, "missing_signature")
 			return
 		}
-		v := s.twilioValidator()
+		v := s.twilioSig
 		if v == nil {
 			if s.twilioRefused(w, r, apperr.Forbidden, "not_configured") {
 				s.log.Error("Twilio webhook refused: TWILIO_AUTH_TOKEN and PUBLIC_URL are needed to check signatures", "request_id", RequestID(r.Context()))
@@ -71,13 +70,6 @@ func (s *Server) twilioAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// twilioValidator is the signature checker of TWILIO_AUTH_TOKEN and
-// PUBLIC_URL, or nil when either is missing.
-func (s *Server) twilioValidator() *twiliosig.Validator {
-	s.twilioSigOnce.Do(func() { s.twilioSig = twiliosig.New(s.cfg.TwilioAuthToken, s.cfg.PublicURL) })
-	return s.twilioSig
 }
 
 // twilioRefused answers a refused webhook (bad signature, unreadable

@@ -254,6 +254,16 @@ WHERE o.id = $1 AND o.lease_owner = $2`, id, owner).Scan(&p.ID, &p.DeliveryID, &
 	return p, nil
 }
 
+// logDroppedSQL logs the outbox rows matching where (over webhook_outbox
+// o) as dropped because their webhook was disabled: $1 the dropped state,
+// $2 the time.
+func logDroppedSQL(where string) string {
+	return `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
+SELECT o.delivery_id, o.event_id, o.subscription_id, o.type, o.call_sid, $1, o.attempts, 0, 'the webhook was disabled', o.created_at, $2
+FROM webhook_outbox o WHERE ` + where + `
+ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error, updated_at = excluded.updated_at`
+}
+
 // dropOrphan deletes a claimed row whose subscription was deleted or
 // disabled after the row was written (DeleteSubscription and a 410 clean
 // the outbox in their transaction, but an event's transaction may commit
@@ -262,11 +272,10 @@ WHERE o.id = $1 AND o.lease_owner = $2`, id, owner).Scan(&p.ID, &p.DeliveryID, &
 // webhook's deletion. A disabled subscription's log says it was dropped.
 func (s *WebhookStore) dropOrphan(ctx context.Context, id int64, owner string, at time.Time) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
-SELECT o.delivery_id, o.event_id, o.subscription_id, o.type, o.call_sid, $1, o.attempts, 0, 'the webhook was disabled', o.created_at, $2
-FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id WHERE o.id = $3 AND o.lease_owner = $4
-ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error, updated_at = excluded.updated_at`,
-			webhooks.StateDropped, Millis(at), id, owner); err != nil {
+		// Logged only while its subscription exists (disabled): a deleted
+		// webhook has no deliveries route to show the row in.
+		q := logDroppedSQL(`o.id = $3 AND o.lease_owner = $4 AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.id = o.subscription_id)`)
+		if _, err := tx.ExecContext(ctx, q, webhooks.StateDropped, Millis(at), id, owner); err != nil {
 			return translate(err, "webhook delivery log")
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = $1 AND lease_owner = $2`, id, owner)
@@ -324,10 +333,7 @@ WHERE id = $2 AND lease_owner = $3`, Millis(o.NextAttempt), p.ID, owner)
 		}
 		// The subscription's other deliveries will not be sent: logged as
 		// dropped so the log says where they went.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (delivery_id, event_id, subscription_id, type, call_sid, state, attempts, last_status, last_error, created_at, updated_at)
-SELECT delivery_id, event_id, subscription_id, type, call_sid, $1, attempts, 0, 'the webhook was disabled', created_at, $2 FROM webhook_outbox WHERE subscription_id = $3
-ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, last_error = excluded.last_error, updated_at = excluded.updated_at`,
-			webhooks.StateDropped, Millis(o.At), p.SubscriptionID); err != nil {
+		if _, err := tx.ExecContext(ctx, logDroppedSQL(`o.subscription_id = $3`), webhooks.StateDropped, Millis(o.At), p.SubscriptionID); err != nil {
 			return translate(err, "webhook delivery log")
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE subscription_id = $1`, p.SubscriptionID)
