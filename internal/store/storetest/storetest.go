@@ -116,6 +116,52 @@ func PostgresURL(t testing.TB) (*store.DB, string) {
 	return db, u.String()
 }
 
+// PostgresDatabase is Postgres in a database of its own instead of a
+// schema of the shared one, dropped when the test ends. A VACUUM can
+// remove a dead row version only once no transaction of the same
+// database may still see it, so a test that checks what VACUUM removed
+// must not share its database with other packages' tests running at the
+// same time (their open transactions hold the horizon back).
+func PostgresDatabase(t testing.TB) *store.DB {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		SkipNoPostgres(t, PostgresEnv+" is not set")
+	}
+	ctx := context.Background()
+	name := "t_" + randomHex(8)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		a.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)") //nolint:errcheck // best effort
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	u.Path = "/" + name
+	db, err := store.Open(ctx, u.String(), "")
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate postgres: %v", err)
+	}
+	return db
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) //nolint:errcheck // never fails
